@@ -8,3 +8,7 @@
 
 pub mod ids;
 pub mod money;
+pub mod clock;
+pub mod ledger;
+pub mod permissions;
+pub mod rules;

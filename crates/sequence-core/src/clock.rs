@@ -1,0 +1,1 @@
+//! Time: an injected clock, so nothing in the domain reads the system time directly.

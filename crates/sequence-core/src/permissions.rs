@@ -1,0 +1,1 @@
+//! API-key permissions: scopes, resource constraints and the checks every endpoint runs.
