@@ -1,1 +1,72 @@
-fn main() {}
+//! Repository automation, run as `cargo xtask <command>` (alias in `.cargo/config.toml`).
+//!
+//! - `codegen [--check]`: regenerate the server contract and client from `openapi.yaml`, or, with
+//!   `--check`, fail (naming each stale file) when the committed code differs from what the spec
+//!   generates. The same check runs as an ordinary `#[test]`, so `cargo test` catches stale code.
+//! - `lint-spec`: the spec lint on its own.
+//! - `spec-diff <git-ref>`: a Markdown review of the API changes between `<git-ref>` and the
+//!   working tree's `openapi.yaml`, exiting non-zero on breaking changes unless
+//!   `--allow-breaking`.
+//!
+//! xtask stays thin: the logic lives in `sequence-codegen` and `sequence-spec-diff`, which are
+//! libraries with their own tests.
+
+mod codegen;
+mod spec_diff;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "cargo xtask", about = "Repository automation for the sequence workspace")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Regenerate the server contract and the client from openapi.yaml.
+    Codegen {
+        /// Do not write anything; fail if a generated file is stale.
+        #[arg(long)]
+        check: bool,
+        /// Generate from another spec (e.g. a generator fixture) instead of openapi.yaml.
+        #[arg(long, hide = true)]
+        spec: Option<PathBuf>,
+    },
+    /// Lint openapi.yaml (the same lint `codegen` runs first).
+    LintSpec,
+    /// Review API changes between a git ref and the working tree's openapi.yaml, as Markdown.
+    SpecDiff {
+        /// The git ref to compare against (e.g. `main`, `HEAD~1`, a tag).
+        base: String,
+        /// Exit successfully even when there are breaking changes.
+        #[arg(long)]
+        allow_breaking: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Codegen { check, spec } => codegen::run(&project_root(), check, spec.as_deref()),
+        Command::LintSpec => codegen::lint(&project_root()),
+        Command::SpecDiff { base, allow_breaking } => spec_diff::run(&project_root(), &base, allow_breaking),
+    };
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// The workspace root (xtask's parent directory).
+pub(crate) fn project_root() -> PathBuf {
+    let manifest_dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    manifest_dir.parent().map(PathBuf::from).unwrap_or(manifest_dir)
+}

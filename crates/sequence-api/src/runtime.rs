@@ -1,0 +1,478 @@
+//! Hand-written support for the generated server code: request context, input parsing and the
+//! error values the generated router answers with.
+//!
+//! Everything here is spec-agnostic; what is specific to the spec (parameter names, schemas, the
+//! error catalogue) is generated into [`crate::server`].
+
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+
+use axum::body::Bytes;
+use axum::extract::RawPathParams;
+use axum::extract::rejection::{BytesRejection, RawPathParamsRejection};
+use axum::http::{Extensions, HeaderMap, StatusCode, header};
+use serde_json::{Map, Value};
+
+/// What every operation receives besides its parameters.
+#[derive(Debug, Clone)]
+pub struct RequestContext<P> {
+    /// The request id, echoed in the `X-Request-ID` header and the `request_id` body field.
+    pub request_id: String,
+    /// Who is calling, as resolved by the security hook (`()` for unsecured operations).
+    pub principal: P,
+}
+
+/// The request id chosen for a request, stored in its extensions by the server's request-id
+/// middleware. It is the client's `X-Request-ID` when that is acceptable, otherwise a fresh one.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+/// The request id of a request: the [`RequestId`] extension, else a fresh `req_<ULID>`.
+pub fn request_id(extensions: &Extensions, _headers: &HeaderMap) -> String {
+    match extensions.get::<RequestId>() {
+        Some(RequestId(id)) => id.clone(),
+        None => format!("req_{}", ulid::Ulid::new()),
+    }
+}
+
+/// An error answered with the spec's error envelope: status, catalogue code and message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// Catalogue code (`error.code`).
+    pub code: &'static str,
+    /// Human-readable message (`error.message`).
+    pub message: String,
+}
+
+/// Implemented by every generated response enum: maps an error status to its declared variant,
+/// or gives the body back when the operation does not declare that status.
+pub trait FromError<E>: Sized {
+    /// The variant for `status`, or `Err(body)` if the spec does not declare it.
+    fn from_error(status: StatusCode, body: E) -> Result<Self, E>;
+}
+
+/// One row of the generated route table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OperationInfo {
+    /// `operationId`.
+    pub operation_id: &'static str,
+    /// Upper-case HTTP method.
+    pub method: &'static str,
+    /// Path template relative to the base path.
+    pub path: &'static str,
+    /// The operation's tag (its trait).
+    pub tag: &'static str,
+    /// The success status.
+    pub success_status: u16,
+    /// Declared error statuses.
+    pub error_statuses: &'static [u16],
+    /// Whether the operation requires authentication.
+    pub secured: bool,
+}
+
+/// Where a piece of input came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Location {
+    /// A path parameter.
+    Path,
+    /// A query parameter.
+    Query,
+    /// A header.
+    Header,
+    /// The JSON body.
+    Body,
+}
+
+impl Location {
+    fn describe(self, name: &str) -> String {
+        match self {
+            Location::Path => format!("path parameter `{name}`"),
+            Location::Query => format!("query parameter `{name}`"),
+            Location::Header => format!("header `{name}`"),
+            Location::Body if name.is_empty() => "request body".to_owned(),
+            Location::Body => format!("`{name}`"),
+        }
+    }
+}
+
+/// A value that breaks its schema: where (a field path such as `steps[0].actions[1].type`) and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    /// Field path within the body, or the parameter name.
+    pub path: String,
+    /// What is wrong, e.g. `must be at least 100`.
+    pub message: String,
+}
+
+impl Violation {
+    fn new(path: &str, message: impl Into<String>) -> Violation {
+        Violation { path: path.to_owned(), message: message.into() }
+    }
+}
+
+/// Why a request's input was refused before reaching the implementation.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InputError {
+    /// A value breaks its schema.
+    #[error("invalid {}: {}", .0.describe(&.1.path), .1.message)]
+    Invalid(Location, Violation),
+    /// A required parameter is absent.
+    #[error("missing required {}", .0.describe(.1))]
+    Missing(Location, &'static str),
+    /// A required body is absent.
+    #[error("the request body is required (a JSON object)")]
+    MissingBody,
+    /// The body is not JSON.
+    #[error("the request body is not valid JSON: {0}")]
+    MalformedJson(String),
+    /// A body was sent to an operation that takes none.
+    #[error("this operation takes no request body")]
+    UnexpectedBody,
+    /// Content-Type is not `application/json`.
+    #[error("the request body must be sent as `Content-Type: application/json`")]
+    UnsupportedMediaType,
+    /// The body is larger than the server accepts.
+    #[error("the request body is too large")]
+    PayloadTooLarge,
+    /// The body could not be read.
+    #[error("the request body could not be read: {0}")]
+    UnreadableBody(String),
+    /// The query string is not `application/x-www-form-urlencoded`.
+    #[error("the query string is malformed: {0}")]
+    MalformedQuery(String),
+    /// A query parameter the operation does not define.
+    #[error("unknown query parameter `{name}`; this operation accepts: {accepted}")]
+    UnknownQueryParameter {
+        /// The unexpected name.
+        name: String,
+        /// The accepted names, comma separated.
+        accepted: String,
+    },
+    /// A parameter given more than once.
+    #[error("{} is given more than once", .0.describe(.1))]
+    Repeated(Location, String),
+    /// Path parameters that are not valid UTF-8 once percent-decoded.
+    #[error("the path is malformed: {0}")]
+    MalformedPath(String),
+}
+
+impl InputError {
+    /// The HTTP status this error is answered with.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            InputError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            InputError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            _ => StatusCode::BAD_REQUEST,
+        }
+    }
+}
+
+/// Decoded path parameters.
+pub struct PathParams(Vec<(String, String)>);
+
+impl PathParams {
+    /// Wraps axum's raw path parameters.
+    pub fn new(raw: Result<RawPathParams, RawPathParamsRejection>) -> Result<PathParams, InputError> {
+        let raw = raw.map_err(|e| InputError::MalformedPath(e.body_text()))?;
+        Ok(PathParams(raw.iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect()))
+    }
+
+    /// The value of parameter `name`.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+}
+
+/// Decoded query parameters, restricted to the names an operation accepts.
+pub struct QueryParams(BTreeMap<String, String>);
+
+impl QueryParams {
+    /// Parses `query`, rejecting unknown and repeated parameters.
+    pub fn parse(query: Option<&str>, accepted: &[&str]) -> Result<QueryParams, InputError> {
+        let pairs: Vec<(String, String)> =
+            serde_urlencoded::from_str(query.unwrap_or("")).map_err(|e| InputError::MalformedQuery(e.to_string()))?;
+        let mut map = BTreeMap::new();
+        for (name, value) in pairs {
+            if !accepted.contains(&name.as_str()) {
+                let accepted = if accepted.is_empty() { "none".to_owned() } else { accepted.join(", ") };
+                return Err(InputError::UnknownQueryParameter { name, accepted });
+            }
+            if map.contains_key(&name) {
+                return Err(InputError::Repeated(Location::Query, name));
+            }
+            map.insert(name, value);
+        }
+        Ok(QueryParams(map))
+    }
+
+    /// The value of parameter `name`.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0.get(name).map(String::as_str)
+    }
+}
+
+/// The value of header `name`, if present. Non-ASCII values are a violation.
+pub fn header<'a>(headers: &'a HeaderMap, name: &'static str) -> Result<Option<&'a str>, InputError> {
+    let mut values = headers.get_all(name).iter();
+    let Some(value) = values.next() else { return Ok(None) };
+    if values.next().is_some() {
+        return Err(InputError::Repeated(Location::Header, name.to_owned()));
+    }
+    value
+        .to_str()
+        .map(Some)
+        .map_err(|_| InputError::Invalid(Location::Header, Violation::new(name, "must be visible ASCII")))
+}
+
+/// The scalar type a parameter's raw string is converted to before validation.
+#[derive(Debug, Clone, Copy)]
+pub enum Scalar {
+    /// Kept as a string.
+    String,
+    /// A base-10 `i64`.
+    Integer,
+    /// A finite number.
+    Number,
+    /// `true` or `false`.
+    Boolean,
+}
+
+/// Converts a parameter's raw string into a JSON value of the declared scalar type.
+pub fn scalar(raw: &str, kind: Scalar, location: Location, name: &str) -> Result<Value, InputError> {
+    let invalid = |message: &str| InputError::Invalid(location, Violation::new(name, message));
+    Ok(match kind {
+        Scalar::String => Value::String(raw.to_owned()),
+        Scalar::Integer => Value::from(raw.parse::<i64>().map_err(|_| invalid("must be an integer"))?),
+        Scalar::Number => {
+            let number = raw.parse::<f64>().ok().and_then(serde_json::Number::from_f64);
+            Value::Number(number.ok_or_else(|| invalid("must be a number"))?)
+        }
+        Scalar::Boolean => match raw {
+            "true" => Value::Bool(true),
+            "false" => Value::Bool(false),
+            _ => return Err(invalid("must be `true` or `false`")),
+        },
+    })
+}
+
+/// Deserializes an already validated value into its typed form. A failure here means the
+/// validators and the types disagree; it is still answered as invalid input, naming the field.
+pub fn typed<T: serde::de::DeserializeOwned>(value: Value, location: Location, name: &str) -> Result<T, InputError> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let inner = e.path().to_string();
+        let path = match (name.is_empty(), inner == ".") {
+            (_, true) => name.to_owned(),
+            (true, false) => inner,
+            (false, false) => format!("{name}.{inner}"),
+        };
+        InputError::Invalid(location, Violation::new(&path, e.into_inner().to_string()))
+    })
+}
+
+/// Reads a JSON body: `None` when there is none, an error when it is not JSON or not declared as
+/// such.
+pub fn json_body(headers: &HeaderMap, body: Result<Bytes, BytesRejection>) -> Result<Option<Value>, InputError> {
+    let bytes = read_body(body)?;
+    if bytes.is_empty() {
+        return Ok(None);
+    }
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let essence = content_type.split(';').next().unwrap_or("").trim();
+    if !essence.eq_ignore_ascii_case("application/json") {
+        return Err(InputError::UnsupportedMediaType);
+    }
+    serde_json::from_slice(&bytes).map(Some).map_err(|e| InputError::MalformedJson(e.to_string()))
+}
+
+/// Refuses a body on an operation that takes none.
+pub fn no_body(body: Result<Bytes, BytesRejection>) -> Result<(), InputError> {
+    if read_body(body)?.is_empty() { Ok(()) } else { Err(InputError::UnexpectedBody) }
+}
+
+fn read_body(body: Result<Bytes, BytesRejection>) -> Result<Bytes, InputError> {
+    body.map_err(|rejection| match rejection.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => InputError::PayloadTooLarge,
+        _ => InputError::UnreadableBody(rejection.body_text()),
+    })
+}
+
+// ----- validation primitives called by the generated validators -----
+
+/// `parent.field`, or `field` at the root.
+pub fn field_path(parent: &str, field: &str) -> String {
+    if parent.is_empty() { field.to_owned() } else { format!("{parent}.{field}") }
+}
+
+/// `parent[index]`.
+pub fn index_path(parent: &str, index: usize) -> String {
+    format!("{parent}[{index}]")
+}
+
+fn at(path: &str) -> &str {
+    path
+}
+
+/// Refuses `null` where the schema is not nullable.
+pub fn reject_null(value: &Value, path: &str) -> Result<(), Violation> {
+    if value.is_null() { Err(Violation::new(at(path), "must not be null")) } else { Ok(()) }
+}
+
+/// The value as an object.
+pub fn expect_object<'a>(value: &'a Value, path: &str) -> Result<&'a Map<String, Value>, Violation> {
+    value.as_object().ok_or_else(|| Violation::new(path, format!("must be a JSON object, not {}", kind(value))))
+}
+
+/// The value as an array.
+pub fn expect_array<'a>(value: &'a Value, path: &str) -> Result<&'a Vec<Value>, Violation> {
+    value.as_array().ok_or_else(|| Violation::new(path, format!("must be an array, not {}", kind(value))))
+}
+
+/// The value as a string.
+pub fn expect_str<'a>(value: &'a Value, path: &str) -> Result<&'a str, Violation> {
+    value.as_str().ok_or_else(|| Violation::new(path, format!("must be a string, not {}", kind(value))))
+}
+
+/// The value as an `i64`.
+pub fn expect_i64(value: &Value, path: &str) -> Result<i64, Violation> {
+    value.as_i64().ok_or_else(|| match value {
+        Value::Number(_) => Violation::new(path, "must be an integer within the 64-bit signed range"),
+        other => Violation::new(path, format!("must be an integer, not {}", kind(other))),
+    })
+}
+
+/// The value as an `f64`.
+pub fn expect_f64(value: &Value, path: &str) -> Result<f64, Violation> {
+    value.as_f64().ok_or_else(|| Violation::new(path, format!("must be a number, not {}", kind(value))))
+}
+
+/// The value as a boolean.
+pub fn expect_bool(value: &Value, path: &str) -> Result<bool, Violation> {
+    value.as_bool().ok_or_else(|| Violation::new(path, format!("must be a boolean, not {}", kind(value))))
+}
+
+fn kind(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// The string is one of `allowed`.
+pub fn check_enum(text: &str, allowed: &[&str], path: &str) -> Result<(), Violation> {
+    if allowed.contains(&text) {
+        Ok(())
+    } else {
+        let list = allowed.iter().map(|a| format!("`{a}`")).collect::<Vec<_>>().join(", ");
+        Err(Violation::new(path, format!("must be one of {list}, not `{text}`")))
+    }
+}
+
+/// The string's length in characters is within bounds.
+pub fn check_length(text: &str, min: Option<u64>, max: Option<u64>, path: &str) -> Result<(), Violation> {
+    let len = text.chars().count() as u64;
+    if let Some(min) = min.filter(|min| len < *min) {
+        let unit = if min == 1 { "character" } else { "characters" };
+        return Err(Violation::new(path, format!("must be at least {min} {unit} long")));
+    }
+    if let Some(max) = max.filter(|max| len > *max) {
+        return Err(Violation::new(path, format!("must be at most {max} characters long")));
+    }
+    Ok(())
+}
+
+/// The string matches `regex` (whose source is `pattern`).
+pub fn check_pattern(text: &str, regex: &regress::Regex, pattern: &str, path: &str) -> Result<(), Violation> {
+    if regex.find(text).is_some() {
+        Ok(())
+    } else {
+        Err(Violation::new(path, format!("must match the pattern `{pattern}`")))
+    }
+}
+
+/// The string is an RFC 3339 date-time.
+pub fn check_date_time(text: &str, path: &str) -> Result<(), Violation> {
+    chrono::DateTime::parse_from_rfc3339(text)
+        .map(|_| ())
+        .map_err(|_| Violation::new(path, "must be an RFC 3339 date-time such as `2024-04-23T09:15:00Z`"))
+}
+
+/// The string is a `YYYY-MM-DD` date.
+pub fn check_date(text: &str, path: &str) -> Result<(), Violation> {
+    chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+        .map(|_| ())
+        .map_err(|_| Violation::new(path, "must be a date such as `2024-05-15`"))
+}
+
+/// The integer is within bounds.
+pub fn check_i64_range(n: i64, min: Option<i64>, min_exclusive: bool, max: Option<i64>, max_exclusive: bool, path: &str) -> Result<(), Violation> {
+    if let Some(min) = min {
+        if min_exclusive && n <= min {
+            return Err(Violation::new(path, format!("must be greater than {min}")));
+        }
+        if n < min {
+            return Err(Violation::new(path, format!("must be at least {min}")));
+        }
+    }
+    if let Some(max) = max {
+        if max_exclusive && n >= max {
+            return Err(Violation::new(path, format!("must be less than {max}")));
+        }
+        if n > max {
+            return Err(Violation::new(path, format!("must be at most {max}")));
+        }
+    }
+    Ok(())
+}
+
+/// The number is within bounds.
+pub fn check_f64_range(n: f64, min: Option<f64>, min_exclusive: bool, max: Option<f64>, max_exclusive: bool, path: &str) -> Result<(), Violation> {
+    if let Some(min) = min
+        && (n < min || (min_exclusive && n <= min))
+    {
+        return Err(Violation::new(path, format!("must be at least {min}")));
+    }
+    if let Some(max) = max
+        && (n > max || (max_exclusive && n >= max))
+    {
+        return Err(Violation::new(path, format!("must be at most {max}")));
+    }
+    Ok(())
+}
+
+/// The array's length is within bounds.
+pub fn check_items(len: usize, min: Option<u64>, max: Option<u64>, path: &str) -> Result<(), Violation> {
+    let len = len as u64;
+    if let Some(min) = min.filter(|min| len < *min) {
+        let unit = if min == 1 { "item" } else { "items" };
+        return Err(Violation::new(path, format!("must have at least {min} {unit}")));
+    }
+    if let Some(max) = max.filter(|max| len > *max) {
+        return Err(Violation::new(path, format!("must have at most {max} items")));
+    }
+    Ok(())
+}
+
+/// Every field in `required` is present.
+pub fn require_fields(object: &Map<String, Value>, required: &[&str], path: &str) -> Result<(), Violation> {
+    match required.iter().find(|name| !object.contains_key(**name)) {
+        Some(missing) => Err(Violation::new(&field_path(path, missing), "is required")),
+        None => Ok(()),
+    }
+}
+
+/// No field outside `known` is present.
+pub fn reject_unknown_fields(object: &Map<String, Value>, known: &[&str], path: &str) -> Result<(), Violation> {
+    match object.keys().find(|key| !known.contains(&key.as_str())) {
+        Some(unknown) => {
+            let list: Cow<'_, str> = known.join(", ").into();
+            Err(Violation::new(&field_path(path, unknown), format!("is not a known field (expected one of: {list})")))
+        }
+        None => Ok(()),
+    }
+}
