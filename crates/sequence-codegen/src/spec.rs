@@ -132,7 +132,7 @@ mod tests {
         let spec = Spec::load(&text, "t.yaml").unwrap();
         assert_eq!(
             spec.dropped_keys(),
-            ["/components/schemas/A/requried", "/components/schemas/A/properties/x/nulable"]
+            ["/components/schemas/A/properties/x/nulable", "/components/schemas/A/requried"]
         );
     }
 
