@@ -1,1 +1,128 @@
-//! Storage.
+//! `sequence-store`: the durable side of sequence, over SQLite (the embedded default) or
+//! PostgreSQL (for several stateless server replicas on one database).
+//!
+//! One SQL implementation serves both backends through sqlx's `Any` driver: the dialects differ
+//! only in migrations (each backend has its own directory) and in how a write transaction begins
+//! (`BEGIN IMMEDIATE` on SQLite takes the write lock up front). Concurrency safety does not rely
+//! on locks held across statements: every money-moving statement is a conditional `UPDATE`
+//! (e.g. "reserve 500 cents if the available balance is at least 500") whose row count says
+//! whether it won, which is atomic on both backends and safe with several replicas.
+//!
+//! Modules are repositories of plain functions taking `&mut AnyConnection`, so a use case in the
+//! server composes several of them inside one transaction ([`Store::begin`]).
+
+mod error;
+pub mod accounts;
+pub mod idempotency;
+pub mod keys;
+pub mod orgs;
+mod time;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+pub use error::{StoreError, StoreResult};
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, Executor};
+pub use sqlx::{Any, AnyConnection, Transaction};
+pub use time::{from_millis, to_millis};
+
+/// A transaction on either backend.
+pub type Tx = Transaction<'static, Any>;
+
+/// Which database engine a [`Store`] talks to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// SQLite: one file, one writer at a time.
+    Sqlite,
+    /// PostgreSQL: many writers, many server replicas.
+    Postgres,
+}
+
+/// A connection pool plus the backend it talks to.
+#[derive(Debug, Clone)]
+pub struct Store {
+    pool: AnyPool,
+    backend: Backend,
+}
+
+static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+impl Store {
+    /// Connects to `url` (`sqlite://path.db`, `sqlite::memory:`, `postgres://…`), creating a
+    /// SQLite file if it does not exist, and applies pending migrations.
+    pub async fn connect(url: &str) -> StoreResult<Store> {
+        sqlx::any::install_default_drivers();
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Backend::Postgres
+        } else {
+            return Err(StoreError::Config(format!(
+                "unsupported database URL `{url}`: use sqlite://FILE or postgres://…"
+            )));
+        };
+        let url = match backend {
+            // Create the file on first use; the documented default is "just run it".
+            Backend::Sqlite if !url.contains("mode=") && !url.contains(":memory:") => {
+                let separator = if url.contains('?') { '&' } else { '?' };
+                format!("{url}{separator}mode=rwc")
+            }
+            _ => url.to_owned(),
+        };
+        let options = AnyConnectOptions::from_str(&url).map_err(StoreError::from_sqlx)?;
+        let pool_options = match backend {
+            Backend::Sqlite => AnyPoolOptions::new()
+                .max_connections(8)
+                .after_connect(|conn, _| {
+                    Box::pin(async move {
+                        // WAL lets readers proceed while one writer commits; the busy timeout
+                        // makes concurrent writers wait for the lock instead of failing.
+                        conn.execute("PRAGMA journal_mode = WAL").await?;
+                        conn.execute("PRAGMA busy_timeout = 10000").await?;
+                        conn.execute("PRAGMA foreign_keys = ON").await?;
+                        conn.execute("PRAGMA synchronous = NORMAL").await?;
+                        Ok(())
+                    })
+                }),
+            Backend::Postgres => AnyPoolOptions::new().max_connections(16),
+        };
+        let pool = pool_options
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(options)
+            .await
+            .map_err(StoreError::from_sqlx)?;
+        let migrator = match backend {
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+            Backend::Postgres => &POSTGRES_MIGRATIONS,
+        };
+        migrator.run(&pool).await.map_err(|e| StoreError::Config(format!("migrating the database: {e}")))?;
+        Ok(Store { pool, backend })
+    }
+
+    /// The backend in use.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// The underlying pool, for read-only queries outside a transaction.
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Begins a transaction that will write. On SQLite it takes the write lock immediately, so
+    /// balance checks made inside it cannot be invalidated by another writer.
+    pub async fn begin(&self) -> StoreResult<Tx> {
+        let tx = match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Postgres => self.pool.begin().await,
+        };
+        tx.map_err(StoreError::from_sqlx)
+    }
+
+    /// Closes the pool, waiting for connections to be returned.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}

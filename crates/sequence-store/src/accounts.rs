@@ -1,0 +1,183 @@
+//! Accounts: income sources, pods and external accounts (plus each organization's two hidden
+//! system accounts). Balances change only in `ledger` functions, together with an entry.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use sequence_core::ids::{AccountId, OrgId};
+use sequence_core::ledger::{AccountKind, ExternalAccountType};
+use sequence_core::money::Cents;
+use sqlx::{AnyConnection, Row};
+
+use crate::{StoreError, StoreResult, from_millis, to_millis};
+
+/// An account as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountRecord {
+    /// `acc_…`.
+    pub id: AccountId,
+    /// Owning organization.
+    pub org_id: OrgId,
+    /// Income source, pod or external account (of a type).
+    pub kind: AccountKind,
+    /// Display name (the API's `name`; the nickname for income sources and pods).
+    pub name: String,
+    /// Free-text description.
+    pub description: Option<String>,
+    /// Icon identifier.
+    pub icon: Option<String>,
+    /// Account holder.
+    pub beneficiary_name: String,
+    /// Bank name (external accounts).
+    pub institution_name: Option<String>,
+    /// Full routing number (masked on the wire).
+    pub routing_number: Option<String>,
+    /// Full account number (masked on the wire).
+    pub account_number: Option<String>,
+    /// Ledger balance (sum of entries).
+    pub balance: Cents,
+    /// Reserved by in-flight outgoing transfers.
+    pub reserved: Cents,
+    /// Bank-reported balance of an external account (for LIABILITY, the amount owed).
+    pub reported_balance: Option<Cents>,
+    /// LIABILITY: last statement balance.
+    pub last_statement_balance: Option<Cents>,
+    /// LIABILITY: next minimum payment.
+    pub next_payment_minimum: Option<Cents>,
+    /// LIABILITY: next payment due date.
+    pub next_payment_due_date: Option<NaiveDate>,
+    /// When the balance last changed.
+    pub balance_updated_at: DateTime<Utc>,
+    /// Creation time (organization clock).
+    pub created_at: DateTime<Utc>,
+    /// Last update (organization clock).
+    pub updated_at: DateTime<Utc>,
+    /// Soft-deletion time.
+    pub deleted_at: Option<DateTime<Utc>>,
+}
+
+impl AccountRecord {
+    /// Balance minus reservations, never negative for internal accounts (a database CHECK).
+    pub fn available(&self) -> Cents {
+        Cents::new(self.balance.get().saturating_sub(self.reserved.get()))
+    }
+
+    /// Whether the account has been deleted.
+    pub fn is_deleted(&self) -> bool {
+        self.deleted_at.is_some()
+    }
+}
+
+const COLUMNS: &str = "id, org_id, kind, external_type, name, description, icon, beneficiary_name, institution_name, \
+     routing_number, account_number, balance_cents, reserved_cents, reported_balance_cents, \
+     last_statement_balance_cents, next_payment_minimum_cents, next_payment_due_date, \
+     balance_updated_at_ms, created_at_ms, updated_at_ms, deleted_at_ms";
+
+fn from_row(row: &sqlx::any::AnyRow) -> StoreResult<AccountRecord> {
+    let kind_str: String = row.try_get(2)?;
+    let external: Option<String> = row.try_get(3)?;
+    let kind = AccountKind::from_parts(&kind_str, external.as_deref())
+        .map_err(|e| StoreError::Config(format!("corrupt account row: {e}")))?;
+    let due: Option<String> = row.try_get(16)?;
+    let cents = |i: usize| -> StoreResult<Option<Cents>> { Ok(row.try_get::<Option<i64>, _>(i)?.map(Cents::new)) };
+    Ok(AccountRecord {
+        id: AccountId::from_raw(row.try_get::<String, _>(0)?),
+        org_id: OrgId::from_raw(row.try_get::<String, _>(1)?),
+        kind,
+        name: row.try_get(4)?,
+        description: row.try_get(5)?,
+        icon: row.try_get(6)?,
+        beneficiary_name: row.try_get(7)?,
+        institution_name: row.try_get(8)?,
+        routing_number: row.try_get(9)?,
+        account_number: row.try_get(10)?,
+        balance: Cents::new(row.try_get(11)?),
+        reserved: Cents::new(row.try_get(12)?),
+        reported_balance: cents(13)?,
+        last_statement_balance: cents(14)?,
+        next_payment_minimum: cents(15)?,
+        next_payment_due_date: due.and_then(|d| NaiveDate::parse_from_str(&d, "%Y-%m-%d").ok()),
+        balance_updated_at: from_millis(row.try_get(17)?),
+        created_at: from_millis(row.try_get(18)?),
+        updated_at: from_millis(row.try_get(19)?),
+        deleted_at: row.try_get::<Option<i64>, _>(20)?.map(from_millis),
+    })
+}
+
+/// Inserts an account.
+pub async fn insert(conn: &mut AnyConnection, account: &AccountRecord) -> StoreResult<()> {
+    let external = account.kind.external_account_type().map(ExternalAccountType::as_str);
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO accounts ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21)"
+    )))
+    .bind(account.id.as_str())
+    .bind(account.org_id.as_str())
+    .bind(account.kind.type_str())
+    .bind(external)
+    .bind(&account.name)
+    .bind(&account.description)
+    .bind(&account.icon)
+    .bind(&account.beneficiary_name)
+    .bind(&account.institution_name)
+    .bind(&account.routing_number)
+    .bind(&account.account_number)
+    .bind(account.balance.get())
+    .bind(account.reserved.get())
+    .bind(account.reported_balance.map(Cents::get))
+    .bind(account.last_statement_balance.map(Cents::get))
+    .bind(account.next_payment_minimum.map(Cents::get))
+    .bind(account.next_payment_due_date.map(|d| d.format("%Y-%m-%d").to_string()))
+    .bind(to_millis(account.balance_updated_at))
+    .bind(to_millis(account.created_at))
+    .bind(to_millis(account.updated_at))
+    .bind(account.deleted_at.map(to_millis))
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// The organization's live (non-deleted) accounts, optionally of one API type
+/// (`income_source` | `pod` | `external_account`), oldest first.
+pub async fn list(conn: &mut AnyConnection, org: &OrgId, type_filter: Option<&str>) -> StoreResult<Vec<AccountRecord>> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM accounts WHERE org_id = $1 AND kind <> 'system' AND deleted_at_ms IS NULL \
+         AND ($2 IS NULL OR kind = $2) ORDER BY created_at_ms, id"
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(org.as_str())
+        .bind(type_filter)
+        .fetch_all(&mut *conn)
+        .await?;
+    rows.iter().map(from_row).collect()
+}
+
+/// One account of the organization, deleted or not (`None` if it does not exist there or is the
+/// hidden system accounts).
+pub async fn find(conn: &mut AnyConnection, org: &OrgId, id: &str) -> StoreResult<Option<AccountRecord>> {
+    let sql = format!("SELECT {COLUMNS} FROM accounts WHERE org_id = $1 AND id = $2 AND kind <> 'system'");
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(org.as_str()).bind(id).fetch_optional(&mut *conn).await?;
+    row.as_ref().map(from_row).transpose()
+}
+
+/// One live account of the organization, or [`StoreError::NotFound`].
+pub async fn get_live(conn: &mut AnyConnection, org: &OrgId, id: &str) -> StoreResult<AccountRecord> {
+    match find(conn, org, id).await? {
+        Some(account) if !account.is_deleted() => Ok(account),
+        _ => Err(StoreError::NotFound),
+    }
+}
+
+/// Soft-deletes an account if it holds no money, nothing is reserved, and (checked by the
+/// caller within the same transaction) no transfer is in flight. Returns whether it was deleted;
+/// `false` means the balance or reservations were not zero at the moment of the update.
+pub async fn soft_delete_if_empty(conn: &mut AnyConnection, org: &OrgId, id: &AccountId, at: DateTime<Utc>) -> StoreResult<bool> {
+    let result = sqlx::query(
+        "UPDATE accounts SET deleted_at_ms = $1, updated_at_ms = $1 \
+         WHERE org_id = $2 AND id = $3 AND deleted_at_ms IS NULL AND kind <> 'system' \
+         AND (kind = 'external_account' OR (balance_cents = 0 AND reserved_cents = 0))",
+    )
+    .bind(to_millis(at))
+    .bind(org.as_str())
+    .bind(id.as_str())
+    .execute(&mut *conn)
+    .await?;
+    Ok(result.rows_affected() == 1)
+}
