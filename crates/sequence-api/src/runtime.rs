@@ -53,6 +53,16 @@ pub trait FromError<E>: Sized {
     fn from_error(status: StatusCode, body: E) -> Result<Self, E>;
 }
 
+/// Implemented by every generated response enum so that idempotent replays can store a success
+/// response and later rebuild it. Serializing the rebuilt value yields the stored bytes again
+/// (serde_json's output is deterministic for a given value), so replays are byte for byte.
+pub trait Replayable: Sized {
+    /// The status and JSON body of a success response (`None` for error responses).
+    fn success_json(&self) -> Option<(StatusCode, String)>;
+    /// Rebuilds a success response from what [`Replayable::success_json`] produced.
+    fn from_success_json(status: StatusCode, body: &str) -> Option<Self>;
+}
+
 /// One row of the generated route table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OperationInfo {

@@ -426,6 +426,33 @@ fn operation_items(api: &Api, op: &Operation, validators: &mut ValidatorGen, ope
         status_arms.push(quote!(Self::#variant(_) => #status,));
         error_arms.push(quote!(#status => Ok(Self::#variant(body)),));
     }
+    let success_code = quote!(StatusCode::from_u16(#success_status).expect("valid status"));
+    let (success_json, from_success_json) = match &op.success_schema {
+        Some(_) => (
+            quote! {
+                match self {
+                    Self::#success_variant(body) => ::serde_json::to_string(body).ok().map(|json| (#success_code, json)),
+                    _ => None,
+                }
+            },
+            quote! {
+                if status.as_u16() != #success_status { return None; }
+                ::serde_json::from_str(body).ok().map(Self::#success_variant)
+            },
+        ),
+        None => (
+            quote! {
+                match self {
+                    Self::#success_variant => Some((#success_code, String::new())),
+                    _ => None,
+                }
+            },
+            quote! {
+                let _ = body;
+                (status.as_u16() == #success_status).then_some(Self::#success_variant)
+            },
+        ),
+    };
     let response_doc = format!(" Every response `{}` may answer, one variant per status declared in the spec.", op.id);
 
     let principal = if op.secured {
@@ -467,6 +494,15 @@ fn operation_items(api: &Api, op: &Operation, validators: &mut ValidatorGen, ope
         impl IntoResponse for #response_ident {
             fn into_response(self) -> Response {
                 match self { #(#into_arms)* }
+            }
+        }
+
+        impl runtime::Replayable for #response_ident {
+            fn success_json(&self) -> Option<(StatusCode, String)> {
+                #success_json
+            }
+            fn from_success_json(status: StatusCode, body: &str) -> Option<Self> {
+                #from_success_json
             }
         }
 
@@ -528,7 +564,7 @@ fn router_fn(api: &Api) -> TokenStream {
     quote! {
         /// The router for every operation, with paths relative to [`BASE_PATH`]. Requests that do
         /// not match a route fall through to the caller's fallback.
-        pub fn router<A: #(#bounds)+*>(api: Arc<A>) -> axum::Router {
+        pub fn router<A: #(#bounds)+*, S: Clone + Send + Sync + 'static>(api: Arc<A>) -> axum::Router<S> {
             axum::Router::new()
                 #(#routes)*
                 .with_state(api)

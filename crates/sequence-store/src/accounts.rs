@@ -135,11 +135,13 @@ pub async fn insert(conn: &mut AnyConnection, account: &AccountRecord) -> StoreR
 }
 
 /// The organization's live (non-deleted) accounts, optionally of one API type
-/// (`income_source` | `pod` | `external_account`), oldest first.
+/// (`income_source` | `pod` | `external_account`): income sources, then pods, then external
+/// accounts, each oldest first (the order of the public docs' example).
 pub async fn list(conn: &mut AnyConnection, org: &OrgId, type_filter: Option<&str>) -> StoreResult<Vec<AccountRecord>> {
     let sql = format!(
         "SELECT {COLUMNS} FROM accounts WHERE org_id = $1 AND kind <> 'system' AND deleted_at_ms IS NULL \
-         AND ($2 IS NULL OR kind = $2) ORDER BY created_at_ms, id"
+         AND ($2 IS NULL OR kind = $2) \
+         ORDER BY CASE kind WHEN 'income_source' THEN 0 WHEN 'pod' THEN 1 ELSE 2 END, created_at_ms, id"
     );
     let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(org.as_str())

@@ -126,3 +126,8 @@ impl Store {
         self.pool.close().await;
     }
 }
+
+/// Whether the database answers a trivial query.
+pub async fn ping(conn: &mut AnyConnection) -> bool {
+    sqlx::query("SELECT 1").execute(conn).await.is_ok()
+}

@@ -110,3 +110,12 @@ pub async fn set_approval_threshold(conn: &mut AnyConnection, id: &OrgId, thresh
         .await?;
     if result.rows_affected() == 0 { Err(StoreError::NotFound) } else { Ok(()) }
 }
+
+/// The id of the (oldest) organization with this exact name, if any.
+pub async fn find_by_name(conn: &mut AnyConnection, name: &str) -> StoreResult<Option<OrgId>> {
+    let row = sqlx::query("SELECT id FROM organizations WHERE name = $1 ORDER BY created_at_ms, id LIMIT 1")
+        .bind(name)
+        .fetch_optional(&mut *conn)
+        .await?;
+    row.map(|r| Ok(OrgId::from_raw(r.try_get::<String, _>(0)?))).transpose()
+}

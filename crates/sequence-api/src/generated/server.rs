@@ -1329,6 +1329,27 @@ impl IntoResponse for ListAccountsResponse {
         }
     }
 }
+impl runtime::Replayable for ListAccountsResponse {
+    fn success_json(&self) -> Option<(StatusCode, String)> {
+        match self {
+            Self::Ok(body) => {
+                ::serde_json::to_string(body)
+                    .ok()
+                    .map(|json| (
+                        StatusCode::from_u16(200u16).expect("valid status"),
+                        json,
+                    ))
+            }
+            _ => None,
+        }
+    }
+    fn from_success_json(status: StatusCode, body: &str) -> Option<Self> {
+        if status.as_u16() != 200u16 {
+            return None;
+        }
+        ::serde_json::from_str(body).ok().map(Self::Ok)
+    }
+}
 impl runtime::FromError<types::ErrorResponse> for ListAccountsResponse {
     fn from_error(
         status: StatusCode,
@@ -1510,6 +1531,27 @@ impl IntoResponse for GetAccountResponse {
                     .into_response()
             }
         }
+    }
+}
+impl runtime::Replayable for GetAccountResponse {
+    fn success_json(&self) -> Option<(StatusCode, String)> {
+        match self {
+            Self::Ok(body) => {
+                ::serde_json::to_string(body)
+                    .ok()
+                    .map(|json| (
+                        StatusCode::from_u16(200u16).expect("valid status"),
+                        json,
+                    ))
+            }
+            _ => None,
+        }
+    }
+    fn from_success_json(status: StatusCode, body: &str) -> Option<Self> {
+        if status.as_u16() != 200u16 {
+            return None;
+        }
+        ::serde_json::from_str(body).ok().map(Self::Ok)
     }
 }
 impl runtime::FromError<types::ErrorResponse> for GetAccountResponse {
@@ -1718,6 +1760,23 @@ impl IntoResponse for DeleteAccountResponse {
                     .into_response()
             }
         }
+    }
+}
+impl runtime::Replayable for DeleteAccountResponse {
+    fn success_json(&self) -> Option<(StatusCode, String)> {
+        match self {
+            Self::NoContent => {
+                Some((
+                    StatusCode::from_u16(204u16).expect("valid status"),
+                    String::new(),
+                ))
+            }
+            _ => None,
+        }
+    }
+    fn from_success_json(status: StatusCode, body: &str) -> Option<Self> {
+        let _ = body;
+        (status.as_u16() == 204u16).then_some(Self::NoContent)
     }
 }
 impl runtime::FromError<types::ErrorResponse> for DeleteAccountResponse {
@@ -1960,6 +2019,27 @@ impl IntoResponse for CreateIncomeSourceResponse {
         }
     }
 }
+impl runtime::Replayable for CreateIncomeSourceResponse {
+    fn success_json(&self) -> Option<(StatusCode, String)> {
+        match self {
+            Self::Created(body) => {
+                ::serde_json::to_string(body)
+                    .ok()
+                    .map(|json| (
+                        StatusCode::from_u16(201u16).expect("valid status"),
+                        json,
+                    ))
+            }
+            _ => None,
+        }
+    }
+    fn from_success_json(status: StatusCode, body: &str) -> Option<Self> {
+        if status.as_u16() != 201u16 {
+            return None;
+        }
+        ::serde_json::from_str(body).ok().map(Self::Created)
+    }
+}
 impl runtime::FromError<types::ErrorResponse> for CreateIncomeSourceResponse {
     fn from_error(
         status: StatusCode,
@@ -2187,6 +2267,27 @@ impl IntoResponse for CreatePodResponse {
         }
     }
 }
+impl runtime::Replayable for CreatePodResponse {
+    fn success_json(&self) -> Option<(StatusCode, String)> {
+        match self {
+            Self::Created(body) => {
+                ::serde_json::to_string(body)
+                    .ok()
+                    .map(|json| (
+                        StatusCode::from_u16(201u16).expect("valid status"),
+                        json,
+                    ))
+            }
+            _ => None,
+        }
+    }
+    fn from_success_json(status: StatusCode, body: &str) -> Option<Self> {
+        if status.as_u16() != 201u16 {
+            return None;
+        }
+        ::serde_json::from_str(body).ok().map(Self::Created)
+    }
+}
 impl runtime::FromError<types::ErrorResponse> for CreatePodResponse {
     fn from_error(
         status: StatusCode,
@@ -2373,6 +2474,27 @@ impl IntoResponse for ListRulesResponse {
                     .into_response()
             }
         }
+    }
+}
+impl runtime::Replayable for ListRulesResponse {
+    fn success_json(&self) -> Option<(StatusCode, String)> {
+        match self {
+            Self::Ok(body) => {
+                ::serde_json::to_string(body)
+                    .ok()
+                    .map(|json| (
+                        StatusCode::from_u16(200u16).expect("valid status"),
+                        json,
+                    ))
+            }
+            _ => None,
+        }
+    }
+    fn from_success_json(status: StatusCode, body: &str) -> Option<Self> {
+        if status.as_u16() != 200u16 {
+            return None;
+        }
+        ::serde_json::from_str(body).ok().map(Self::Ok)
     }
 }
 impl runtime::FromError<types::ErrorResponse> for ListRulesResponse {
@@ -2599,6 +2721,27 @@ impl IntoResponse for CreateRuleResponse {
         }
     }
 }
+impl runtime::Replayable for CreateRuleResponse {
+    fn success_json(&self) -> Option<(StatusCode, String)> {
+        match self {
+            Self::Created(body) => {
+                ::serde_json::to_string(body)
+                    .ok()
+                    .map(|json| (
+                        StatusCode::from_u16(201u16).expect("valid status"),
+                        json,
+                    ))
+            }
+            _ => None,
+        }
+    }
+    fn from_success_json(status: StatusCode, body: &str) -> Option<Self> {
+        if status.as_u16() != 201u16 {
+            return None;
+        }
+        ::serde_json::from_str(body).ok().map(Self::Created)
+    }
+}
 impl runtime::FromError<types::ErrorResponse> for CreateRuleResponse {
     fn from_error(
         status: StatusCode,
@@ -2799,6 +2942,27 @@ impl IntoResponse for GetRuleResponse {
                     .into_response()
             }
         }
+    }
+}
+impl runtime::Replayable for GetRuleResponse {
+    fn success_json(&self) -> Option<(StatusCode, String)> {
+        match self {
+            Self::Ok(body) => {
+                ::serde_json::to_string(body)
+                    .ok()
+                    .map(|json| (
+                        StatusCode::from_u16(200u16).expect("valid status"),
+                        json,
+                    ))
+            }
+            _ => None,
+        }
+    }
+    fn from_success_json(status: StatusCode, body: &str) -> Option<Self> {
+        if status.as_u16() != 200u16 {
+            return None;
+        }
+        ::serde_json::from_str(body).ok().map(Self::Ok)
     }
 }
 impl runtime::FromError<types::ErrorResponse> for GetRuleResponse {
@@ -3029,6 +3193,27 @@ impl IntoResponse for UpdateRuleResponse {
                     .into_response()
             }
         }
+    }
+}
+impl runtime::Replayable for UpdateRuleResponse {
+    fn success_json(&self) -> Option<(StatusCode, String)> {
+        match self {
+            Self::Ok(body) => {
+                ::serde_json::to_string(body)
+                    .ok()
+                    .map(|json| (
+                        StatusCode::from_u16(200u16).expect("valid status"),
+                        json,
+                    ))
+            }
+            _ => None,
+        }
+    }
+    fn from_success_json(status: StatusCode, body: &str) -> Option<Self> {
+        if status.as_u16() != 200u16 {
+            return None;
+        }
+        ::serde_json::from_str(body).ok().map(Self::Ok)
     }
 }
 impl runtime::FromError<types::ErrorResponse> for UpdateRuleResponse {
@@ -3279,6 +3464,23 @@ impl IntoResponse for DeleteRuleResponse {
                     .into_response()
             }
         }
+    }
+}
+impl runtime::Replayable for DeleteRuleResponse {
+    fn success_json(&self) -> Option<(StatusCode, String)> {
+        match self {
+            Self::NoContent => {
+                Some((
+                    StatusCode::from_u16(204u16).expect("valid status"),
+                    String::new(),
+                ))
+            }
+            _ => None,
+        }
+    }
+    fn from_success_json(status: StatusCode, body: &str) -> Option<Self> {
+        let _ = body;
+        (status.as_u16() == 204u16).then_some(Self::NoContent)
     }
 }
 impl runtime::FromError<types::ErrorResponse> for DeleteRuleResponse {
@@ -3540,6 +3742,27 @@ impl IntoResponse for TriggerRuleResponse {
         }
     }
 }
+impl runtime::Replayable for TriggerRuleResponse {
+    fn success_json(&self) -> Option<(StatusCode, String)> {
+        match self {
+            Self::Accepted(body) => {
+                ::serde_json::to_string(body)
+                    .ok()
+                    .map(|json| (
+                        StatusCode::from_u16(202u16).expect("valid status"),
+                        json,
+                    ))
+            }
+            _ => None,
+        }
+    }
+    fn from_success_json(status: StatusCode, body: &str) -> Option<Self> {
+        if status.as_u16() != 202u16 {
+            return None;
+        }
+        ::serde_json::from_str(body).ok().map(Self::Accepted)
+    }
+}
 impl runtime::FromError<types::ErrorResponse> for TriggerRuleResponse {
     fn from_error(
         status: StatusCode,
@@ -3791,6 +4014,27 @@ impl IntoResponse for ListRuleExecutionsResponse {
                     .into_response()
             }
         }
+    }
+}
+impl runtime::Replayable for ListRuleExecutionsResponse {
+    fn success_json(&self) -> Option<(StatusCode, String)> {
+        match self {
+            Self::Ok(body) => {
+                ::serde_json::to_string(body)
+                    .ok()
+                    .map(|json| (
+                        StatusCode::from_u16(200u16).expect("valid status"),
+                        json,
+                    ))
+            }
+            _ => None,
+        }
+    }
+    fn from_success_json(status: StatusCode, body: &str) -> Option<Self> {
+        if status.as_u16() != 200u16 {
+            return None;
+        }
+        ::serde_json::from_str(body).ok().map(Self::Ok)
     }
 }
 impl runtime::FromError<types::ErrorResponse> for ListRuleExecutionsResponse {
@@ -4175,6 +4419,27 @@ impl IntoResponse for GetRuleExecutionResponse {
         }
     }
 }
+impl runtime::Replayable for GetRuleExecutionResponse {
+    fn success_json(&self) -> Option<(StatusCode, String)> {
+        match self {
+            Self::Ok(body) => {
+                ::serde_json::to_string(body)
+                    .ok()
+                    .map(|json| (
+                        StatusCode::from_u16(200u16).expect("valid status"),
+                        json,
+                    ))
+            }
+            _ => None,
+        }
+    }
+    fn from_success_json(status: StatusCode, body: &str) -> Option<Self> {
+        if status.as_u16() != 200u16 {
+            return None;
+        }
+        ::serde_json::from_str(body).ok().map(Self::Ok)
+    }
+}
 impl runtime::FromError<types::ErrorResponse> for GetRuleExecutionResponse {
     fn from_error(
         status: StatusCode,
@@ -4394,6 +4659,27 @@ impl IntoResponse for ListTransfersResponse {
                     .into_response()
             }
         }
+    }
+}
+impl runtime::Replayable for ListTransfersResponse {
+    fn success_json(&self) -> Option<(StatusCode, String)> {
+        match self {
+            Self::Ok(body) => {
+                ::serde_json::to_string(body)
+                    .ok()
+                    .map(|json| (
+                        StatusCode::from_u16(200u16).expect("valid status"),
+                        json,
+                    ))
+            }
+            _ => None,
+        }
+    }
+    fn from_success_json(status: StatusCode, body: &str) -> Option<Self> {
+        if status.as_u16() != 200u16 {
+            return None;
+        }
+        ::serde_json::from_str(body).ok().map(Self::Ok)
     }
 }
 impl runtime::FromError<types::ErrorResponse> for ListTransfersResponse {
@@ -4858,6 +5144,27 @@ impl IntoResponse for CreateTransferResponse {
         }
     }
 }
+impl runtime::Replayable for CreateTransferResponse {
+    fn success_json(&self) -> Option<(StatusCode, String)> {
+        match self {
+            Self::Created(body) => {
+                ::serde_json::to_string(body)
+                    .ok()
+                    .map(|json| (
+                        StatusCode::from_u16(201u16).expect("valid status"),
+                        json,
+                    ))
+            }
+            _ => None,
+        }
+    }
+    fn from_success_json(status: StatusCode, body: &str) -> Option<Self> {
+        if status.as_u16() != 201u16 {
+            return None;
+        }
+        ::serde_json::from_str(body).ok().map(Self::Created)
+    }
+}
 impl runtime::FromError<types::ErrorResponse> for CreateTransferResponse {
     fn from_error(
         status: StatusCode,
@@ -5053,6 +5360,27 @@ impl IntoResponse for GetTransferResponse {
         }
     }
 }
+impl runtime::Replayable for GetTransferResponse {
+    fn success_json(&self) -> Option<(StatusCode, String)> {
+        match self {
+            Self::Ok(body) => {
+                ::serde_json::to_string(body)
+                    .ok()
+                    .map(|json| (
+                        StatusCode::from_u16(200u16).expect("valid status"),
+                        json,
+                    ))
+            }
+            _ => None,
+        }
+    }
+    fn from_success_json(status: StatusCode, body: &str) -> Option<Self> {
+        if status.as_u16() != 200u16 {
+            return None;
+        }
+        ::serde_json::from_str(body).ok().map(Self::Ok)
+    }
+}
 impl runtime::FromError<types::ErrorResponse> for GetTransferResponse {
     fn from_error(
         status: StatusCode,
@@ -5241,6 +5569,27 @@ impl IntoResponse for ListCardsResponse {
                     .into_response()
             }
         }
+    }
+}
+impl runtime::Replayable for ListCardsResponse {
+    fn success_json(&self) -> Option<(StatusCode, String)> {
+        match self {
+            Self::Ok(body) => {
+                ::serde_json::to_string(body)
+                    .ok()
+                    .map(|json| (
+                        StatusCode::from_u16(200u16).expect("valid status"),
+                        json,
+                    ))
+            }
+            _ => None,
+        }
+    }
+    fn from_success_json(status: StatusCode, body: &str) -> Option<Self> {
+        if status.as_u16() != 200u16 {
+            return None;
+        }
+        ::serde_json::from_str(body).ok().map(Self::Ok)
     }
 }
 impl runtime::FromError<types::ErrorResponse> for ListCardsResponse {
@@ -5479,6 +5828,27 @@ impl IntoResponse for GetCardResponse {
         }
     }
 }
+impl runtime::Replayable for GetCardResponse {
+    fn success_json(&self) -> Option<(StatusCode, String)> {
+        match self {
+            Self::Ok(body) => {
+                ::serde_json::to_string(body)
+                    .ok()
+                    .map(|json| (
+                        StatusCode::from_u16(200u16).expect("valid status"),
+                        json,
+                    ))
+            }
+            _ => None,
+        }
+    }
+    fn from_success_json(status: StatusCode, body: &str) -> Option<Self> {
+        if status.as_u16() != 200u16 {
+            return None;
+        }
+        ::serde_json::from_str(body).ok().map(Self::Ok)
+    }
+}
 impl runtime::FromError<types::ErrorResponse> for GetCardResponse {
     fn from_error(
         status: StatusCode,
@@ -5678,6 +6048,27 @@ impl IntoResponse for ListCardTransactionsResponse {
                     .into_response()
             }
         }
+    }
+}
+impl runtime::Replayable for ListCardTransactionsResponse {
+    fn success_json(&self) -> Option<(StatusCode, String)> {
+        match self {
+            Self::Ok(body) => {
+                ::serde_json::to_string(body)
+                    .ok()
+                    .map(|json| (
+                        StatusCode::from_u16(200u16).expect("valid status"),
+                        json,
+                    ))
+            }
+            _ => None,
+        }
+    }
+    fn from_success_json(status: StatusCode, body: &str) -> Option<Self> {
+        if status.as_u16() != 200u16 {
+            return None;
+        }
+        ::serde_json::from_str(body).ok().map(Self::Ok)
     }
 }
 impl runtime::FromError<types::ErrorResponse> for ListCardTransactionsResponse {
@@ -6037,6 +6428,27 @@ impl IntoResponse for CreateSandboxDepositResponse {
         }
     }
 }
+impl runtime::Replayable for CreateSandboxDepositResponse {
+    fn success_json(&self) -> Option<(StatusCode, String)> {
+        match self {
+            Self::Created(body) => {
+                ::serde_json::to_string(body)
+                    .ok()
+                    .map(|json| (
+                        StatusCode::from_u16(201u16).expect("valid status"),
+                        json,
+                    ))
+            }
+            _ => None,
+        }
+    }
+    fn from_success_json(status: StatusCode, body: &str) -> Option<Self> {
+        if status.as_u16() != 201u16 {
+            return None;
+        }
+        ::serde_json::from_str(body).ok().map(Self::Created)
+    }
+}
 impl runtime::FromError<types::ErrorResponse> for CreateSandboxDepositResponse {
     fn from_error(
         status: StatusCode,
@@ -6272,6 +6684,27 @@ impl IntoResponse for CreateSandboxExternalAccountResponse {
         }
     }
 }
+impl runtime::Replayable for CreateSandboxExternalAccountResponse {
+    fn success_json(&self) -> Option<(StatusCode, String)> {
+        match self {
+            Self::Created(body) => {
+                ::serde_json::to_string(body)
+                    .ok()
+                    .map(|json| (
+                        StatusCode::from_u16(201u16).expect("valid status"),
+                        json,
+                    ))
+            }
+            _ => None,
+        }
+    }
+    fn from_success_json(status: StatusCode, body: &str) -> Option<Self> {
+        if status.as_u16() != 201u16 {
+            return None;
+        }
+        ::serde_json::from_str(body).ok().map(Self::Created)
+    }
+}
 impl runtime::FromError<types::ErrorResponse> for CreateSandboxExternalAccountResponse {
     fn from_error(
         status: StatusCode,
@@ -6498,6 +6931,27 @@ impl IntoResponse for ApproveSandboxTransferResponse {
                     .into_response()
             }
         }
+    }
+}
+impl runtime::Replayable for ApproveSandboxTransferResponse {
+    fn success_json(&self) -> Option<(StatusCode, String)> {
+        match self {
+            Self::Ok(body) => {
+                ::serde_json::to_string(body)
+                    .ok()
+                    .map(|json| (
+                        StatusCode::from_u16(200u16).expect("valid status"),
+                        json,
+                    ))
+            }
+            _ => None,
+        }
+    }
+    fn from_success_json(status: StatusCode, body: &str) -> Option<Self> {
+        if status.as_u16() != 200u16 {
+            return None;
+        }
+        ::serde_json::from_str(body).ok().map(Self::Ok)
     }
 }
 impl runtime::FromError<types::ErrorResponse> for ApproveSandboxTransferResponse {
@@ -6733,6 +7187,27 @@ impl IntoResponse for DeclineSandboxTransferResponse {
                     .into_response()
             }
         }
+    }
+}
+impl runtime::Replayable for DeclineSandboxTransferResponse {
+    fn success_json(&self) -> Option<(StatusCode, String)> {
+        match self {
+            Self::Ok(body) => {
+                ::serde_json::to_string(body)
+                    .ok()
+                    .map(|json| (
+                        StatusCode::from_u16(200u16).expect("valid status"),
+                        json,
+                    ))
+            }
+            _ => None,
+        }
+    }
+    fn from_success_json(status: StatusCode, body: &str) -> Option<Self> {
+        if status.as_u16() != 200u16 {
+            return None;
+        }
+        ::serde_json::from_str(body).ok().map(Self::Ok)
     }
 }
 impl runtime::FromError<types::ErrorResponse> for DeclineSandboxTransferResponse {
@@ -6982,6 +7457,27 @@ impl IntoResponse for AdvanceSandboxClockResponse {
         }
     }
 }
+impl runtime::Replayable for AdvanceSandboxClockResponse {
+    fn success_json(&self) -> Option<(StatusCode, String)> {
+        match self {
+            Self::Ok(body) => {
+                ::serde_json::to_string(body)
+                    .ok()
+                    .map(|json| (
+                        StatusCode::from_u16(200u16).expect("valid status"),
+                        json,
+                    ))
+            }
+            _ => None,
+        }
+    }
+    fn from_success_json(status: StatusCode, body: &str) -> Option<Self> {
+        if status.as_u16() != 200u16 {
+            return None;
+        }
+        ::serde_json::from_str(body).ok().map(Self::Ok)
+    }
+}
 impl runtime::FromError<types::ErrorResponse> for AdvanceSandboxClockResponse {
     fn from_error(
         status: StatusCode,
@@ -7172,6 +7668,27 @@ impl IntoResponse for GetSandboxOrganizationResponse {
                     .into_response()
             }
         }
+    }
+}
+impl runtime::Replayable for GetSandboxOrganizationResponse {
+    fn success_json(&self) -> Option<(StatusCode, String)> {
+        match self {
+            Self::Ok(body) => {
+                ::serde_json::to_string(body)
+                    .ok()
+                    .map(|json| (
+                        StatusCode::from_u16(200u16).expect("valid status"),
+                        json,
+                    ))
+            }
+            _ => None,
+        }
+    }
+    fn from_success_json(status: StatusCode, body: &str) -> Option<Self> {
+        if status.as_u16() != 200u16 {
+            return None;
+        }
+        ::serde_json::from_str(body).ok().map(Self::Ok)
     }
 }
 impl runtime::FromError<types::ErrorResponse> for GetSandboxOrganizationResponse {
@@ -7373,6 +7890,27 @@ impl IntoResponse for UpdateSandboxOrganizationResponse {
                     .into_response()
             }
         }
+    }
+}
+impl runtime::Replayable for UpdateSandboxOrganizationResponse {
+    fn success_json(&self) -> Option<(StatusCode, String)> {
+        match self {
+            Self::Ok(body) => {
+                ::serde_json::to_string(body)
+                    .ok()
+                    .map(|json| (
+                        StatusCode::from_u16(200u16).expect("valid status"),
+                        json,
+                    ))
+            }
+            _ => None,
+        }
+    }
+    fn from_success_json(status: StatusCode, body: &str) -> Option<Self> {
+        if status.as_u16() != 200u16 {
+            return None;
+        }
+        ::serde_json::from_str(body).ok().map(Self::Ok)
     }
 }
 impl runtime::FromError<types::ErrorResponse> for UpdateSandboxOrganizationResponse {
@@ -7603,6 +8141,27 @@ impl IntoResponse for EnableSandboxRuleResponse {
                     .into_response()
             }
         }
+    }
+}
+impl runtime::Replayable for EnableSandboxRuleResponse {
+    fn success_json(&self) -> Option<(StatusCode, String)> {
+        match self {
+            Self::Ok(body) => {
+                ::serde_json::to_string(body)
+                    .ok()
+                    .map(|json| (
+                        StatusCode::from_u16(200u16).expect("valid status"),
+                        json,
+                    ))
+            }
+            _ => None,
+        }
+    }
+    fn from_success_json(status: StatusCode, body: &str) -> Option<Self> {
+        if status.as_u16() != 200u16 {
+            return None;
+        }
+        ::serde_json::from_str(body).ok().map(Self::Ok)
     }
 }
 impl runtime::FromError<types::ErrorResponse> for EnableSandboxRuleResponse {
@@ -7848,6 +8407,27 @@ impl IntoResponse for DisableSandboxRuleResponse {
         }
     }
 }
+impl runtime::Replayable for DisableSandboxRuleResponse {
+    fn success_json(&self) -> Option<(StatusCode, String)> {
+        match self {
+            Self::Ok(body) => {
+                ::serde_json::to_string(body)
+                    .ok()
+                    .map(|json| (
+                        StatusCode::from_u16(200u16).expect("valid status"),
+                        json,
+                    ))
+            }
+            _ => None,
+        }
+    }
+    fn from_success_json(status: StatusCode, body: &str) -> Option<Self> {
+        if status.as_u16() != 200u16 {
+            return None;
+        }
+        ::serde_json::from_str(body).ok().map(Self::Ok)
+    }
+}
 impl runtime::FromError<types::ErrorResponse> for DisableSandboxRuleResponse {
     fn from_error(
         status: StatusCode,
@@ -7978,7 +8558,8 @@ async fn handle_disable_sandbox_rule<A: SandboxApi>(
 /// not match a route fall through to the caller's fallback.
 pub fn router<
     A: AccountsApi + RulesApi + RuleExecutionsApi + TransfersApi + CardsApi + SandboxApi,
->(api: Arc<A>) -> axum::Router {
+    S: Clone + Send + Sync + 'static,
+>(api: Arc<A>) -> axum::Router<S> {
     axum::Router::new()
         .route(
             "/accounts",

@@ -1,0 +1,140 @@
+//! API keys: their format, how they are minted and stored, and the authentication hook the
+//! generated router calls before every secured operation.
+//!
+//! A key looks like `seqk_01J9Z…(26-char ULID)_<64 hex chars>`. The ULID part is the key's public
+//! id (`key_<ULID>`), used to find the stored record; the hex part is 32 random bytes, of which
+//! only the SHA-256 is stored. Presented secrets are hashed and compared in constant time
+//! (`subtle`), so neither the database nor response timing gives a key away. A plain SHA-256 is
+//! enough (no password hash): the secret has 256 bits of entropy and cannot be guessed.
+
+use axum::http::HeaderValue;
+use rand::RngCore;
+use sequence_api::runtime::Problem;
+use sequence_api::server::{ApiSecurity, ErrorCode};
+use sequence_core::ids::{ApiKeyId, OrgId};
+use sequence_core::permissions::Permissions;
+use sequence_store::keys::{self, ApiKeyRecord};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::error::UNAUTHORIZED_MESSAGE;
+use crate::state::Server;
+
+const KEY_PREFIX: &str = "seqk_";
+const ULID_LEN: usize = 26;
+const SECRET_HEX_LEN: usize = 64;
+
+/// Who is calling: the organization and the key's permissions.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    /// The organization every resource access is confined to.
+    pub org_id: OrgId,
+    /// The key used.
+    pub key_id: ApiKeyId,
+    /// What the key may do.
+    pub permissions: Permissions,
+}
+
+/// A freshly minted key: the record to store and the plaintext to show once.
+pub struct MintedKey {
+    /// What the database keeps.
+    pub record: ApiKeyRecord,
+    /// The full key, shown to the user exactly once.
+    pub plaintext: String,
+}
+
+/// Mints a key for `org` with `permissions`.
+pub fn mint(org: &OrgId, name: &str, permissions: &Permissions, now: chrono::DateTime<chrono::Utc>) -> MintedKey {
+    let ulid = ulid::Ulid::new().to_string();
+    let mut secret = [0u8; 32];
+    rand::rng().fill_bytes(&mut secret);
+    let secret_hex = hex::encode(secret);
+    let record = ApiKeyRecord {
+        id: ApiKeyId::from_raw(format!("{}{ulid}", ApiKeyId::PREFIX)),
+        org_id: org.clone(),
+        name: name.to_owned(),
+        secret_sha256: sha256_hex(&secret_hex),
+        permissions_json: permissions.to_json(),
+        created_at: now,
+        revoked_at: None,
+    };
+    MintedKey { record, plaintext: format!("{KEY_PREFIX}{ulid}_{secret_hex}") }
+}
+
+fn sha256_hex(secret: &str) -> String {
+    hex::encode(Sha256::digest(secret.as_bytes()))
+}
+
+/// Splits `seqk_<ulid>_<secret>` into the key id and the secret.
+fn parse_key(key: &str) -> Option<(ApiKeyId, &str)> {
+    let rest = key.strip_prefix(KEY_PREFIX)?;
+    let (ulid, secret) = rest.split_once('_')?;
+    let well_formed = ulid.len() == ULID_LEN
+        && ulid::Ulid::from_string(ulid).is_ok()
+        && secret.len() == SECRET_HEX_LEN
+        && secret.bytes().all(|b| b.is_ascii_hexdigit());
+    well_formed.then(|| (ApiKeyId::from_raw(format!("{}{ulid}", ApiKeyId::PREFIX)), secret))
+}
+
+/// Extracts the key from an `Authorization: ApiKey <key>` header value.
+fn key_from_header(value: &HeaderValue) -> Option<&str> {
+    let value = value.to_str().ok()?.trim();
+    let (scheme, key) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("ApiKey").then(|| key.trim())
+}
+
+fn unauthorized() -> Problem {
+    ErrorCode::Unauthorized.problem(UNAUTHORIZED_MESSAGE)
+}
+
+impl ApiSecurity for Server {
+    type Principal = Principal;
+
+    async fn authenticate_api_key_auth(&self, credential: Option<&HeaderValue>) -> Result<Principal, Problem> {
+        let (key_id, secret) = credential.and_then(key_from_header).and_then(parse_key).ok_or_else(unauthorized)?;
+        let mut conn = self.state.store.pool().acquire().await.map_err(|e| {
+            tracing::error!(error = %e, "database unavailable during authentication");
+            ErrorCode::InternalError.problem("An internal error occurred while authenticating; retry later.")
+        })?;
+        let record = keys::find(&mut conn, &key_id).await.map_err(|e| {
+            tracing::error!(error = %e, "key lookup failed");
+            ErrorCode::InternalError.problem("An internal error occurred while authenticating; retry later.")
+        })?;
+        let Some(record) = record else { return Err(unauthorized()) };
+        let presented = sha256_hex(secret);
+        let matches: bool = presented.as_bytes().ct_eq(record.secret_sha256.as_bytes()).into();
+        if !matches || record.revoked_at.is_some() {
+            return Err(unauthorized());
+        }
+        let permissions = Permissions::from_json(&record.permissions_json).map_err(|e| {
+            tracing::error!(key = %record.id, error = %e, "stored permissions do not parse");
+            ErrorCode::InternalError.problem("An internal error occurred while authenticating; retry later.")
+        })?;
+        Ok(Principal { org_id: record.org_id, key_id: record.id, permissions })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn minted_keys_parse_back_to_their_id_and_hash() {
+        let org = OrgId::generate();
+        let minted = mint(&org, "test", &Permissions::all_scopes(), chrono::Utc::now());
+        let (id, secret) = parse_key(&minted.plaintext).expect("parses");
+        assert_eq!(id, minted.record.id);
+        assert_eq!(sha256_hex(secret), minted.record.secret_sha256);
+        assert!(!minted.record.secret_sha256.contains(secret), "the secret is never stored");
+    }
+
+    #[test]
+    fn malformed_keys_and_headers_are_rejected() {
+        assert!(parse_key("seqk_short_abc").is_none());
+        assert!(parse_key("nope").is_none());
+        let header = HeaderValue::from_static("Bearer abc");
+        assert!(key_from_header(&header).is_none());
+        let header = HeaderValue::from_static("apikey   seqk_x");
+        assert_eq!(key_from_header(&header), Some("seqk_x"));
+    }
+}

@@ -1,0 +1,148 @@
+//! `AccountsApi`: listing, reading, creating and deleting accounts.
+
+use sequence_api::runtime::RequestContext;
+use sequence_api::server::{
+    AccountsApi, CreateIncomeSourceParams, CreateIncomeSourceResponse, CreatePodParams, CreatePodResponse,
+    ErrorCode, GetAccountParams, GetAccountResponse, ListAccountsParams, ListAccountsResponse,
+};
+use sequence_api::types;
+use sequence_core::ids::AccountId;
+use sequence_core::ledger::AccountKind;
+use sequence_core::money::Cents;
+use sequence_core::permissions::Scope;
+use sequence_store::accounts::{self, AccountRecord};
+use sequence_store::{StoreError, Tx};
+
+use crate::auth::Principal;
+use crate::convert;
+use crate::error::{ApiError, respond};
+use crate::idempotency::fingerprint;
+use crate::state::Server;
+
+/// `404 account_not_found`.
+pub(crate) fn account_not_found(id: &str) -> ApiError {
+    ApiError::new(ErrorCode::AccountNotFound, format!("No account `{id}` exists in this organization."))
+}
+
+impl Server {
+    /// Creates an income source or a pod: the two kinds of account a client can open.
+    async fn create_internal_account(
+        &self,
+        tx: &mut Tx,
+        principal: &Principal,
+        kind: AccountKind,
+        nickname: &str,
+        icon: Option<&str>,
+    ) -> Result<AccountRecord, ApiError> {
+        let org = sequence_store::orgs::get(tx, &principal.org_id).await?;
+        let now = self.state.org_now(org.clock_offset_seconds);
+        let record = AccountRecord {
+            id: AccountId::generate(),
+            org_id: principal.org_id.clone(),
+            kind,
+            name: nickname.to_owned(),
+            description: None,
+            icon: icon.map(str::to_owned),
+            beneficiary_name: org.name.clone(),
+            institution_name: None,
+            routing_number: Some(crate::demo::routing_number()),
+            account_number: Some(crate::demo::account_number()),
+            balance: Cents::ZERO,
+            reserved: Cents::ZERO,
+            reported_balance: None,
+            last_statement_balance: None,
+            next_payment_minimum: None,
+            next_payment_due_date: None,
+            balance_updated_at: now,
+            created_at: now,
+            updated_at: now,
+            deleted_at: None,
+        };
+        accounts::insert(tx, &record).await?;
+        Ok(record)
+    }
+}
+
+impl AccountsApi for Server {
+    async fn list_accounts(&self, ctx: RequestContext<Principal>, params: ListAccountsParams) -> ListAccountsResponse {
+        let result = async {
+            ctx.principal.permissions.require(Scope::ListAccounts)?;
+            let mut conn = self.state.store.pool().acquire().await.map_err(StoreError::from)?;
+            let filter = params.type_.map(|t| t.to_string());
+            let records = accounts::list(&mut conn, &ctx.principal.org_id, filter.as_deref()).await?;
+            Ok(ListAccountsResponse::Ok(types::AccountListResponse {
+                request_id: ctx.request_id.clone(),
+                data: records.iter().map(convert::account_summary).collect(),
+            }))
+        }
+        .await;
+        respond(&ctx, result)
+    }
+
+    async fn get_account(&self, ctx: RequestContext<Principal>, params: GetAccountParams) -> GetAccountResponse {
+        let result = async {
+            ctx.principal.permissions.require_resource(Scope::ReadAccounts, &params.id)?;
+            let mut conn = self.state.store.pool().acquire().await.map_err(StoreError::from)?;
+            let record = match accounts::get_live(&mut conn, &ctx.principal.org_id, &params.id).await {
+                Err(StoreError::NotFound) => return Err(account_not_found(&params.id)),
+                other => other?,
+            };
+            Ok(GetAccountResponse::Ok(types::AccountResponse {
+                request_id: ctx.request_id.clone(),
+                data: convert::account(&record),
+            }))
+        }
+        .await;
+        respond(&ctx, result)
+    }
+
+    async fn create_income_source(
+        &self,
+        ctx: RequestContext<Principal>,
+        params: CreateIncomeSourceParams,
+    ) -> CreateIncomeSourceResponse {
+        if let Err(error) = ctx.principal.permissions.require(Scope::ManageAccounts) {
+            return respond(&ctx, Err(error.into()));
+        }
+        let body = &params.body;
+        let key = params.idempotency_key.as_deref().map(String::as_str);
+        let fingerprint = fingerprint("POST", "/accounts/income-sources", body);
+        self.mutate(&ctx, key, fingerprint, |mut tx| async {
+            let icon = body.icon.as_deref().map(String::as_str);
+            let result = self
+                .create_internal_account(&mut tx, &ctx.principal, AccountKind::IncomeSource, &body.nickname, icon)
+                .await
+                .map(|record| {
+                    CreateIncomeSourceResponse::Created(types::AccountResponse {
+                        request_id: ctx.request_id.clone(),
+                        data: convert::account(&record),
+                    })
+                });
+            (tx, result)
+        })
+        .await
+    }
+
+    async fn create_pod(&self, ctx: RequestContext<Principal>, params: CreatePodParams) -> CreatePodResponse {
+        if let Err(error) = ctx.principal.permissions.require(Scope::ManageAccounts) {
+            return respond(&ctx, Err(error.into()));
+        }
+        let body = &params.body;
+        let key = params.idempotency_key.as_deref().map(String::as_str);
+        let fingerprint = fingerprint("POST", "/accounts/pods", body);
+        self.mutate(&ctx, key, fingerprint, |mut tx| async {
+            let icon = body.icon.as_deref().map(String::as_str);
+            let result = self
+                .create_internal_account(&mut tx, &ctx.principal, AccountKind::Pod, &body.nickname, icon)
+                .await
+                .map(|record| {
+                    CreatePodResponse::Created(types::AccountResponse {
+                        request_id: ctx.request_id.clone(),
+                        data: convert::account(&record),
+                    })
+                });
+            (tx, result)
+        })
+        .await
+    }
+}

@@ -1,0 +1,14 @@
+//! One module per tag, each implementing its generated trait on [`crate::state::Server`].
+//!
+//! Every handler follows the same shape, in the order the spec documents: the generated router
+//! has already authenticated (401) and validated input (400); the handler checks the key's
+//! permission (403), then runs the use case — reads directly, writes through
+//! [`Server::mutate`](crate::state::Server) in one transaction with the idempotency protocol —
+//! and converts records to wire types with [`crate::convert`].
+
+mod accounts;
+mod cards;
+mod rule_executions;
+mod rules;
+mod sandbox;
+mod transfers;
