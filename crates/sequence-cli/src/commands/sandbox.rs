@@ -1,0 +1,141 @@
+//! `sequence sandbox …`: the sandbox extensions (only on a server started with `--sandbox` or
+//! `--demo`).
+
+use sequence_client::{new_idempotency_key, types};
+
+use crate::cli::{DepositArgs, ExternalAccountArgs, SandboxCommand, Threshold};
+use crate::commands::{Call, Ctx, check_description, check_idempotency_key};
+use crate::error::CliError;
+use crate::render;
+
+/// Runs a `sandbox` subcommand.
+pub async fn run(ctx: &Ctx, command: &SandboxCommand) -> Result<String, CliError> {
+    match command {
+        SandboxCommand::Deposit(args) => deposit(ctx, args).await,
+        SandboxCommand::ExternalAccount(args) => external_account(ctx, args).await,
+        SandboxCommand::Approve { id } => {
+            let request = ctx.client.approve_sandbox_transfer().id(id.as_str());
+            let response = ctx.call(Call::SANDBOX, request.send()).await?;
+            Ok(if ctx.json {
+                render::json(&response.data)
+            } else {
+                render::transfer_details(&response.data)
+            })
+        }
+        SandboxCommand::Decline { id } => {
+            let request = ctx.client.decline_sandbox_transfer().id(id.as_str());
+            let response = ctx.call(Call::SANDBOX, request.send()).await?;
+            Ok(if ctx.json {
+                render::json(&response.data)
+            } else {
+                render::transfer_details(&response.data)
+            })
+        }
+        SandboxCommand::Advance { duration } => {
+            let seconds = std::num::NonZeroU64::new(*duration)
+                .ok_or_else(|| CliError::usage("the duration must be longer than zero"))?;
+            let request = ctx.client.advance_sandbox_clock().body_map(|body| body.seconds(seconds));
+            let response = ctx.call(Call::SANDBOX, request.send()).await?;
+            Ok(if ctx.json {
+                render::json(&response.data)
+            } else {
+                render::clock_details(&response.data)
+            })
+        }
+        SandboxCommand::Org => {
+            let response =
+                ctx.call(Call::SANDBOX, ctx.client.get_sandbox_organization().send()).await?;
+            Ok(if ctx.json {
+                render::json(&response.data)
+            } else {
+                render::organization_details(&response.data)
+            })
+        }
+        SandboxCommand::ApprovalThreshold { amount } => {
+            let cents = match amount {
+                Threshold::Cents(cents) => Some(*cents),
+                Threshold::None => None,
+            };
+            let request = ctx
+                .client
+                .update_sandbox_organization()
+                .body_map(|body| body.approval_threshold_in_cents(cents));
+            let response = ctx.call(Call::SANDBOX, request.send()).await?;
+            Ok(if ctx.json {
+                render::json(&response.data)
+            } else {
+                render::organization_details(&response.data)
+            })
+        }
+        SandboxCommand::RuleEnable { id } => {
+            let request = ctx.client.enable_sandbox_rule().id(id.as_str());
+            let response = ctx.call(Call::SANDBOX, request.send()).await?;
+            Ok(if ctx.json {
+                render::json(&response.data)
+            } else {
+                render::rule_details(&response.data)
+            })
+        }
+        SandboxCommand::RuleDisable { id } => {
+            let request = ctx.client.disable_sandbox_rule().id(id.as_str());
+            let response = ctx.call(Call::SANDBOX, request.send()).await?;
+            Ok(if ctx.json {
+                render::json(&response.data)
+            } else {
+                render::rule_details(&response.data)
+            })
+        }
+    }
+}
+
+async fn deposit(ctx: &Ctx, args: &DepositArgs) -> Result<String, CliError> {
+    let amount = u64::try_from(args.amount)
+        .ok()
+        .and_then(std::num::NonZeroU64::new)
+        .ok_or_else(|| CliError::usage("--amount: a deposit must be more than $0.00"))?;
+    let description = match &args.description {
+        Some(description) => {
+            check_description(description)?;
+            Some(
+                types::SandboxDepositRequestDescription::try_from(description.as_str())
+                    .map_err(|e| CliError::usage(format!("--description: {e}")))?,
+            )
+        }
+        None => None,
+    };
+    let key = args.idempotency_key.clone().unwrap_or_else(new_idempotency_key);
+    check_idempotency_key(&key)?;
+    let origin = args.origin.map(types::DepositOrigin::from);
+    let request =
+        ctx.client.create_sandbox_deposit().idempotency_key(key.as_str()).body_map(|body| {
+            body.account_id(args.account.as_str())
+                .amount_in_cents(amount)
+                .origin(origin)
+                .description(description)
+        });
+    let call = Call { sandbox: true, idempotency_key: Some(&key) };
+    let response = ctx.call(call, request.send()).await?;
+    Ok(if ctx.json {
+        render::json(&response.data)
+    } else {
+        render::transfer_details(&response.data)
+    })
+}
+
+async fn external_account(ctx: &Ctx, args: &ExternalAccountArgs) -> Result<String, CliError> {
+    let request = ctx.client.create_sandbox_external_account().body_map(|body| {
+        body.name(args.name.as_str())
+            .external_account_type(types::ExternalAccountType::from(args.type_))
+            .institution_name(args.institution.as_str())
+            .balance_in_cents(args.balance)
+            .last_statement_balance_in_cents(args.statement_balance)
+            .next_payment_minimum_in_cents(args.minimum_payment)
+            .next_payment_due_date(args.due_date)
+    });
+    let response = ctx.call(Call::SANDBOX, request.send()).await?;
+    Ok(if ctx.json {
+        render::json(&response.data)
+    } else {
+        render::account_details(&response.data)
+    })
+}
