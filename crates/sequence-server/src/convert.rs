@@ -105,3 +105,59 @@ mod tests {
         assert_eq!(mask("12"), "••••12");
     }
 }
+
+/// Converts between a domain enum and its wire twin through their shared string form. The two
+/// are generated from the same names, so a failure is a bug (answered as a 500, never a panic).
+pub fn same_name<A: std::fmt::Display, B: std::str::FromStr>(value: A) -> Result<B, crate::error::ApiError> {
+    let text = value.to_string();
+    text.parse().map_err(|_| crate::error::ApiError::internal(format!("no wire/domain twin for `{text}`")))
+}
+
+/// A transfer with its account references resolved (`accounts` holds every account the
+/// transfer names; system accounts are never among them, so their side is `null`).
+pub fn transfer(
+    record: &sequence_store::transfers::TransferRecord,
+    accounts: &std::collections::BTreeMap<String, AccountRecord>,
+) -> Result<types::Transfer, crate::error::ApiError> {
+    let reference = |id: &Option<sequence_core::ids::AccountId>| {
+        id.as_ref().and_then(|id| accounts.get(id.as_str())).map(|a| types::TransferAccountRef {
+            id: a.id.to_string(),
+            name: a.name.clone(),
+            type_: account_type(a.kind),
+            is_deleted: a.is_deleted(),
+        })
+    };
+    Ok(types::Transfer {
+        id: record.id.to_string(),
+        amount_in_cents: record.amount.get(),
+        direction: same_name(record.direction)?,
+        origin: same_name(record.origin)?,
+        status: same_name(record.status)?,
+        description: record.description.clone(),
+        simulation: record.simulation,
+        source: reference(&record.source),
+        destination: reference(&record.destination),
+        rule_id: record.rule_id.as_ref().map(ToString::to_string),
+        rule_execution_id: record.rule_execution_id.as_ref().map(ToString::to_string),
+        error_code: record.error_code.map(same_name).transpose()?,
+        created_at: record.created_at,
+        completed_at: record.completed_at,
+    })
+}
+
+/// Opaque pagination cursors: hex of `<created_at_ms>.<id>` of the last item of a page.
+pub mod cursor {
+    use sequence_store::transfers::Cursor;
+
+    /// Encodes the position after an item.
+    pub fn encode(created_at_ms: i64, id: &str) -> String {
+        hex::encode(format!("{created_at_ms}.{id}"))
+    }
+
+    /// Decodes a cursor; `None` if it was not made by [`encode`].
+    pub fn decode(cursor: &str) -> Option<Cursor> {
+        let text = String::from_utf8(hex::decode(cursor).ok()?).ok()?;
+        let (ms, id) = text.split_once('.')?;
+        Some(Cursor { created_at_ms: ms.parse().ok()?, id: id.to_owned() })
+    }
+}

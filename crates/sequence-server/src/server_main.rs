@@ -24,8 +24,15 @@ pub async fn serve(url: &str, args: ServeArgs) -> Result<(), CliError> {
     let address = listener.local_addr()?;
     tracing::info!(%address, database = %redact(url), sandbox, "listening on http://{address} (API under /api/v1, docs at /docs)");
     let state = AppState::new(store.clone(), sandbox);
+    // Settles transfers (and runs scheduled rules) as real time passes; the sandbox clock moves
+    // them along faster on demand.
+    let worker = tokio::spawn(crate::handlers::run_worker(
+        crate::state::Server::new(state.clone()),
+        std::time::Duration::from_secs(1),
+    ));
     let app = crate::app(state);
     axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
+    worker.abort();
     store.close().await;
     tracing::info!("stopped");
     Ok(())

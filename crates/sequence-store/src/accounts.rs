@@ -183,3 +183,21 @@ pub async fn soft_delete_if_empty(conn: &mut AnyConnection, org: &OrgId, id: &Ac
     .await?;
     Ok(result.rows_affected() == 1)
 }
+
+/// The organization's accounts (deleted ones included) with the given ids, by id.
+pub async fn by_ids(
+    conn: &mut AnyConnection,
+    org: &OrgId,
+    ids: &[&AccountId],
+) -> StoreResult<std::collections::BTreeMap<String, AccountRecord>> {
+    let mut found = std::collections::BTreeMap::new();
+    for id in ids {
+        if found.contains_key(id.as_str()) {
+            continue;
+        }
+        if let Some(account) = find(conn, org, id.as_str()).await? {
+            found.insert(account.id.to_string(), account);
+        }
+    }
+    Ok(found)
+}

@@ -15,7 +15,10 @@ mod error;
 pub mod accounts;
 pub mod idempotency;
 pub mod keys;
+pub mod ledger;
 pub mod orgs;
+pub mod rules;
+pub mod transfers;
 mod time;
 
 use std::str::FromStr;

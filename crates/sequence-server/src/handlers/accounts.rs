@@ -3,11 +3,12 @@
 use sequence_api::runtime::RequestContext;
 use sequence_api::server::{
     AccountsApi, CreateIncomeSourceParams, CreateIncomeSourceResponse, CreatePodParams, CreatePodResponse,
-    ErrorCode, GetAccountParams, GetAccountResponse, ListAccountsParams, ListAccountsResponse,
+    DeleteAccountParams, DeleteAccountResponse, ErrorCode, GetAccountParams, GetAccountResponse, ListAccountsParams,
+    ListAccountsResponse,
 };
 use sequence_api::types;
 use sequence_core::ids::AccountId;
-use sequence_core::ledger::AccountKind;
+use sequence_core::ledger::{AccountKind, AccountView, check_deletable};
 use sequence_core::money::Cents;
 use sequence_core::permissions::Scope;
 use sequence_store::accounts::{self, AccountRecord};
@@ -63,7 +64,41 @@ impl Server {
     }
 }
 
+impl Server {
+    /// Deletes an account that holds no money and has no transfer in flight.
+    async fn delete_account_in(&self, tx: &mut Tx, principal: &Principal, id: &str) -> Result<DeleteAccountResponse, ApiError> {
+        let org = sequence_store::orgs::get(tx, &principal.org_id).await?;
+        let now = self.state.org_now(org.clock_offset_seconds);
+        let account = match accounts::get_live(tx, &org.id, id).await {
+            Err(StoreError::NotFound) => return Err(account_not_found(id)),
+            other => other?,
+        };
+        let in_flight = sequence_store::transfers::count_in_flight(tx, &org.id, &account.id).await?;
+        let view = AccountView { id: account.id.clone(), kind: account.kind, is_deleted: false };
+        let ledger_balance = account.kind.is_internal().then_some(account.balance);
+        check_deletable(&view, ledger_balance, in_flight)?;
+        if !accounts::soft_delete_if_empty(tx, &org.id, &account.id, now).await? {
+            // Money arrived between the read and the delete: refuse rather than lose it.
+            return Err(ApiError::new(ErrorCode::AccountNotEmpty, format!("account {id} is not empty")));
+        }
+        Ok(DeleteAccountResponse::NoContent)
+    }
+}
+
 impl AccountsApi for Server {
+    async fn delete_account(&self, ctx: RequestContext<Principal>, params: DeleteAccountParams) -> DeleteAccountResponse {
+        if let Err(error) = ctx.principal.permissions.require(Scope::ManageAccounts) {
+            return respond(&ctx, Err(error.into()));
+        }
+        let key = params.idempotency_key.as_deref().map(String::as_str);
+        let fingerprint = fingerprint("DELETE", &format!("/accounts/{}", *params.id), &());
+        self.mutate(&ctx, key, fingerprint, |mut tx| async {
+            let result = self.delete_account_in(&mut tx, &ctx.principal, &params.id).await;
+            (tx, result)
+        })
+        .await
+    }
+
     async fn list_accounts(&self, ctx: RequestContext<Principal>, params: ListAccountsParams) -> ListAccountsResponse {
         let result = async {
             ctx.principal.permissions.require(Scope::ListAccounts)?;

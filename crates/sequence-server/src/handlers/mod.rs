@@ -7,8 +7,12 @@
 //! and converts records to wire types with [`crate::convert`].
 
 mod accounts;
+mod ledger;
 mod cards;
 mod rule_executions;
+mod rule_hooks;
 mod rules;
 mod sandbox;
 mod transfers;
+
+pub use ledger::run_worker;

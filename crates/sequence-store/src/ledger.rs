@@ -1,0 +1,152 @@
+//! The money-moving statements: reservations and postings. Every one is a single conditional
+//! statement whose effect is checked, so concurrent transactions (or replicas) can never
+//! overdraw an account or apply a posting twice; database CHECKs back each invariant again.
+
+use chrono::{DateTime, Utc};
+use sequence_core::ids::{AccountId, OrgId, TransferId};
+use sequence_core::ledger::{Posting, ReportedBalances};
+use sequence_core::money::Cents;
+use sqlx::{AnyConnection, Row};
+
+use crate::{StoreError, StoreResult, to_millis};
+
+/// Reserves `amount` on an internal account if its available balance covers it. Returns whether
+/// it did.
+pub async fn reserve(conn: &mut AnyConnection, org: &OrgId, account: &AccountId, amount: Cents) -> StoreResult<bool> {
+    assert!(amount.is_positive());
+    let result = sqlx::query(
+        "UPDATE accounts SET reserved_cents = reserved_cents + $1 \
+         WHERE id = $2 AND org_id = $3 AND deleted_at_ms IS NULL AND balance_cents - reserved_cents >= $1",
+    )
+    .bind(amount.get())
+    .bind(account.as_str())
+    .bind(org.as_str())
+    .execute(&mut *conn)
+    .await?;
+    Ok(result.rows_affected() == 1)
+}
+
+/// Releases a reservation made by [`reserve`].
+pub async fn release(conn: &mut AnyConnection, account: &AccountId, amount: Cents) -> StoreResult<()> {
+    assert!(amount.is_positive());
+    let result = sqlx::query("UPDATE accounts SET reserved_cents = reserved_cents - $1 WHERE id = $2 AND reserved_cents >= $1")
+        .bind(amount.get())
+        .bind(account.as_str())
+        .execute(&mut *conn)
+        .await?;
+    if result.rows_affected() != 1 {
+        return Err(StoreError::Config(format!("reservation of {amount} on {account} is missing (ledger invariant)")));
+    }
+    Ok(())
+}
+
+/// Applies a completed transfer's postings: each account's balance moves by its delta (and the
+/// source's reservation, if any, is consumed), and an immutable entry records the balance before
+/// and after. Accounts are updated in id order so concurrent settlements cannot deadlock.
+pub async fn post(
+    conn: &mut AnyConnection,
+    org: &OrgId,
+    transfer: &TransferId,
+    postings: &[Posting; 2],
+    consume_reservation: Option<(&AccountId, Cents)>,
+    at: DateTime<Utc>,
+) -> StoreResult<()> {
+    sequence_core::ledger::assert_balanced(postings);
+    let mut ordered: Vec<&Posting> = postings.iter().collect();
+    ordered.sort_by(|a, b| a.account.cmp(&b.account));
+    for posting in ordered {
+        let release = match consume_reservation {
+            Some((account, amount)) if *account == posting.account => amount,
+            _ => Cents::ZERO,
+        };
+        let row = sqlx::query(
+            "UPDATE accounts SET balance_cents = balance_cents + $1, reserved_cents = reserved_cents - $2, \
+             version = version + 1, balance_updated_at_ms = $3 \
+             WHERE id = $4 AND org_id = $5 AND reserved_cents >= $2 RETURNING balance_cents, version",
+        )
+        .bind(posting.amount_delta.get())
+        .bind(release.get())
+        .bind(to_millis(at))
+        .bind(posting.account.as_str())
+        .bind(org.as_str())
+        .fetch_optional(&mut *conn)
+        .await?
+        .ok_or_else(|| StoreError::Config(format!("posting to {} failed (missing account or reservation)", posting.account)))?;
+        let after: i64 = row.try_get(0)?;
+        let version: i64 = row.try_get(1)?;
+        let before = after
+            .checked_sub(posting.amount_delta.get())
+            .ok_or_else(|| StoreError::Config("balance overflow".to_owned()))?;
+        sqlx::query(
+            "INSERT INTO entries (org_id, transfer_id, account_id, amount_cents, balance_before_cents, balance_after_cents, account_version, created_at_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(org.as_str())
+        .bind(transfer.as_str())
+        .bind(posting.account.as_str())
+        .bind(posting.amount_delta.get())
+        .bind(before)
+        .bind(after)
+        .bind(version)
+        .bind(to_millis(at))
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// Updates an external account's bank-reported balances (informational; no entry).
+pub async fn set_reported(conn: &mut AnyConnection, account: &AccountId, balances: ReportedBalances, at: DateTime<Utc>) -> StoreResult<()> {
+    sqlx::query(
+        "UPDATE accounts SET reported_balance_cents = $1, last_statement_balance_cents = $2, next_payment_minimum_cents = $3, \
+         balance_updated_at_ms = $4 WHERE id = $5",
+    )
+    .bind(balances.balance.get())
+    .bind(balances.last_statement_balance.map(Cents::get))
+    .bind(balances.next_payment_minimum.map(Cents::get))
+    .bind(to_millis(at))
+    .bind(account.as_str())
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// One ledger entry, for audits and replays.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// The transfer it belongs to.
+    pub transfer: TransferId,
+    /// The account it moves.
+    pub account: AccountId,
+    /// Signed amount.
+    pub amount: Cents,
+    /// Balance before.
+    pub balance_before: Cents,
+    /// Balance after.
+    pub balance_after: Cents,
+    /// The account's version after it.
+    pub account_version: i64,
+}
+
+/// Every entry of the organization, in per-account version order.
+pub async fn entries(conn: &mut AnyConnection, org: &OrgId) -> StoreResult<Vec<Entry>> {
+    let rows = sqlx::query(
+        "SELECT transfer_id, account_id, amount_cents, balance_before_cents, balance_after_cents, account_version \
+         FROM entries WHERE org_id = $1 ORDER BY account_id, account_version",
+    )
+    .bind(org.as_str())
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(Entry {
+                transfer: TransferId::from_raw(r.try_get::<String, _>(0)?),
+                account: AccountId::from_raw(r.try_get::<String, _>(1)?),
+                amount: Cents::new(r.try_get(2)?),
+                balance_before: Cents::new(r.try_get(3)?),
+                balance_after: Cents::new(r.try_get(4)?),
+                account_version: r.try_get(5)?,
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,1 @@
+//! Rules and rule executions as stored (see migrations 0003).
