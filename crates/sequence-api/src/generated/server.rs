@@ -331,8 +331,10 @@ fn input_problem(error: InputError) -> Problem {
 /// account ids or `*`, and `max_amount` is an optional ceiling in cents (inclusive). A transfer
 /// is allowed when some set matches both its source and its destination and, if that set has
 /// `max_amount`, the amount does not exceed it; if sets match the accounts but the amount is
-/// above every matching `max_amount`, the answer is `403 maximum_amount_exceeded`. A key may
-/// hold several entries for the same scope; their resources add up.
+/// above every matching `max_amount`, the answer is `403 maximum_amount_exceeded`. A key holds
+/// at most one entry per scope (list every id, or every `{source, target}` set, in that one
+/// entry); keys are created by the operator (`sequence-server keys create`), which rejects
+/// duplicates, unknown scopes and ids of the wrong kind with a message naming the entry.
 ///
 /// **401 vs 403 vs 404.**
 /// - `401 unauthorized` ("Missing or invalid API key."): the `Authorization` header is
