@@ -19,6 +19,8 @@ pub mod ledger;
 pub mod orgs;
 pub mod rules;
 pub mod transfers;
+#[cfg(feature = "test-support")]
+pub mod test_support;
 mod time;
 
 use std::str::FromStr;

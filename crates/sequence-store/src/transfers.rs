@@ -290,7 +290,8 @@ pub async fn due(conn: &mut AnyConnection, org: &OrgId, now: DateTime<Utc>, limi
 /// Sum of the amounts of live, in-flight transfers from `account` that hold a reservation: must
 /// always equal the account's `reserved_cents` (checked by tests).
 pub async fn reserved_by_transfers(conn: &mut AnyConnection, account: &AccountId) -> StoreResult<Cents> {
-    let row = sqlx::query("SELECT COALESCE(SUM(reserved_cents), 0) FROM transfers WHERE source_account_id = $1")
+    // PostgreSQL's SUM over BIGINT is NUMERIC, which the Any driver cannot decode: cast back.
+    let row = sqlx::query("SELECT CAST(COALESCE(SUM(reserved_cents), 0) AS BIGINT) FROM transfers WHERE source_account_id = $1")
         .bind(account.as_str())
         .fetch_one(&mut *conn)
         .await?;
