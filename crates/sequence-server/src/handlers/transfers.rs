@@ -56,7 +56,9 @@ impl Server {
         let first = u32::try_from(params.first).unwrap_or(20).clamp(1, 100);
         let mut conn = self.state.store.pool().acquire().await.map_err(StoreError::from)?;
         let org = &ctx.principal.org_id;
-        if accounts::find(&mut conn, org, account_id).await?.is_none() {
+        // Deleted accounts are not found here either (spec decision 10), although their
+        // transfers stay readable by id.
+        if accounts::find(&mut conn, org, account_id).await?.is_none_or(|a| a.is_deleted()) {
             return Err(account_not_found(account_id));
         }
         let filter = TransferFilter {
