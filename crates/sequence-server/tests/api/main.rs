@@ -12,4 +12,5 @@ mod auth;
 mod contract;
 mod e2e;
 mod harness;
+mod transfers;
 mod validation;
