@@ -12,5 +12,6 @@ mod auth;
 mod contract;
 mod e2e;
 mod harness;
+mod permissions;
 mod transfers;
 mod validation;
