@@ -184,7 +184,9 @@ pub struct PathParams(Vec<(String, String)>);
 
 impl PathParams {
     /// Wraps axum's raw path parameters.
-    pub fn new(raw: Result<RawPathParams, RawPathParamsRejection>) -> Result<PathParams, InputError> {
+    pub fn new(
+        raw: Result<RawPathParams, RawPathParamsRejection>,
+    ) -> Result<PathParams, InputError> {
         let raw = raw.map_err(|e| InputError::MalformedPath(e.body_text()))?;
         Ok(PathParams(raw.iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect()))
     }
@@ -201,12 +203,13 @@ pub struct QueryParams(BTreeMap<String, String>);
 impl QueryParams {
     /// Parses `query`, rejecting unknown and repeated parameters.
     pub fn parse(query: Option<&str>, accepted: &[&str]) -> Result<QueryParams, InputError> {
-        let pairs: Vec<(String, String)> =
-            serde_urlencoded::from_str(query.unwrap_or("")).map_err(|e| InputError::MalformedQuery(e.to_string()))?;
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query.unwrap_or(""))
+            .map_err(|e| InputError::MalformedQuery(e.to_string()))?;
         let mut map = BTreeMap::new();
         for (name, value) in pairs {
             if !accepted.contains(&name.as_str()) {
-                let accepted = if accepted.is_empty() { "none".to_owned() } else { accepted.join(", ") };
+                let accepted =
+                    if accepted.is_empty() { "none".to_owned() } else { accepted.join(", ") };
                 return Err(InputError::UnknownQueryParameter { name, accepted });
             }
             if map.contains_key(&name) {
@@ -224,16 +227,18 @@ impl QueryParams {
 }
 
 /// The value of header `name`, if present. Non-ASCII values are a violation.
-pub fn header<'a>(headers: &'a HeaderMap, name: &'static str) -> Result<Option<&'a str>, InputError> {
+pub fn header<'a>(
+    headers: &'a HeaderMap,
+    name: &'static str,
+) -> Result<Option<&'a str>, InputError> {
     let mut values = headers.get_all(name).iter();
     let Some(value) = values.next() else { return Ok(None) };
     if values.next().is_some() {
         return Err(InputError::Repeated(Location::Header, name.to_owned()));
     }
-    value
-        .to_str()
-        .map(Some)
-        .map_err(|_| InputError::Invalid(Location::Header, Violation::new(name, "must be visible ASCII")))
+    value.to_str().map(Some).map_err(|_| {
+        InputError::Invalid(Location::Header, Violation::new(name, "must be visible ASCII"))
+    })
 }
 
 /// The scalar type a parameter's raw string is converted to before validation.
@@ -250,11 +255,18 @@ pub enum Scalar {
 }
 
 /// Converts a parameter's raw string into a JSON value of the declared scalar type.
-pub fn scalar(raw: &str, kind: Scalar, location: Location, name: &str) -> Result<Value, InputError> {
+pub fn scalar(
+    raw: &str,
+    kind: Scalar,
+    location: Location,
+    name: &str,
+) -> Result<Value, InputError> {
     let invalid = |message: &str| InputError::Invalid(location, Violation::new(name, message));
     Ok(match kind {
         Scalar::String => Value::String(raw.to_owned()),
-        Scalar::Integer => Value::from(raw.parse::<i64>().map_err(|_| invalid("must be an integer"))?),
+        Scalar::Integer => {
+            Value::from(raw.parse::<i64>().map_err(|_| invalid("must be an integer"))?)
+        }
         Scalar::Number => {
             let number = raw.parse::<f64>().ok().and_then(serde_json::Number::from_f64);
             Value::Number(number.ok_or_else(|| invalid("must be a number"))?)
@@ -269,7 +281,11 @@ pub fn scalar(raw: &str, kind: Scalar, location: Location, name: &str) -> Result
 
 /// Deserializes an already validated value into its typed form. A failure here means the
 /// validators and the types disagree; it is still answered as invalid input, naming the field.
-pub fn typed<T: serde::de::DeserializeOwned>(value: Value, location: Location, name: &str) -> Result<T, InputError> {
+pub fn typed<T: serde::de::DeserializeOwned>(
+    value: Value,
+    location: Location,
+    name: &str,
+) -> Result<T, InputError> {
     serde_path_to_error::deserialize(value).map_err(|e| {
         let inner = e.path().to_string();
         let path = match (name.is_empty(), inner == ".") {
@@ -283,12 +299,16 @@ pub fn typed<T: serde::de::DeserializeOwned>(value: Value, location: Location, n
 
 /// Reads a JSON body: `None` when there is none, an error when it is not JSON or not declared as
 /// such.
-pub fn json_body(headers: &HeaderMap, body: Result<Bytes, BytesRejection>) -> Result<Option<Value>, InputError> {
+pub fn json_body(
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Option<Value>, InputError> {
     let bytes = read_body(body)?;
     if bytes.is_empty() {
         return Ok(None);
     }
-    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let content_type =
+        headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     let essence = content_type.split(';').next().unwrap_or("").trim();
     if !essence.eq_ignore_ascii_case("application/json") {
         return Err(InputError::UnsupportedMediaType);
@@ -330,36 +350,58 @@ pub fn reject_null(value: &Value, path: &str) -> Result<(), Violation> {
 }
 
 /// The value as an object.
-pub fn expect_object<'a>(value: &'a Value, path: &str) -> Result<&'a Map<String, Value>, Violation> {
-    value.as_object().ok_or_else(|| Violation::new(path, format!("must be a JSON object, not {}", kind(value))))
+pub fn expect_object<'a>(
+    value: &'a Value,
+    path: &str,
+) -> Result<&'a Map<String, Value>, Violation> {
+    value
+        .as_object()
+        .ok_or_else(|| Violation::new(path, format!("must be a JSON object, not {}", kind(value))))
 }
 
 /// The value as an array.
 pub fn expect_array<'a>(value: &'a Value, path: &str) -> Result<&'a Vec<Value>, Violation> {
-    value.as_array().ok_or_else(|| Violation::new(path, format!("must be an array, not {}", kind(value))))
+    value
+        .as_array()
+        .ok_or_else(|| Violation::new(path, format!("must be an array, not {}", kind(value))))
 }
 
-/// The value as a string.
+/// The value as a string. Every string the generated validators look at (body fields, path and
+/// query parameters) passes through here, so this is also where the NUL character (U+0000) is
+/// refused: PostgreSQL cannot store it in `text`, and the spec rejects it everywhere (not only on
+/// PostgreSQL) so that both backends answer alike.
 pub fn expect_str<'a>(value: &'a Value, path: &str) -> Result<&'a str, Violation> {
-    value.as_str().ok_or_else(|| Violation::new(path, format!("must be a string, not {}", kind(value))))
+    let text = value
+        .as_str()
+        .ok_or_else(|| Violation::new(path, format!("must be a string, not {}", kind(value))))?;
+    if text.contains('\0') {
+        return Err(Violation::new(path, "must not contain the NUL character (U+0000)"));
+    }
+    Ok(text)
 }
 
 /// The value as an `i64`.
 pub fn expect_i64(value: &Value, path: &str) -> Result<i64, Violation> {
     value.as_i64().ok_or_else(|| match value {
-        Value::Number(_) => Violation::new(path, "must be an integer within the 64-bit signed range"),
+        Value::Number(_) => {
+            Violation::new(path, "must be an integer within the 64-bit signed range")
+        }
         other => Violation::new(path, format!("must be an integer, not {}", kind(other))),
     })
 }
 
 /// The value as an `f64`.
 pub fn expect_f64(value: &Value, path: &str) -> Result<f64, Violation> {
-    value.as_f64().ok_or_else(|| Violation::new(path, format!("must be a number, not {}", kind(value))))
+    value
+        .as_f64()
+        .ok_or_else(|| Violation::new(path, format!("must be a number, not {}", kind(value))))
 }
 
 /// The value as a boolean.
 pub fn expect_bool(value: &Value, path: &str) -> Result<bool, Violation> {
-    value.as_bool().ok_or_else(|| Violation::new(path, format!("must be a boolean, not {}", kind(value))))
+    value
+        .as_bool()
+        .ok_or_else(|| Violation::new(path, format!("must be a boolean, not {}", kind(value))))
 }
 
 fn kind(value: &Value) -> &'static str {
@@ -384,7 +426,12 @@ pub fn check_enum(text: &str, allowed: &[&str], path: &str) -> Result<(), Violat
 }
 
 /// The string's length in characters is within bounds.
-pub fn check_length(text: &str, min: Option<u64>, max: Option<u64>, path: &str) -> Result<(), Violation> {
+pub fn check_length(
+    text: &str,
+    min: Option<u64>,
+    max: Option<u64>,
+    path: &str,
+) -> Result<(), Violation> {
     let len = text.chars().count() as u64;
     if let Some(min) = min.filter(|min| len < *min) {
         let unit = if min == 1 { "character" } else { "characters" };
@@ -397,7 +444,12 @@ pub fn check_length(text: &str, min: Option<u64>, max: Option<u64>, path: &str) 
 }
 
 /// The string matches `regex` (whose source is `pattern`).
-pub fn check_pattern(text: &str, regex: &regress::Regex, pattern: &str, path: &str) -> Result<(), Violation> {
+pub fn check_pattern(
+    text: &str,
+    regex: &regress::Regex,
+    pattern: &str,
+    path: &str,
+) -> Result<(), Violation> {
     if regex.find(text).is_some() {
         Ok(())
     } else {
@@ -407,9 +459,9 @@ pub fn check_pattern(text: &str, regex: &regress::Regex, pattern: &str, path: &s
 
 /// The string is an RFC 3339 date-time.
 pub fn check_date_time(text: &str, path: &str) -> Result<(), Violation> {
-    chrono::DateTime::parse_from_rfc3339(text)
-        .map(|_| ())
-        .map_err(|_| Violation::new(path, "must be an RFC 3339 date-time such as `2024-04-23T09:15:00Z`"))
+    chrono::DateTime::parse_from_rfc3339(text).map(|_| ()).map_err(|_| {
+        Violation::new(path, "must be an RFC 3339 date-time such as `2024-04-23T09:15:00Z`")
+    })
 }
 
 /// The string is a `YYYY-MM-DD` date.
@@ -420,7 +472,14 @@ pub fn check_date(text: &str, path: &str) -> Result<(), Violation> {
 }
 
 /// The integer is within bounds.
-pub fn check_i64_range(n: i64, min: Option<i64>, min_exclusive: bool, max: Option<i64>, max_exclusive: bool, path: &str) -> Result<(), Violation> {
+pub fn check_i64_range(
+    n: i64,
+    min: Option<i64>,
+    min_exclusive: bool,
+    max: Option<i64>,
+    max_exclusive: bool,
+    path: &str,
+) -> Result<(), Violation> {
     if let Some(min) = min {
         if min_exclusive && n <= min {
             return Err(Violation::new(path, format!("must be greater than {min}")));
@@ -441,7 +500,14 @@ pub fn check_i64_range(n: i64, min: Option<i64>, min_exclusive: bool, max: Optio
 }
 
 /// The number is within bounds.
-pub fn check_f64_range(n: f64, min: Option<f64>, min_exclusive: bool, max: Option<f64>, max_exclusive: bool, path: &str) -> Result<(), Violation> {
+pub fn check_f64_range(
+    n: f64,
+    min: Option<f64>,
+    min_exclusive: bool,
+    max: Option<f64>,
+    max_exclusive: bool,
+    path: &str,
+) -> Result<(), Violation> {
     if let Some(min) = min
         && (n < min || (min_exclusive && n <= min))
     {
@@ -456,7 +522,12 @@ pub fn check_f64_range(n: f64, min: Option<f64>, min_exclusive: bool, max: Optio
 }
 
 /// The array's length is within bounds.
-pub fn check_items(len: usize, min: Option<u64>, max: Option<u64>, path: &str) -> Result<(), Violation> {
+pub fn check_items(
+    len: usize,
+    min: Option<u64>,
+    max: Option<u64>,
+    path: &str,
+) -> Result<(), Violation> {
     let len = len as u64;
     if let Some(min) = min.filter(|min| len < *min) {
         let unit = if min == 1 { "item" } else { "items" };
@@ -469,7 +540,11 @@ pub fn check_items(len: usize, min: Option<u64>, max: Option<u64>, path: &str) -
 }
 
 /// Every field in `required` is present.
-pub fn require_fields(object: &Map<String, Value>, required: &[&str], path: &str) -> Result<(), Violation> {
+pub fn require_fields(
+    object: &Map<String, Value>,
+    required: &[&str],
+    path: &str,
+) -> Result<(), Violation> {
     match required.iter().find(|name| !object.contains_key(**name)) {
         Some(missing) => Err(Violation::new(&field_path(path, missing), "is required")),
         None => Ok(()),
@@ -477,12 +552,40 @@ pub fn require_fields(object: &Map<String, Value>, required: &[&str], path: &str
 }
 
 /// No field outside `known` is present.
-pub fn reject_unknown_fields(object: &Map<String, Value>, known: &[&str], path: &str) -> Result<(), Violation> {
+pub fn reject_unknown_fields(
+    object: &Map<String, Value>,
+    known: &[&str],
+    path: &str,
+) -> Result<(), Violation> {
     match object.keys().find(|key| !known.contains(&key.as_str())) {
         Some(unknown) => {
             let list: Cow<'_, str> = known.join(", ").into();
-            Err(Violation::new(&field_path(path, unknown), format!("is not a known field (expected one of: {list})")))
+            Err(Violation::new(
+                &field_path(path, unknown),
+                format!("is not a known field (expected one of: {list})"),
+            ))
         }
         None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn expect_str_refuses_the_nul_character() {
+        assert_eq!(expect_str(&json!("Emergency Fund"), "nickname"), Ok("Emergency Fund"));
+        let violation = expect_str(&json!("a\u{0}b"), "nickname").unwrap_err();
+        assert_eq!(violation.path, "nickname");
+        assert_eq!(violation.message, "must not contain the NUL character (U+0000)");
+        let error = InputError::Invalid(Location::Query, violation);
+        assert_eq!(
+            error.to_string(),
+            "invalid query parameter `nickname`: must not contain the NUL character (U+0000)"
+        );
+        assert_eq!(error.status(), StatusCode::BAD_REQUEST);
     }
 }

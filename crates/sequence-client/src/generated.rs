@@ -9263,8 +9263,11 @@ contract and the generated client: if the code and this document disagree, the c
   `page_info`. `DELETE` operations answer `204 No Content` without a body.
 - Every response, success or error, carries the `X-Request-ID` header, equal to the
   `request_id` body field (see the `X-Request-ID` parameter).
-- Unknown fields in a JSON request body are rejected with `400 invalid_request`. Unknown query
-  parameters are ignored.
+- Unknown fields in a JSON request body, unknown query parameters and a query parameter given
+  more than once are rejected with `400 invalid_request` (the message names the parameter), so
+  a misspelt filter never silently widens a list.
+- No string (body field, path or query parameter) may contain the NUL character (U+0000):
+  it is rejected with `400 invalid_request`.
 - Request bodies larger than 64 KiB are rejected with `413 payload_too_large`; a body sent with a
   content type other than `application/json` is rejected with `415 unsupported_media_type`.
 - Status codes: `200` reads and updates, `201` creations, `202` accepted asynchronous work
