@@ -1,1 +1,721 @@
-//! Rules and rule executions as stored (see migrations 0003).
+//! Rules, their executions, and the link between an execution and the transfers it made (see
+//! migration 0003).
+//!
+//! - A rule is stored as the JSON of [`sequence_core::rules::Rule`] (the core pins that serde
+//!   shape as the storage shape) plus copies of the fields queries filter on. Every write goes
+//!   through [`insert`] or [`update`], which derive those copies from the rule itself, so they
+//!   cannot disagree with it.
+//! - Scheduled rules carry `next_run_at`: the next occurrence to run. [`claim_occurrence`] moves
+//!   it forward with a conditional `UPDATE … WHERE next_run_at_ms = <the occurrence>`; the caller
+//!   runs the occurrence in the same transaction, so with several replicas exactly one of them
+//!   runs each occurrence (the others' updates match no row).
+//! - An execution's transfer counters move when its transfers settle. [`record_transfer_outcome`]
+//!   first flips the transfer's `outcome` from `pending` with a conditional update, then adjusts
+//!   the counters with relative updates (`transfers_pending = transfers_pending - 1`), which are
+//!   atomic under the row lock on both backends: concurrent settlements of two transfers of one
+//!   execution never lose an update, and a repeated notification is counted once.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, Utc};
+use sequence_core::ids::{AccountId, OrgId, RuleExecutionId, RuleId, TransferId};
+use sequence_core::money::Cents;
+use sequence_core::rules::{CapPeriod, Rule, RuleStatus, TriggerKind};
+use sqlx::{AnyConnection, Row};
+
+use crate::{StoreError, StoreResult, from_millis, to_millis};
+
+/// A rule as stored: the domain rule plus its bookkeeping.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleRecord {
+    /// The rule itself (id, nickname, description, status, trigger, steps).
+    pub rule: Rule,
+    /// Owning organization.
+    pub org_id: OrgId,
+    /// The next scheduled occurrence to run (`SCHEDULED` rules that are enabled and live only).
+    pub next_run_at: Option<DateTime<Utc>>,
+    /// Creation (organization clock).
+    pub created_at: DateTime<Utc>,
+    /// Last change of the rule's own fields (organization clock).
+    pub updated_at: DateTime<Utc>,
+    /// Soft deletion.
+    pub deleted_at: Option<DateTime<Utc>>,
+}
+
+impl RuleRecord {
+    /// Whether the rule was deleted.
+    pub fn is_deleted(&self) -> bool {
+        self.deleted_at.is_some()
+    }
+}
+
+const RULE_COLUMNS: &str =
+    "id, org_id, definition, next_run_at_ms, created_at_ms, updated_at_ms, deleted_at_ms";
+
+fn corrupt(what: &str, detail: impl fmt::Display) -> StoreError {
+    StoreError::Config(format!("corrupt {what}: {detail}"))
+}
+
+fn rule_from_row(row: &sqlx::any::AnyRow) -> StoreResult<RuleRecord> {
+    let id: String = row.try_get(0)?;
+    let definition: String = row.try_get(2)?;
+    let rule: Rule = serde_json::from_str(&definition)
+        .map_err(|e| corrupt("rule definition", format!("{id}: {e}")))?;
+    if rule.id.as_str() != id {
+        return Err(corrupt("rule definition", format!("row {id} holds rule {}", rule.id)));
+    }
+    Ok(RuleRecord {
+        rule,
+        org_id: OrgId::from_raw(row.try_get::<String, _>(1)?),
+        next_run_at: row.try_get::<Option<i64>, _>(3)?.map(from_millis),
+        created_at: from_millis(row.try_get(4)?),
+        updated_at: from_millis(row.try_get(5)?),
+        deleted_at: row.try_get::<Option<i64>, _>(6)?.map(from_millis),
+    })
+}
+
+fn definition(rule: &Rule) -> StoreResult<String> {
+    serde_json::to_string(rule)
+        .map_err(|e| StoreError::Config(format!("serializing rule {}: {e}", rule.id)))
+}
+
+/// Inserts a rule. A second live `ON_FUNDS_TRANSFERRED` rule on one account is
+/// [`StoreError::Conflict`] (a unique index; validation normally catches it first).
+pub async fn insert(conn: &mut AnyConnection, record: &RuleRecord) -> StoreResult<()> {
+    let rule = &record.rule;
+    sqlx::query(
+        "INSERT INTO rules (id, org_id, nickname, description, status, trigger_type, trigger_account_id, definition, \
+         next_run_at_ms, created_at_ms, updated_at_ms, deleted_at_ms) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+    )
+    .bind(rule.id.as_str())
+    .bind(record.org_id.as_str())
+    .bind(&rule.nickname)
+    .bind(&rule.description)
+    .bind(rule.status.as_str())
+    .bind(rule.trigger.kind.as_str())
+    .bind(rule.trigger.account_id.as_ref().map(AccountId::as_str))
+    .bind(definition(rule)?)
+    .bind(record.next_run_at.map(to_millis))
+    .bind(to_millis(record.created_at))
+    .bind(to_millis(record.updated_at))
+    .bind(record.deleted_at.map(to_millis))
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Replaces a rule's stored state (everything but its id, organization and creation time).
+/// [`StoreError::NotFound`] if the organization has no such rule.
+pub async fn update(conn: &mut AnyConnection, record: &RuleRecord) -> StoreResult<()> {
+    let rule = &record.rule;
+    let result = sqlx::query(
+        "UPDATE rules SET nickname = $1, description = $2, status = $3, trigger_type = $4, trigger_account_id = $5, \
+         definition = $6, next_run_at_ms = $7, updated_at_ms = $8, deleted_at_ms = $9 \
+         WHERE id = $10 AND org_id = $11",
+    )
+    .bind(&rule.nickname)
+    .bind(&rule.description)
+    .bind(rule.status.as_str())
+    .bind(rule.trigger.kind.as_str())
+    .bind(rule.trigger.account_id.as_ref().map(AccountId::as_str))
+    .bind(definition(rule)?)
+    .bind(record.next_run_at.map(to_millis))
+    .bind(to_millis(record.updated_at))
+    .bind(record.deleted_at.map(to_millis))
+    .bind(rule.id.as_str())
+    .bind(record.org_id.as_str())
+    .execute(&mut *conn)
+    .await?;
+    if result.rows_affected() == 1 { Ok(()) } else { Err(StoreError::NotFound) }
+}
+
+/// One rule of the organization, deleted or not.
+pub async fn find(
+    conn: &mut AnyConnection,
+    org: &OrgId,
+    id: &str,
+) -> StoreResult<Option<RuleRecord>> {
+    let sql = format!("SELECT {RULE_COLUMNS} FROM rules WHERE org_id = $1 AND id = $2");
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(org.as_str())
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    row.as_ref().map(rule_from_row).transpose()
+}
+
+/// The organization's live rules, optionally only those whose trigger account is `source`,
+/// oldest first (then by id).
+pub async fn list(
+    conn: &mut AnyConnection,
+    org: &OrgId,
+    source: Option<&str>,
+) -> StoreResult<Vec<RuleRecord>> {
+    let sql = format!(
+        "SELECT {RULE_COLUMNS} FROM rules WHERE org_id = $1 AND deleted_at_ms IS NULL \
+         AND (CAST($2 AS TEXT) IS NULL OR trigger_account_id = $2) \
+         ORDER BY created_at_ms, id"
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(org.as_str())
+        .bind(source)
+        .fetch_all(&mut *conn)
+        .await?;
+    rows.iter().map(rule_from_row).collect()
+}
+
+/// The trigger accounts of the organization's live `ON_FUNDS_TRANSFERRED` rules, leaving out
+/// `except` (the rule being updated, which may keep its own account).
+pub async fn on_funds_trigger_accounts(
+    conn: &mut AnyConnection,
+    org: &OrgId,
+    except: Option<&RuleId>,
+) -> StoreResult<BTreeSet<AccountId>> {
+    let rows = sqlx::query(
+        "SELECT trigger_account_id FROM rules WHERE org_id = $1 AND trigger_type = $2 AND deleted_at_ms IS NULL \
+         AND trigger_account_id IS NOT NULL AND (CAST($3 AS TEXT) IS NULL OR id <> $3)",
+    )
+    .bind(org.as_str())
+    .bind(TriggerKind::OnFundsTransferred.as_str())
+    .bind(except.map(RuleId::as_str))
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter().map(|row| Ok(AccountId::from_raw(row.try_get::<String, _>(0)?))).collect()
+}
+
+/// The enabled, live `ON_FUNDS_TRANSFERRED` rule watching `account`, if any (there is at most one
+/// live such rule per account).
+pub async fn enabled_on_funds_rule(
+    conn: &mut AnyConnection,
+    org: &OrgId,
+    account: &AccountId,
+) -> StoreResult<Option<RuleRecord>> {
+    let sql = format!(
+        "SELECT {RULE_COLUMNS} FROM rules WHERE org_id = $1 AND trigger_account_id = $2 AND trigger_type = $3 \
+         AND status = $4 AND deleted_at_ms IS NULL"
+    );
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(org.as_str())
+        .bind(account.as_str())
+        .bind(TriggerKind::OnFundsTransferred.as_str())
+        .bind(RuleStatus::Enabled.as_str())
+        .fetch_optional(&mut *conn)
+        .await?;
+    row.as_ref().map(rule_from_row).transpose()
+}
+
+/// The organization's scheduled rule whose next occurrence is the earliest one due at `now`
+/// (ties broken by id), if any.
+pub async fn next_due(
+    conn: &mut AnyConnection,
+    org: &OrgId,
+    now: DateTime<Utc>,
+) -> StoreResult<Option<RuleRecord>> {
+    let sql = format!(
+        "SELECT {RULE_COLUMNS} FROM rules WHERE org_id = $1 AND next_run_at_ms IS NOT NULL AND next_run_at_ms <= $2 \
+         AND status = $3 AND deleted_at_ms IS NULL ORDER BY next_run_at_ms, id LIMIT 1"
+    );
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(org.as_str())
+        .bind(to_millis(now))
+        .bind(RuleStatus::Enabled.as_str())
+        .fetch_optional(&mut *conn)
+        .await?;
+    row.as_ref().map(rule_from_row).transpose()
+}
+
+/// Claims the occurrence `due` of a scheduled rule by moving its `next_run_at` to `next` (`None`:
+/// no further occurrence), if it still is `due` and the rule is still enabled and live. Returns
+/// whether this call won; the winner runs the occurrence in the same transaction.
+pub async fn claim_occurrence(
+    conn: &mut AnyConnection,
+    org: &OrgId,
+    rule: &RuleId,
+    due: DateTime<Utc>,
+    next: Option<DateTime<Utc>>,
+) -> StoreResult<bool> {
+    let result = sqlx::query(
+        "UPDATE rules SET next_run_at_ms = $1 WHERE id = $2 AND org_id = $3 AND next_run_at_ms = $4 \
+         AND status = $5 AND deleted_at_ms IS NULL",
+    )
+    .bind(next.map(to_millis))
+    .bind(rule.as_str())
+    .bind(org.as_str())
+    .bind(to_millis(due))
+    .bind(RuleStatus::Enabled.as_str())
+    .execute(&mut *conn)
+    .await?;
+    Ok(result.rows_affected() == 1)
+}
+
+/// Declares a small enum stored as fixed strings, with `as_str`, `Display` and `FromStr`.
+macro_rules! stored_enum {
+    ($(#[$meta:meta])* $name:ident { $($(#[$variant_meta:meta])* $variant:ident => $text:literal,)+ }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum $name {
+            $($(#[$variant_meta])* $variant,)+
+        }
+
+        impl $name {
+            /// Every value.
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// The stored (and wire) spelling.
+            pub const fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $text,)+
+                }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = StoreError;
+
+            fn from_str(text: &str) -> StoreResult<Self> {
+                match text {
+                    $($text => Ok($name::$variant),)+
+                    other => Err(corrupt(stringify!($name), other)),
+                }
+            }
+        }
+    };
+}
+
+stored_enum! {
+    /// How a run started (the API's `RuleExecutionTriggerType`).
+    ExecutionTrigger {
+        /// `triggerRule`.
+        Manual => "manual",
+        /// A scheduled occurrence.
+        Scheduled => "scheduled",
+        /// Money arrived in the trigger account.
+        OnFundsTransferred => "on_funds_transferred",
+    }
+}
+
+stored_enum! {
+    /// Where a run stands (the API's `RuleExecutionStatus`).
+    ExecutionStatus {
+        /// Transfers are still in flight.
+        InProgress => "in_progress",
+        /// Every transfer completed, or there was nothing to do.
+        Executed => "executed",
+        /// Some transfers completed and some failed.
+        Partial => "partial",
+        /// Every transfer failed, or an error stopped the run before anything completed.
+        Failed => "failed",
+    }
+}
+
+stored_enum! {
+    /// The bucket a rule transfer is counted in.
+    TransferOutcome {
+        /// Still in flight (`pending_approval`, `processing`, `pending`).
+        Pending => "pending",
+        /// `complete`.
+        Completed => "completed",
+        /// `error` or `cancelled`.
+        Failed => "failed",
+    }
+}
+
+/// An execution's transfer counters (`attempted = completed + failed + pending`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TransferCounters {
+    /// Transfers the run created.
+    pub attempted: u32,
+    /// Of which complete.
+    pub completed: u32,
+    /// Of which in `error` or `cancelled`.
+    pub failed: u32,
+    /// Of which still in flight.
+    pub pending: u32,
+    /// Actions that made no transfer (below $1.00, cap reached, nothing to move).
+    pub skipped: u32,
+}
+
+/// One run of a rule, as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExecutionRecord {
+    /// `rex_…`.
+    pub id: RuleExecutionId,
+    /// Owning organization.
+    pub org_id: OrgId,
+    /// The rule that ran.
+    pub rule_id: RuleId,
+    /// The rule's nickname when the run started.
+    pub rule_name: String,
+    /// How the run started.
+    pub trigger: ExecutionTrigger,
+    /// A dry run.
+    pub simulation: bool,
+    /// Where it stands.
+    pub status: ExecutionStatus,
+    /// The run's incoming amount, if any.
+    pub trigger_amount: Option<Cents>,
+    /// The scheduled occurrence this run belongs to (`scheduled` runs).
+    pub scheduled_time: Option<DateTime<Utc>>,
+    /// The step whose conditions passed.
+    pub step_index_matched: Option<u32>,
+    /// No step's conditions passed.
+    pub conditions_not_met: bool,
+    /// Transfer counters.
+    pub counters: TransferCounters,
+    /// The run stopped on an error that produced no transfer.
+    pub stopped_by_error: bool,
+    /// Why the run failed or stopped early.
+    pub error_message: Option<String>,
+    /// When the run started (organization clock).
+    pub created_at: DateTime<Utc>,
+    /// Last change (organization clock).
+    pub updated_at: DateTime<Utc>,
+}
+
+const EXECUTION_COLUMNS: &str = "id, org_id, rule_id, rule_name, trigger_type, simulation, status, trigger_amount_cents, \
+     scheduled_time_ms, step_index_matched, conditions_not_met, transfers_attempted, transfers_completed, \
+     transfers_failed, transfers_pending, transfers_skipped, stopped_by_error, error_message, created_at_ms, updated_at_ms";
+
+fn count(row: &sqlx::any::AnyRow, index: usize) -> StoreResult<u32> {
+    let value: i64 = row.try_get(index)?;
+    u32::try_from(value).map_err(|_| corrupt("execution counter", value))
+}
+
+fn execution_from_row(row: &sqlx::any::AnyRow) -> StoreResult<ExecutionRecord> {
+    let step: Option<i64> = row.try_get(9)?;
+    Ok(ExecutionRecord {
+        id: RuleExecutionId::from_raw(row.try_get::<String, _>(0)?),
+        org_id: OrgId::from_raw(row.try_get::<String, _>(1)?),
+        rule_id: RuleId::from_raw(row.try_get::<String, _>(2)?),
+        rule_name: row.try_get(3)?,
+        trigger: row.try_get::<String, _>(4)?.parse()?,
+        simulation: row.try_get::<i64, _>(5)? != 0,
+        status: row.try_get::<String, _>(6)?.parse()?,
+        trigger_amount: row.try_get::<Option<i64>, _>(7)?.map(Cents::new),
+        scheduled_time: row.try_get::<Option<i64>, _>(8)?.map(from_millis),
+        step_index_matched: step
+            .map(|s| u32::try_from(s).map_err(|_| corrupt("step index", s)))
+            .transpose()?,
+        conditions_not_met: row.try_get::<i64, _>(10)? != 0,
+        counters: TransferCounters {
+            attempted: count(row, 11)?,
+            completed: count(row, 12)?,
+            failed: count(row, 13)?,
+            pending: count(row, 14)?,
+            skipped: count(row, 15)?,
+        },
+        stopped_by_error: row.try_get::<i64, _>(16)? != 0,
+        error_message: row.try_get(17)?,
+        created_at: from_millis(row.try_get(18)?),
+        updated_at: from_millis(row.try_get(19)?),
+    })
+}
+
+/// Inserts an execution.
+pub async fn insert_execution(conn: &mut AnyConnection, e: &ExecutionRecord) -> StoreResult<()> {
+    let c = e.counters;
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "INSERT INTO rule_executions ({EXECUTION_COLUMNS}) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)"
+    )))
+    .bind(e.id.as_str())
+    .bind(e.org_id.as_str())
+    .bind(e.rule_id.as_str())
+    .bind(&e.rule_name)
+    .bind(e.trigger.as_str())
+    .bind(i64::from(e.simulation))
+    .bind(e.status.as_str())
+    .bind(e.trigger_amount.map(Cents::get))
+    .bind(e.scheduled_time.map(to_millis))
+    .bind(e.step_index_matched.map(i64::from))
+    .bind(i64::from(e.conditions_not_met))
+    .bind(i64::from(c.attempted))
+    .bind(i64::from(c.completed))
+    .bind(i64::from(c.failed))
+    .bind(i64::from(c.pending))
+    .bind(i64::from(c.skipped))
+    .bind(i64::from(e.stopped_by_error))
+    .bind(&e.error_message)
+    .bind(to_millis(e.created_at))
+    .bind(to_millis(e.updated_at))
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// One execution of the organization.
+pub async fn find_execution(
+    conn: &mut AnyConnection,
+    org: &OrgId,
+    id: &str,
+) -> StoreResult<Option<ExecutionRecord>> {
+    let sql =
+        format!("SELECT {EXECUTION_COLUMNS} FROM rule_executions WHERE org_id = $1 AND id = $2");
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(org.as_str())
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    row.as_ref().map(execution_from_row).transpose()
+}
+
+/// Filters for [`list_executions`].
+#[derive(Debug, Clone)]
+pub struct ExecutionFilter {
+    /// The rule whose executions are listed.
+    pub rule: RuleId,
+    /// Only this status.
+    pub status: Option<ExecutionStatus>,
+    /// Only runs started this way.
+    pub trigger: Option<ExecutionTrigger>,
+    /// Live, simulated or both.
+    pub mode: crate::transfers::ModeFilter,
+    /// Created at or after.
+    pub from: Option<DateTime<Utc>>,
+    /// Created at or before.
+    pub to: Option<DateTime<Utc>>,
+}
+
+/// Newest first (`created_at` desc, then id desc), at most `limit` rows after `cursor`.
+pub async fn list_executions(
+    conn: &mut AnyConnection,
+    org: &OrgId,
+    filter: &ExecutionFilter,
+    cursor: Option<&crate::transfers::Cursor>,
+    limit: u32,
+) -> StoreResult<Vec<ExecutionRecord>> {
+    use crate::transfers::ModeFilter;
+    let mode_clause = match filter.mode {
+        ModeFilter::Live => " AND simulation = 0",
+        ModeFilter::Simulation => " AND simulation = 1",
+        ModeFilter::All => "",
+    };
+    let sql = format!(
+        "SELECT {EXECUTION_COLUMNS} FROM rule_executions WHERE org_id = $1 AND rule_id = $2{mode_clause} \
+         AND (CAST($3 AS TEXT) IS NULL OR status = $3) \
+         AND (CAST($4 AS TEXT) IS NULL OR trigger_type = $4) \
+         AND (CAST($5 AS BIGINT) IS NULL OR created_at_ms >= $5) \
+         AND (CAST($6 AS BIGINT) IS NULL OR created_at_ms <= $6) \
+         AND (CAST($7 AS BIGINT) IS NULL OR created_at_ms < $7 OR (created_at_ms = $7 AND id < $8)) \
+         ORDER BY created_at_ms DESC, id DESC LIMIT $9"
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(org.as_str())
+        .bind(filter.rule.as_str())
+        .bind(filter.status.map(ExecutionStatus::as_str))
+        .bind(filter.trigger.map(ExecutionTrigger::as_str))
+        .bind(filter.from.map(to_millis))
+        .bind(filter.to.map(to_millis))
+        .bind(cursor.map(|c| c.created_at_ms))
+        .bind(cursor.map(|c| c.id.clone()).unwrap_or_default())
+        .bind(i64::from(limit))
+        .fetch_all(&mut *conn)
+        .await?;
+    rows.iter().map(execution_from_row).collect()
+}
+
+/// Sets an execution's status and, when it has none yet, its error message.
+pub async fn set_execution_status(
+    conn: &mut AnyConnection,
+    id: &RuleExecutionId,
+    status: ExecutionStatus,
+    error_message: Option<&str>,
+    at: DateTime<Utc>,
+) -> StoreResult<()> {
+    sqlx::query(
+        "UPDATE rule_executions SET status = $1, error_message = COALESCE(error_message, $2), updated_at_ms = $3 \
+         WHERE id = $4",
+    )
+    .bind(status.as_str())
+    .bind(error_message)
+    .bind(to_millis(at))
+    .bind(id.as_str())
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// A transfer a run made, and what it counts against.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RuleTransfer {
+    /// The transfer.
+    pub transfer_id: TransferId,
+    /// Its place among the run's transfers (action order).
+    pub position: u32,
+    /// The step that made it.
+    pub step_index: u32,
+    /// The action that made it, within the step.
+    pub action_index: u32,
+    /// The action's limit group.
+    pub group_index: u32,
+    /// The bucket it is counted in now.
+    pub outcome: TransferOutcome,
+}
+
+/// Links `transfers` (already inserted) to their execution (already inserted).
+pub async fn insert_rule_transfers(
+    conn: &mut AnyConnection,
+    org: &OrgId,
+    rule: &RuleId,
+    execution: &RuleExecutionId,
+    transfers: &[RuleTransfer],
+) -> StoreResult<()> {
+    for t in transfers {
+        sqlx::query(
+            "INSERT INTO rule_transfers (transfer_id, org_id, rule_id, execution_id, position, step_index, action_index, \
+             group_index, outcome) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(t.transfer_id.as_str())
+        .bind(org.as_str())
+        .bind(rule.as_str())
+        .bind(execution.as_str())
+        .bind(i64::from(t.position))
+        .bind(i64::from(t.step_index))
+        .bind(i64::from(t.action_index))
+        .bind(i64::from(t.group_index))
+        .bind(t.outcome.as_str())
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// The transfer ids of each of `executions`, in action order (executions without transfers are
+/// absent from the map).
+pub async fn transfer_ids(
+    conn: &mut AnyConnection,
+    executions: &[&RuleExecutionId],
+) -> StoreResult<BTreeMap<RuleExecutionId, Vec<TransferId>>> {
+    let mut found: BTreeMap<RuleExecutionId, Vec<TransferId>> = BTreeMap::new();
+    if executions.is_empty() {
+        return Ok(found);
+    }
+    let placeholders: Vec<String> = (1..=executions.len()).map(|i| format!("${i}")).collect();
+    let sql = format!(
+        "SELECT execution_id, transfer_id FROM rule_transfers WHERE execution_id IN ({}) ORDER BY execution_id, position",
+        placeholders.join(", ")
+    );
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+    for execution in executions {
+        query = query.bind(execution.as_str());
+    }
+    for row in query.fetch_all(&mut *conn).await? {
+        let execution = RuleExecutionId::from_raw(row.try_get::<String, _>(0)?);
+        found
+            .entry(execution)
+            .or_default()
+            .push(TransferId::from_raw(row.try_get::<String, _>(1)?));
+    }
+    Ok(found)
+}
+
+/// Counts a settled rule transfer in its execution: moves the transfer's bucket from `pending`
+/// to `outcome` (`Completed` or `Failed`) and adjusts the execution's counters to match. Returns
+/// the execution as it now stands, or `None` when there was nothing to count (not a rule transfer,
+/// or already counted).
+pub async fn record_transfer_outcome(
+    conn: &mut AnyConnection,
+    org: &OrgId,
+    transfer: &TransferId,
+    outcome: TransferOutcome,
+    at: DateTime<Utc>,
+) -> StoreResult<Option<ExecutionRecord>> {
+    assert_ne!(outcome, TransferOutcome::Pending, "only settled transfers are counted");
+    let flipped = sqlx::query(
+        "UPDATE rule_transfers SET outcome = $1 WHERE transfer_id = $2 AND org_id = $3 AND outcome = $4",
+    )
+    .bind(outcome.as_str())
+    .bind(transfer.as_str())
+    .bind(org.as_str())
+    .bind(TransferOutcome::Pending.as_str())
+    .execute(&mut *conn)
+    .await?;
+    if flipped.rows_affected() != 1 {
+        return Ok(None);
+    }
+    let row = sqlx::query("SELECT execution_id FROM rule_transfers WHERE transfer_id = $1")
+        .bind(transfer.as_str())
+        .fetch_one(&mut *conn)
+        .await?;
+    let execution: String = row.try_get(0)?;
+    let (completed, failed) = match outcome {
+        TransferOutcome::Completed => (1_i64, 0_i64),
+        TransferOutcome::Failed | TransferOutcome::Pending => (0, 1),
+    };
+    sqlx::query(
+        "UPDATE rule_executions SET transfers_pending = transfers_pending - 1, \
+         transfers_completed = transfers_completed + $1, transfers_failed = transfers_failed + $2, updated_at_ms = $3 \
+         WHERE id = $4 AND org_id = $5",
+    )
+    .bind(completed)
+    .bind(failed)
+    .bind(to_millis(at))
+    .bind(&execution)
+    .bind(org.as_str())
+    .execute(&mut *conn)
+    .await?;
+    find_execution(conn, org, &execution).await
+}
+
+/// The starts of the cap periods containing a moment (organization clock, UTC).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CapPeriodStarts {
+    /// Monday 00:00 of the current week.
+    pub week: DateTime<Utc>,
+    /// The 1st 00:00 of the current month.
+    pub month: DateTime<Utc>,
+    /// 1 January 00:00 of the current year.
+    pub year: DateTime<Utc>,
+}
+
+/// What `rule` already moved in each limit group during the current week, month and year: the
+/// amounts of its live transfers that are not `error`/`cancelled` (in flight or complete), keyed
+/// by (group index, period) as the evaluator expects. Groups that moved nothing are absent.
+pub async fn cap_usage(
+    conn: &mut AnyConnection,
+    rule: &RuleId,
+    starts: CapPeriodStarts,
+) -> StoreResult<BTreeMap<(u32, CapPeriod), Cents>> {
+    let earliest = starts.week.min(starts.month).min(starts.year);
+    // PostgreSQL's SUM over BIGINT is NUMERIC, which the Any driver cannot decode: cast back.
+    let rows = sqlx::query(
+        "SELECT rt.group_index, \
+         CAST(COALESCE(SUM(CASE WHEN t.created_at_ms >= $2 THEN t.amount_cents ELSE 0 END), 0) AS BIGINT), \
+         CAST(COALESCE(SUM(CASE WHEN t.created_at_ms >= $3 THEN t.amount_cents ELSE 0 END), 0) AS BIGINT), \
+         CAST(COALESCE(SUM(CASE WHEN t.created_at_ms >= $4 THEN t.amount_cents ELSE 0 END), 0) AS BIGINT) \
+         FROM rule_transfers rt JOIN transfers t ON t.id = rt.transfer_id \
+         WHERE rt.rule_id = $1 AND t.simulation = 0 AND t.status NOT IN ('error', 'cancelled') \
+         AND t.created_at_ms >= $5 \
+         GROUP BY rt.group_index",
+    )
+    .bind(rule.as_str())
+    .bind(to_millis(starts.week))
+    .bind(to_millis(starts.month))
+    .bind(to_millis(starts.year))
+    .bind(to_millis(earliest))
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut usage = BTreeMap::new();
+    for row in rows {
+        let group: i64 = row.try_get(0)?;
+        let group = u32::try_from(group).map_err(|_| corrupt("group index", group))?;
+        for (index, period) in
+            [(1, CapPeriod::PerWeek), (2, CapPeriod::PerMonth), (3, CapPeriod::PerYear)]
+        {
+            let used = Cents::new(row.try_get(index)?);
+            if used.is_positive() {
+                usage.insert((group, period), used);
+            }
+        }
+    }
+    Ok(usage)
+}

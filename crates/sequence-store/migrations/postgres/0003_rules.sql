@@ -1,0 +1,86 @@
+-- Rules, rule executions and the transfers rules make (PostgreSQL).
+--
+-- This migration also relaxes one CHECK of `transfers` (from 0002): a rule action that fails
+-- before its amount can be computed (missing liability data, a deleted account) is recorded as a
+-- transfer in `error` with amount 0, as the spec documents (`Transfer.amount_in_cents`: "0 only
+-- for failed rule actions whose amount could not be computed").
+
+ALTER TABLE transfers DROP CONSTRAINT transfers_amount_cents_check;
+ALTER TABLE transfers ADD CONSTRAINT transfers_amount_cents_check
+    CHECK (amount_cents > 0 OR (amount_cents = 0 AND status = 'error'));
+
+-- A rule. `definition` is the JSON of `sequence_core::rules::Rule` (its serde shape is the
+-- storage shape) and is authoritative; the other descriptive columns are copies written from it
+-- in the same statement, kept for filtering and constraints.
+CREATE TABLE rules (
+    id                  TEXT    PRIMARY KEY,
+    org_id              TEXT    NOT NULL REFERENCES organizations (id),
+    nickname            TEXT    NOT NULL,
+    description         TEXT    NULL,
+    status              TEXT    NOT NULL CHECK (status IN ('enabled', 'disabled')),
+    trigger_type        TEXT    NOT NULL CHECK (trigger_type IN ('ON_FUNDS_TRANSFERRED', 'SCHEDULED', 'MANUAL')),
+    trigger_account_id  TEXT    NULL REFERENCES accounts (id),
+    definition          TEXT    NOT NULL,
+    -- The next scheduled occurrence to run; set only while a SCHEDULED rule is enabled and live.
+    -- A scheduler claims an occurrence by moving this forward with a conditional UPDATE.
+    next_run_at_ms      BIGINT  NULL,
+    created_at_ms       BIGINT  NOT NULL,
+    updated_at_ms       BIGINT  NOT NULL,
+    deleted_at_ms       BIGINT  NULL,
+    CHECK (trigger_type <> 'ON_FUNDS_TRANSFERRED' OR trigger_account_id IS NOT NULL),
+    CHECK (next_run_at_ms IS NULL OR (trigger_type = 'SCHEDULED' AND status = 'enabled' AND deleted_at_ms IS NULL)),
+    CHECK (deleted_at_ms IS NULL OR status = 'disabled')
+);
+CREATE INDEX rules_by_org ON rules (org_id, created_at_ms, id);
+-- The API allows one non-deleted ON_FUNDS_TRANSFERRED rule per account; validation reports it
+-- with a field path, and this index settles races between concurrent creations.
+CREATE UNIQUE INDEX rules_one_on_funds_per_account ON rules (trigger_account_id)
+    WHERE trigger_type = 'ON_FUNDS_TRANSFERRED' AND deleted_at_ms IS NULL;
+CREATE INDEX rules_due ON rules (org_id, next_run_at_ms) WHERE next_run_at_ms IS NOT NULL;
+
+-- One run of a rule. The counters follow its transfers as they settle:
+-- attempted = completed + failed + pending (skipped actions make no transfer).
+CREATE TABLE rule_executions (
+    id                    TEXT    PRIMARY KEY,
+    org_id                TEXT    NOT NULL REFERENCES organizations (id),
+    rule_id               TEXT    NOT NULL REFERENCES rules (id),
+    rule_name             TEXT    NOT NULL,
+    trigger_type          TEXT    NOT NULL CHECK (trigger_type IN ('manual', 'scheduled', 'on_funds_transferred')),
+    simulation            BIGINT  NOT NULL CHECK (simulation IN (0, 1)),
+    status                TEXT    NOT NULL CHECK (status IN ('in_progress', 'executed', 'partial', 'failed')),
+    trigger_amount_cents  BIGINT  NULL,
+    scheduled_time_ms     BIGINT  NULL,
+    step_index_matched    BIGINT  NULL CHECK (step_index_matched IS NULL OR step_index_matched >= 0),
+    conditions_not_met    BIGINT  NOT NULL CHECK (conditions_not_met IN (0, 1)),
+    transfers_attempted   BIGINT  NOT NULL CHECK (transfers_attempted >= 0),
+    transfers_completed   BIGINT  NOT NULL CHECK (transfers_completed >= 0),
+    transfers_failed      BIGINT  NOT NULL CHECK (transfers_failed >= 0),
+    transfers_pending     BIGINT  NOT NULL CHECK (transfers_pending >= 0),
+    transfers_skipped     BIGINT  NOT NULL CHECK (transfers_skipped >= 0),
+    -- The run stopped on an error that produced no transfer (e.g. arithmetic overflow).
+    stopped_by_error      BIGINT  NOT NULL CHECK (stopped_by_error IN (0, 1)),
+    error_message         TEXT    NULL,
+    created_at_ms         BIGINT  NOT NULL,
+    updated_at_ms         BIGINT  NOT NULL,
+    CHECK (transfers_attempted = transfers_completed + transfers_failed + transfers_pending),
+    CHECK (conditions_not_met = 0 OR step_index_matched IS NULL),
+    CHECK (simulation = 0 OR transfers_pending = 0)
+);
+CREATE INDEX rule_executions_by_rule ON rule_executions (org_id, rule_id, created_at_ms, id);
+
+-- Which transfers a run made, in action order, with the limit group each counts against.
+-- `outcome` is the bucket the transfer is counted in; it moves from `pending` exactly once (a
+-- conditional UPDATE), so an execution's counters change exactly once per settled transfer.
+CREATE TABLE rule_transfers (
+    transfer_id   TEXT    PRIMARY KEY REFERENCES transfers (id),
+    org_id        TEXT    NOT NULL REFERENCES organizations (id),
+    rule_id       TEXT    NOT NULL REFERENCES rules (id),
+    execution_id  TEXT    NOT NULL REFERENCES rule_executions (id),
+    position      BIGINT  NOT NULL CHECK (position >= 0),
+    step_index    BIGINT  NOT NULL CHECK (step_index >= 0),
+    action_index  BIGINT  NOT NULL CHECK (action_index >= 0),
+    group_index   BIGINT  NOT NULL CHECK (group_index >= 0),
+    outcome       TEXT    NOT NULL CHECK (outcome IN ('pending', 'completed', 'failed')),
+    UNIQUE (execution_id, position)
+);
+CREATE INDEX rule_transfers_by_rule ON rule_transfers (rule_id, group_index);
