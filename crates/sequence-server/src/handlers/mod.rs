@@ -9,10 +9,14 @@
 mod accounts;
 mod ledger;
 mod cards;
+mod rule_engine;
 mod rule_executions;
 mod rule_hooks;
+mod rule_input_check;
+mod rule_wire;
 mod rules;
 mod sandbox;
 mod transfers;
 
 pub use ledger::run_worker;
+pub use rule_input_check::strict_rule_bodies;

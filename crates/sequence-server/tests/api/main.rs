@@ -13,5 +13,7 @@ mod contract;
 mod e2e;
 mod harness;
 mod permissions;
+mod rule_executions;
+mod rules;
 mod transfers;
 mod validation;
