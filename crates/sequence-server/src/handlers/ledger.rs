@@ -301,7 +301,7 @@ impl Server {
                     origin,
                     status: TransferStatus::Complete,
                     error_code: None,
-                    description: body.description.as_deref().map(String::clone),
+                    description: body.description.as_deref().cloned(),
                     simulation: false,
                     reserved: Cents::ZERO,
                     rule_id: None,
@@ -435,7 +435,7 @@ impl Server {
     pub(crate) async fn process_everything_due(&self, tx: &mut Tx, org: &Organization, now: DateTime<Utc>) -> Result<(u32, u32), ApiError> {
         let (mut settled, mut executed) = (0, 0);
         loop {
-            let executions = self.run_due_schedules(tx, org, now).await?;
+            let executions = self.run_due_schedules(tx, org, now, &mut settled).await?;
             let completions = self.process_due(tx, org, now).await?;
             settled += completions;
             executed += executions;

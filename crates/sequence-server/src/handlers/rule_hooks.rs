@@ -90,12 +90,14 @@ impl Server {
     ///
     /// Each occurrence runs at its own time (its execution and transfers are dated then, and its
     /// `DATE` conditions and caps see that day), after the settlements due by then, so a clock
-    /// advance past several events replays them in order.
+    /// advance past several events replays them in order. The transfers those settlements
+    /// complete are added to `settled`, so the caller's count of completed transfers stays whole.
     pub(crate) async fn run_due_schedules(
         &self,
         tx: &mut Tx,
         org: &Organization,
         now: DateTime<Utc>,
+        settled: &mut u32,
     ) -> Result<u32, ApiError> {
         let mut executed = 0;
         for _ in 0..OCCURRENCES_PER_CALL_MAX {
@@ -108,7 +110,7 @@ impl Server {
                 )));
             };
             // Settlements before rule runs due at the same instant.
-            self.process_due(tx, org, due).await?;
+            *settled += self.process_due(tx, org, due).await?;
             let next = next_occurrence_after(&schedule, due);
             if !rules::claim_occurrence(tx, &org.id, &record.rule.id, due, next).await? {
                 // Another replica ran this occurrence (or the rule changed); look again.

@@ -146,7 +146,7 @@ both_backends! {
         assert_eq!(clock.rules_executed, 0);
         assert!(world.executions(&rule, "").await.is_empty());
         let clock = advance(240).await;
-        assert_eq!(clock.rules_executed, 1);
+        assert_eq!((clock.rules_executed, clock.transfers_settled), (1, 1));
         let runs = world.executions(&rule, "").await;
         assert_eq!(runs.len(), 1);
         assert_eq!(runs[0]["trigger_type"], "scheduled");
@@ -162,6 +162,7 @@ both_backends! {
         let now = client.get_sandbox_organization().send().await.expect("org").data.now;
         let clock = advance((third - now).num_seconds() + 60).await;
         assert_eq!(clock.rules_executed, 2);
+        assert_eq!(clock.transfers_settled, 2, "settlements between occurrences are counted too");
         let runs = world.executions(&rule, "").await;
         let times: Vec<&str> = runs.iter().map(|r| r["trigger_details"]["scheduled_time"].as_str().unwrap()).collect();
         assert_eq!(times.len(), 3);
