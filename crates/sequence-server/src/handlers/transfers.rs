@@ -136,7 +136,7 @@ impl Server {
             destination: Some(&destination),
             amount,
             origin: TransferOrigin::of_manual_transfer(direction),
-            description: body.description.as_deref().map(String::clone),
+            description: body.description.as_deref().cloned(),
             simulation: body.simulation,
             rule: None,
         };
