@@ -1,15 +1,38 @@
-//! `serve --demo`: a demo organization with the public docs' example accounts, and a key that
-//! holds every scope, so a newcomer can call the API a minute after cloning.
+//! `serve --demo`: a demo organization with the public docs' example accounts, a few enabled
+//! rules, and a key that holds every scope, so a newcomer can call the API a minute after cloning.
+//!
+//! Accounts: "Chase Checking ••4567" (income source), the pods "Emergency Fund", "Taxes" and
+//! "Savings", and "Amex Gold ••1234" (a LIABILITY with a statement). Rules, all enabled as if a
+//! person had reviewed them:
+//! - **Paycheck split** (`ON_FUNDS_TRANSFERRED` on Chase Checking): a deposit of $1,000 or more
+//!   sends 20% to Taxes and 10% to Savings, tops Emergency Fund up towards $10,000 (at most $500
+//!   a month), and pays the Amex statement balance with what is left (up to the balance);
+//!   smaller deposits only send 10% to Savings.
+//! - **Sweep to savings** (`MANUAL`): an agent triggers it with `manual_execute_amount`; half of
+//!   that amount moves to Savings, at most $2,000 a month.
+//! - **Monthly savings** (`SCHEDULED`, `MONTHLY` from the 1st of next month, 09:00 UTC): $200 to
+//!   Savings (or what Checking has, if less).
+//!
+//! The rules are written in the API's own shape (drafts) and go through the same validation as
+//! `createRule`, so the demo can never ship a rule the API would refuse.
 
-use chrono::{DateTime, Days, Utc};
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Datelike, Days, Months, NaiveDate, TimeDelta, Utc};
 use rand::Rng;
-use sequence_core::ids::{AccountId, OrgId};
+use sequence_core::ids::{AccountId, OrgId, RuleId};
 use sequence_core::ledger::{AccountKind, ExternalAccountType, SystemAccounts};
 use sequence_core::money::Cents;
 use sequence_core::permissions::Permissions;
+use sequence_core::rules::{
+    ActionDraft, ActionType, CapPeriod, ConditionDraft, ConditionGroupDraft, Fact, Operator,
+    PercentageTarget, RuleDraft, RuleStatus, ScheduleKind, StepDraft, TransferCap, TriggerDraft,
+    TriggerKind, next_occurrence_after, validate_rule,
+};
 use sequence_store::accounts::{self, AccountRecord};
 use sequence_store::orgs::{self, Organization};
-use sequence_store::{Store, StoreResult, keys};
+use sequence_store::rules::{self, RuleRecord};
+use sequence_store::{Store, StoreError, StoreResult, keys};
 
 /// The demo organization's name (also the accounts' beneficiary, as in the docs' examples).
 pub const DEMO_ORG_NAME: &str = "John Smith";
@@ -87,7 +110,14 @@ async fn create_demo_org(tx: &mut sequence_store::Tx, now: DateTime<Utc>) -> Sto
         institution_name: Some("Chase".to_owned()),
         ..account(AccountKind::IncomeSource, "Chase Checking ••4567")
     };
+    // Pods list by creation time: Emergency Fund first, as in the docs' example.
+    let later = |record: AccountRecord, ms: i64| {
+        let at = now + TimeDelta::milliseconds(ms);
+        AccountRecord { balance_updated_at: at, created_at: at, updated_at: at, ..record }
+    };
     let emergency = account(AccountKind::Pod, "Emergency Fund");
+    let taxes = later(account(AccountKind::Pod, "Taxes"), 1);
+    let savings = later(account(AccountKind::Pod, "Savings"), 2);
     let amex = AccountRecord {
         institution_name: Some("American Express".to_owned()),
         reported_balance: Some(Cents::new(245_000)),
@@ -96,8 +126,175 @@ async fn create_demo_org(tx: &mut sequence_store::Tx, now: DateTime<Utc>) -> Sto
         next_payment_due_date: now.date_naive().checked_add_days(Days::new(21)),
         ..account(AccountKind::External(ExternalAccountType::Liability), "Amex Gold ••1234")
     };
-    for record in [&checking, &emergency, &amex] {
+    for record in [&checking, &emergency, &taxes, &savings, &amex] {
         accounts::insert(tx, record).await?;
     }
+    let demo = DemoAccounts {
+        checking: checking.id.clone(),
+        emergency: emergency.id.clone(),
+        taxes: taxes.id.clone(),
+        savings: savings.id.clone(),
+        amex: amex.id.clone(),
+    };
+    let kinds: BTreeMap<AccountId, AccountKind> = [&checking, &emergency, &taxes, &savings, &amex]
+        .into_iter()
+        .map(|a| (a.id.clone(), a.kind))
+        .collect();
+    // Listed by creation time: the split first (the README reads it as `data[0]` of the
+    // checking account's rules).
+    for (ms, draft) in (0..).zip(demo_rules(&demo, now)) {
+        let rule =
+            validate_rule(RuleId::generate(), &draft, |id| kinds.get(id).copied(), |_| false)
+                .map_err(|invalid| {
+                    StoreError::Config(format!(
+                        "demo rule `{}` is invalid: {invalid}",
+                        draft.nickname
+                    ))
+                })?;
+        let at = now + TimeDelta::milliseconds(ms);
+        let next_run_at = rule.trigger.schedule.and_then(|s| next_occurrence_after(&s, at));
+        let record = RuleRecord {
+            rule,
+            org_id: org.id.clone(),
+            next_run_at,
+            created_at: at,
+            updated_at: at,
+            deleted_at: None,
+        };
+        rules::insert(tx, &record).await?;
+    }
     Ok(org.id)
+}
+
+/// The demo accounts the rules name.
+struct DemoAccounts {
+    checking: AccountId,
+    emergency: AccountId,
+    taxes: AccountId,
+    savings: AccountId,
+    amex: AccountId,
+}
+
+/// An action from `source` to `destination` of `action_type`, without parameters.
+fn action(action_type: ActionType, source: &AccountId, destination: &AccountId) -> ActionDraft {
+    ActionDraft {
+        action_type,
+        source_account_id: source.clone(),
+        destination_account_id: destination.clone(),
+        group_index: 0,
+        up_to_enabled: false,
+        limit: None,
+        amount_in_cents: None,
+        percentage_value: None,
+        percentage_target: None,
+    }
+}
+
+/// `percentage`% of the incoming amount.
+fn share(source: &AccountId, destination: &AccountId, percentage: f64) -> ActionDraft {
+    ActionDraft {
+        percentage_value: Some(percentage),
+        percentage_target: Some(PercentageTarget::IncomingAmount),
+        ..action(ActionType::Percentage, source, destination)
+    }
+}
+
+/// 09:00 UTC on the 1st of the month after `now`'s.
+fn first_of_next_month(now: DateTime<Utc>) -> DateTime<Utc> {
+    let first = NaiveDate::from_ymd_opt(now.year(), now.month(), 1)
+        .and_then(|d| d.checked_add_months(Months::new(1)))
+        .and_then(|d| d.and_hms_opt(9, 0, 0))
+        .expect("the 1st of next month exists");
+    first.and_utc()
+}
+
+/// The demo rules (see the module docs), enabled.
+fn demo_rules(a: &DemoAccounts, now: DateTime<Utc>) -> Vec<RuleDraft> {
+    let monthly =
+        |cents: i64| Some(TransferCap { period: CapPeriod::PerMonth, amount: Cents::new(cents) });
+    let paycheck = ConditionGroupDraft {
+        condition: Some(ConditionDraft {
+            fact: Fact::TransferAmount,
+            operator: Operator::GreaterThanOrEqual,
+            value: Some(100_000),
+            value_fact: None,
+            account_id: None,
+            value_account_id: None,
+        }),
+        ..ConditionGroupDraft::default()
+    };
+    let split = RuleDraft {
+        nickname: "Paycheck split".to_owned(),
+        description: Some(
+            "Paychecks of $1,000+: 20% to Taxes, 10% to Savings, top up the Emergency Fund, pay the Amex statement"
+                .to_owned(),
+        ),
+        status: RuleStatus::Enabled,
+        trigger: TriggerDraft {
+            kind: TriggerKind::OnFundsTransferred,
+            account_id: Some(a.checking.clone()),
+            schedule_type: None,
+            start_date: None,
+        },
+        steps: vec![
+            StepDraft {
+                conditions: Some(paycheck),
+                actions: vec![
+                    share(&a.checking, &a.taxes, 20.0),
+                    share(&a.checking, &a.savings, 10.0),
+                    ActionDraft {
+                        amount_in_cents: Some(Cents::new(1_000_000)),
+                        group_index: 1,
+                        up_to_enabled: true,
+                        limit: monthly(50_000),
+                        ..action(ActionType::TopUp, &a.checking, &a.emergency)
+                    },
+                    ActionDraft { up_to_enabled: true, ..action(ActionType::LastStatementBalance, &a.checking, &a.amex) },
+                ],
+            },
+            StepDraft { conditions: None, actions: vec![share(&a.checking, &a.savings, 10.0)] },
+        ],
+    };
+    let sweep = RuleDraft {
+        nickname: "Sweep to savings".to_owned(),
+        description: Some(
+            "On demand: half of manual_execute_amount to Savings, at most $2,000 a month"
+                .to_owned(),
+        ),
+        status: RuleStatus::Enabled,
+        trigger: TriggerDraft {
+            kind: TriggerKind::Manual,
+            account_id: Some(a.checking.clone()),
+            schedule_type: None,
+            start_date: None,
+        },
+        steps: vec![StepDraft {
+            conditions: None,
+            actions: vec![ActionDraft {
+                up_to_enabled: true,
+                limit: monthly(200_000),
+                ..share(&a.checking, &a.savings, 50.0)
+            }],
+        }],
+    };
+    let monthly_savings = RuleDraft {
+        nickname: "Monthly savings".to_owned(),
+        description: Some("$200 to Savings on the 1st of every month".to_owned()),
+        status: RuleStatus::Enabled,
+        trigger: TriggerDraft {
+            kind: TriggerKind::Scheduled,
+            account_id: None,
+            schedule_type: Some(ScheduleKind::Monthly),
+            start_date: Some(first_of_next_month(now)),
+        },
+        steps: vec![StepDraft {
+            conditions: None,
+            actions: vec![ActionDraft {
+                amount_in_cents: Some(Cents::new(20_000)),
+                up_to_enabled: true,
+                ..action(ActionType::Fixed, &a.checking, &a.savings)
+            }],
+        }],
+    };
+    vec![split, sweep, monthly_savings]
 }

@@ -448,3 +448,52 @@ async fn sandbox_rule_switches_need_the_sandbox() {
         .await;
     assert_error(&response, 404, "not_found");
 }
+
+both_backends! {
+    async fn the_demo_organization_ships_rules_and_splits_a_deposit(app: TestApp) {
+        // Goal: the README's walk-through works as written. Method: seed the demo, then follow it.
+        let seed = sequence_server::demo::seed(&app.state.store, chrono::Utc::now()).await.expect("seeded");
+        let key = Some(seed.api_key.as_str());
+        let accounts = app.get("/api/v1/accounts", key).await.body["data"].clone();
+        let id_of = |name: &str| {
+            accounts.as_array().unwrap().iter().find(|a| a["name"] == name).unwrap()["id"].as_str().unwrap().to_owned()
+        };
+        let checking = app.get("/api/v1/accounts?type=income_source", key).await.body["data"][0]["id"].as_str().unwrap().to_owned();
+        assert_eq!(checking, id_of("Chase Checking ••4567"));
+        let pod = app.get("/api/v1/accounts?type=pod", key).await.body["data"][0]["name"].clone();
+        assert_eq!(pod, "Emergency Fund", "the README's first pod");
+
+        let rules = app.get("/api/v1/rules", key).await.body["data"].clone();
+        let names: Vec<&str> = rules.as_array().unwrap().iter().map(|r| r["nickname"].as_str().unwrap()).collect();
+        assert_eq!(names, ["Paycheck split", "Sweep to savings", "Monthly savings"]);
+        assert!(rules.as_array().unwrap().iter().all(|r| r["status"] == "enabled"));
+        let rule = app.get(&format!("/api/v1/rules?source_id={checking}"), key).await.body["data"][0]["id"].as_str().unwrap().to_owned();
+        let full = app.get(&format!("/api/v1/rules/{rule}"), key).await;
+        assert_eq!(full.body["data"]["nickname"], "Paycheck split");
+
+        let deposit = app.post("/api/v1/sandbox/deposits", key, json!({"account_id": checking, "amount_in_cents": 300_000})).await;
+        assert_eq!(deposit.status, 201, "{}", deposit.raw);
+        let executions = app.get(&format!("/api/v1/rule-executions?rule_id={rule}"), key).await.body["data"].clone();
+        assert_eq!(executions.as_array().unwrap().len(), 1);
+        assert_eq!(executions[0]["step_index_matched"], 0);
+        assert_eq!(executions[0]["transfer_ids"].as_array().unwrap().len(), 4);
+        assert_eq!(app.advance_clock(&seed.api_key, FIVE_DAYS).await["transfers_settled"], 4);
+        let execution = app.get(&format!("/api/v1/rule-executions/{}", executions[0]["id"].as_str().unwrap()), key).await;
+        assert_eq!(execution.body["data"]["status"], "executed", "{}", execution.raw);
+
+        let transfers = app.get(&format!("/api/v1/transfers?account_id={checking}&origin=rule"), key).await.body["data"].clone();
+        let mut moved: Vec<(String, i64)> = transfers
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| (t["destination"]["name"].as_str().unwrap().to_owned(), t["amount_in_cents"].as_i64().unwrap()))
+            .collect();
+        moved.sort();
+        let expected = [("Amex Gold ••1234", 160_000), ("Emergency Fund", 50_000), ("Savings", 30_000), ("Taxes", 60_000)];
+        assert_eq!(moved, expected.map(|(name, cents)| (name.to_owned(), cents)), "what is left after the pods pays the card");
+        assert_eq!(app.balances(&seed.api_key, &checking).await, (0, 0));
+        assert_eq!(app.account(&seed.api_key, &id_of("Amex Gold ••1234")).await["balance"]["last_statement_balance_in_cents"], 38_000);
+    }
+}
+
+const FIVE_DAYS: i64 = 5 * 24 * 60 * 60;
