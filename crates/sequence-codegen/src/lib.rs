@@ -89,7 +89,7 @@ pub fn generate(spec: &Spec, layout: &Layout) -> Result<Vec<GeneratedFile>, Erro
     let client = client::generate(spec)?;
     let model = model::Api::from_spec(spec, &client.type_names)?;
     let server = server::generate(&model, spec)?;
-    let header = format::header(spec.source_name());
+    let header = format::header(spec.source_name(), spec.sha256());
     Ok(vec![
         GeneratedFile {
             path: format!("{}/types.rs", layout.server_dir),

@@ -15,6 +15,7 @@ pub struct Spec {
     api: OpenAPI,
     raw: Value,
     source_name: String,
+    sha256: String,
 }
 
 /// Why a spec could not be loaded.
@@ -47,12 +48,20 @@ impl Spec {
         if !api.openapi.starts_with("3.0.") {
             return Err(LoadError::Version { source_name: source_name.to_owned(), version: api.openapi });
         }
-        Ok(Spec { api, raw, source_name: source_name.to_owned() })
+        let sha256 = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(text.as_bytes()));
+        Ok(Spec { api, raw, source_name: source_name.to_owned(), sha256 })
     }
 
     /// The typed model.
     pub fn api(&self) -> &OpenAPI {
         &self.api
+    }
+
+    /// SHA-256 of the spec's exact text. Generated files record it, so that any edit to the spec
+    /// — even one that changes no generated code, such as an example — makes them stale until
+    /// `cargo xtask codegen` runs again.
+    pub fn sha256(&self) -> &str {
+        &self.sha256
     }
 
     /// The name the spec was loaded under (e.g. `openapi.yaml`).
