@@ -380,6 +380,12 @@ impl Server {
                 }
             };
             made.push(&transfer, step_index, action, outcome.action_index, run.simulation);
+            if let Some(code) = transfer.error_code {
+                // The ledger refused what the evaluation planned (a concurrent transfer took the
+                // money between the read and the reservation): a failure like any other.
+                let why = format!("the transfer was refused at acceptance ({code})");
+                return Ok((made, Some(stopped(&path, &why, remaining)), false));
+            }
         }
         Ok((made, None, false))
     }
