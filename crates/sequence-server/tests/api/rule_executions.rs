@@ -569,3 +569,34 @@ both_backends! {
         assert_eq!(world.app.balances(&world.key, &world.savings).await.0, 3_000);
     }
 }
+
+both_backends! {
+    async fn a_run_whose_conditions_fail_does_nothing_and_says_so(app: TestApp) {
+        let world = RuleWorld::new(app).await;
+        world.app.deposit(&world.key, &world.income, 100_000).await;
+        let body = json!({
+            "nickname": "Big deposits only",
+            "trigger": {"type": "MANUAL", "account_id": world.income},
+            "steps": [{
+                "conditions": {"all": [
+                    {"condition": {"fact": "TRANSFER_AMOUNT", "operator": "GREATER_THAN", "value": 1_000}},
+                    {"condition": {"fact": "BALANCE", "operator": "GREATER_THAN_OR_EQUAL", "value": 50_000}}
+                ]},
+                "actions": [{"type": "FIXED", "source_account_id": world.income,
+                             "destination_account_id": world.savings, "amount_in_cents": 1_000}]
+            }]
+        });
+        let rule = world.enabled(body).await;
+        // No incoming amount: TRANSFER_AMOUNT is unknown, so the condition is not met.
+        let execution = world.execution(&world.trigger(&rule, json!({})).await).await;
+        assert_eq!(execution["conditions_not_met"], true);
+        assert_eq!(execution["step_index_matched"], Value::Null);
+        assert_eq!(execution["status"], "executed");
+        assert_eq!(execution["transfer_ids"], json!([]));
+        // With one, both conditions hold.
+        let execution = world.execution(&world.trigger(&rule, json!({"manual_execute_amount": 5_000})).await).await;
+        assert_eq!(execution["conditions_not_met"], false);
+        assert_eq!(execution["step_index_matched"], 0);
+        assert_eq!(execution["transfers_attempted"], 1);
+    }
+}
