@@ -104,6 +104,16 @@ mod tests {
         assert_eq!(mask("021000021"), "••••0021");
         assert_eq!(mask("12"), "••••12");
     }
+
+    #[test]
+    fn cursors_round_trip_and_reject_forgeries() {
+        let encoded = cursor::encode(1_713_864_100_000, "txr_01HABC1111");
+        let decoded = cursor::decode(&encoded).expect("decodes");
+        assert_eq!((decoded.created_at_ms, decoded.id.as_str()), (1_713_864_100_000, "txr_01HABC1111"));
+        for forged in ["", "zz", "312e00", &hex::encode("x.txr_1"), &hex::encode("1.a b")] {
+            assert!(cursor::decode(forged).is_none(), "{forged}");
+        }
+    }
 }
 
 /// Converts between a domain enum and its wire twin through their shared string form. The two
@@ -158,6 +168,8 @@ pub mod cursor {
     pub fn decode(cursor: &str) -> Option<Cursor> {
         let text = String::from_utf8(hex::decode(cursor).ok()?).ok()?;
         let (ms, id) = text.split_once('.')?;
-        Some(Cursor { created_at_ms: ms.parse().ok()?, id: id.to_owned() })
+        // Ids we mint are a prefix and a ULID: anything else was not made by `encode`.
+        let plausible = !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+        plausible.then(|| Some(Cursor { created_at_ms: ms.parse().ok()?, id: id.to_owned() })).flatten()
     }
 }
