@@ -5,9 +5,12 @@
 //! "Savings", and "Amex Gold ••1234" (a LIABILITY with a statement). Rules, all enabled as if a
 //! person had reviewed them:
 //! - **Paycheck split** (`ON_FUNDS_TRANSFERRED` on Chase Checking): a deposit of $1,000 or more
-//!   sends 20% to Taxes and 10% to Savings, tops Emergency Fund up towards $10,000 (at most $500
-//!   a month), and pays the Amex statement balance with what is left (up to the balance);
-//!   smaller deposits only send 10% to Savings.
+//!   sends 20% to Taxes and 10% to Savings and pays the Amex minimum payment; smaller deposits
+//!   only send 10% to Savings. It leaves Emergency Fund alone and most of the deposit in Checking,
+//!   so the README's manual transfer to the first pod still has money to move.
+//! - **Pay the Amex statement** (`MANUAL`): pays the card's last statement balance from Checking,
+//!   if Checking has at least that much available (otherwise the run records that its conditions
+//!   were not met).
 //! - **Sweep to savings** (`MANUAL`): an agent triggers it with `manual_execute_amount`; half of
 //!   that amount moves to Savings, at most $2,000 a month.
 //! - **Monthly savings** (`SCHEDULED`, `MONTHLY` from the 1st of next month, 09:00 UTC): $200 to
@@ -27,7 +30,7 @@ use sequence_core::permissions::Permissions;
 use sequence_core::rules::{
     ActionDraft, ActionType, CapPeriod, ConditionDraft, ConditionGroupDraft, Fact, Operator,
     PercentageTarget, RuleDraft, RuleStatus, ScheduleKind, StepDraft, TransferCap, TriggerDraft,
-    TriggerKind, next_occurrence_after, validate_rule,
+    TriggerKind, ValueFact, next_occurrence_after, validate_rule,
 };
 use sequence_store::accounts::{self, AccountRecord};
 use sequence_store::orgs::{self, Organization};
@@ -131,7 +134,6 @@ async fn create_demo_org(tx: &mut sequence_store::Tx, now: DateTime<Utc>) -> Sto
     }
     let demo = DemoAccounts {
         checking: checking.id.clone(),
-        emergency: emergency.id.clone(),
         taxes: taxes.id.clone(),
         savings: savings.id.clone(),
         amex: amex.id.clone(),
@@ -169,7 +171,6 @@ async fn create_demo_org(tx: &mut sequence_store::Tx, now: DateTime<Utc>) -> Sto
 /// The demo accounts the rules name.
 struct DemoAccounts {
     checking: AccountId,
-    emergency: AccountId,
     taxes: AccountId,
     savings: AccountId,
     amex: AccountId,
@@ -210,84 +211,95 @@ fn first_of_next_month(now: DateTime<Utc>) -> DateTime<Utc> {
 
 /// The demo rules (see the module docs), enabled.
 fn demo_rules(a: &DemoAccounts, now: DateTime<Utc>) -> Vec<RuleDraft> {
-    let monthly =
-        |cents: i64| Some(TransferCap { period: CapPeriod::PerMonth, amount: Cents::new(cents) });
-    let paycheck = ConditionGroupDraft {
-        condition: Some(ConditionDraft {
-            fact: Fact::TransferAmount,
-            operator: Operator::GreaterThanOrEqual,
-            value: Some(100_000),
-            value_fact: None,
-            account_id: None,
-            value_account_id: None,
-        }),
-        ..ConditionGroupDraft::default()
-    };
-    let split = RuleDraft {
-        nickname: "Paycheck split".to_owned(),
-        description: Some(
-            "Paychecks of $1,000+: 20% to Taxes, 10% to Savings, top up the Emergency Fund, pay the Amex statement"
-                .to_owned(),
-        ),
+    let enabled = |nickname: &str,
+                   description: &str,
+                   trigger: TriggerDraft,
+                   steps: Vec<StepDraft>| RuleDraft {
+        nickname: nickname.to_owned(),
+        description: Some(description.to_owned()),
         status: RuleStatus::Enabled,
-        trigger: TriggerDraft {
-            kind: TriggerKind::OnFundsTransferred,
-            account_id: Some(a.checking.clone()),
-            schedule_type: None,
-            start_date: None,
-        },
-        steps: vec![
+        trigger,
+        steps,
+    };
+    let trigger = |kind: TriggerKind| TriggerDraft {
+        kind,
+        account_id: Some(a.checking.clone()),
+        schedule_type: None,
+        start_date: None,
+    };
+    let when = |condition: ConditionDraft| {
+        Some(ConditionGroupDraft { condition: Some(condition), ..ConditionGroupDraft::default() })
+    };
+    let paycheck = ConditionDraft {
+        fact: Fact::TransferAmount,
+        operator: Operator::GreaterThanOrEqual,
+        value: Some(100_000),
+        value_fact: None,
+        account_id: None,
+        value_account_id: None,
+    };
+    let can_pay_statement = ConditionDraft {
+        fact: Fact::Balance,
+        operator: Operator::GreaterThanOrEqual,
+        value: None,
+        value_fact: Some(ValueFact::LastStatementBalance),
+        account_id: None,
+        value_account_id: Some(a.amex.clone()),
+    };
+    let split = enabled(
+        "Paycheck split",
+        "Paychecks of $1,000+: 20% to Taxes, 10% to Savings, the Amex minimum payment",
+        trigger(TriggerKind::OnFundsTransferred),
+        vec![
             StepDraft {
-                conditions: Some(paycheck),
+                conditions: when(paycheck),
                 actions: vec![
                     share(&a.checking, &a.taxes, 20.0),
                     share(&a.checking, &a.savings, 10.0),
                     ActionDraft {
-                        amount_in_cents: Some(Cents::new(1_000_000)),
-                        group_index: 1,
                         up_to_enabled: true,
-                        limit: monthly(50_000),
-                        ..action(ActionType::TopUp, &a.checking, &a.emergency)
+                        ..action(ActionType::NextPaymentMinimum, &a.checking, &a.amex)
                     },
-                    ActionDraft { up_to_enabled: true, ..action(ActionType::LastStatementBalance, &a.checking, &a.amex) },
                 ],
             },
             StepDraft { conditions: None, actions: vec![share(&a.checking, &a.savings, 10.0)] },
         ],
-    };
-    let sweep = RuleDraft {
-        nickname: "Sweep to savings".to_owned(),
-        description: Some(
-            "On demand: half of manual_execute_amount to Savings, at most $2,000 a month"
-                .to_owned(),
-        ),
-        status: RuleStatus::Enabled,
-        trigger: TriggerDraft {
-            kind: TriggerKind::Manual,
-            account_id: Some(a.checking.clone()),
-            schedule_type: None,
-            start_date: None,
-        },
-        steps: vec![StepDraft {
+    );
+    let statement = enabled(
+        "Pay the Amex statement",
+        "On demand: the last statement balance, when Checking can cover it",
+        trigger(TriggerKind::Manual),
+        vec![StepDraft {
+            conditions: when(can_pay_statement),
+            actions: vec![action(ActionType::LastStatementBalance, &a.checking, &a.amex)],
+        }],
+    );
+    let monthly_cap =
+        Some(TransferCap { period: CapPeriod::PerMonth, amount: Cents::new(200_000) });
+    let sweep = enabled(
+        "Sweep to savings",
+        "On demand: half of manual_execute_amount to Savings, at most $2,000 a month",
+        trigger(TriggerKind::Manual),
+        vec![StepDraft {
             conditions: None,
             actions: vec![ActionDraft {
                 up_to_enabled: true,
-                limit: monthly(200_000),
+                limit: monthly_cap,
                 ..share(&a.checking, &a.savings, 50.0)
             }],
         }],
+    );
+    let schedule = TriggerDraft {
+        kind: TriggerKind::Scheduled,
+        account_id: None,
+        schedule_type: Some(ScheduleKind::Monthly),
+        start_date: Some(first_of_next_month(now)),
     };
-    let monthly_savings = RuleDraft {
-        nickname: "Monthly savings".to_owned(),
-        description: Some("$200 to Savings on the 1st of every month".to_owned()),
-        status: RuleStatus::Enabled,
-        trigger: TriggerDraft {
-            kind: TriggerKind::Scheduled,
-            account_id: None,
-            schedule_type: Some(ScheduleKind::Monthly),
-            start_date: Some(first_of_next_month(now)),
-        },
-        steps: vec![StepDraft {
+    let monthly_savings = enabled(
+        "Monthly savings",
+        "$200 to Savings on the 1st of every month",
+        schedule,
+        vec![StepDraft {
             conditions: None,
             actions: vec![ActionDraft {
                 amount_in_cents: Some(Cents::new(20_000)),
@@ -295,6 +307,6 @@ fn demo_rules(a: &DemoAccounts, now: DateTime<Utc>) -> Vec<RuleDraft> {
                 ..action(ActionType::Fixed, &a.checking, &a.savings)
             }],
         }],
-    };
-    vec![split, sweep, monthly_savings]
+    );
+    vec![split, statement, sweep, monthly_savings]
 }

@@ -13,6 +13,27 @@ use crate::rules::{RuleWorld, redact};
 
 const FIVE_DAYS: i64 = 5 * 24 * 60 * 60;
 
+/// The app on a free local port, for the generated client; stops when dropped.
+struct Served {
+    /// `http://127.0.0.1:PORT/api/v1`.
+    base_url: String,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Drop for Served {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn serve(app: &crate::harness::TestApp) -> Served {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind a free port");
+    let address = listener.local_addr().expect("local address");
+    let router = sequence_server::app(app.state.clone());
+    let task = tokio::spawn(async move { axum::serve(listener, router).await });
+    Served { base_url: format!("http://{address}/api/v1"), task }
+}
+
 fn client(base_url: &str, key: &str) -> sequence_client::Client {
     sequence_client::client_with_api_key(base_url, key).expect("client")
 }
@@ -30,7 +51,7 @@ async fn available(client: &sequence_client::Client, account: &str) -> i64 {
 both_backends! {
     async fn paycheck_split_on_deposit(app: TestApp) {
         let world = RuleWorld::new(app).await;
-        let served = world.app.serve().await;
+        let served = serve(&world.app).await;
         let client = client(&served.base_url, &world.key);
 
         let created = client.create_rule().body(rule_input(world.split_body())).send().await.expect("created");
@@ -120,7 +141,7 @@ both_backends! {
     async fn scheduled_monthly_transfer_across_a_month_boundary(app: TestApp) {
         let world = RuleWorld::new(app).await;
         world.app.deposit(&world.key, &world.income, 1_000_000).await;
-        let served = world.app.serve().await;
+        let served = serve(&world.app).await;
         let client = client(&served.base_url, &world.key);
         let now = client.get_sandbox_organization().send().await.expect("org").data.now;
         let start = first_of_next_month(now);
@@ -189,7 +210,7 @@ both_backends! {
     async fn card_statement_payment_from_the_liability(app: TestApp) {
         let world = RuleWorld::new(app).await;
         world.app.deposit(&world.key, &world.income, 300_000).await;
-        let served = world.app.serve().await;
+        let served = serve(&world.app).await;
         let client = client(&served.base_url, &world.key);
         let body = json!({
             "nickname": "Pay the Amex statement",
@@ -234,7 +255,7 @@ both_backends! {
     async fn a_cap_reached_mid_month(app: TestApp) {
         let world = RuleWorld::new(app).await;
         world.app.deposit(&world.key, &world.income, 1_000_000).await;
-        let served = world.app.serve().await;
+        let served = serve(&world.app).await;
         let client = client(&served.base_url, &world.key);
         // Never more than $1,000 a month to savings; the clock sits early in a month so three
         // runs fall in the same one.
@@ -289,7 +310,7 @@ both_backends! {
     async fn a_simulation_moves_nothing(app: TestApp) {
         let world = RuleWorld::new(app).await;
         world.app.deposit(&world.key, &world.income, 100_000).await;
-        let served = world.app.serve().await;
+        let served = serve(&world.app).await;
         let client = client(&served.base_url, &world.key);
         let rule = world.enabled(world.split_body()).await;
         let body = types::TriggerRuleRequest::builder().manual_execute_amount(Some(50_000)).simulation(true);
