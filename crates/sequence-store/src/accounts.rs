@@ -167,9 +167,29 @@ pub async fn get_live(conn: &mut AnyConnection, org: &OrgId, id: &str) -> StoreR
     }
 }
 
+/// Locks a live account's row until the end of the transaction; `false` if the account does not
+/// exist in the organization or is deleted.
+///
+/// Every transaction that makes money or a transfer arrive at or leave an account locks the
+/// account first (its sides in id order, as postings do), and deletion locks it before it looks
+/// for money and in-flight transfers. So a deletion and an arriving transfer serialize: either
+/// the deletion sees the committed transfer and is refused, or the transfer finds the account
+/// deleted. On PostgreSQL this is `SELECT … FOR NO KEY UPDATE` (it conflicts with other such
+/// locks and with updates, not with the foreign-key checks of inserted transfers); SQLite's
+/// write transaction (`BEGIN IMMEDIATE`) already excludes every other writer.
+pub async fn lock_live(conn: &mut AnyConnection, org: &OrgId, id: &str) -> StoreResult<bool> {
+    let lock = if conn.backend_name() == "PostgreSQL" { " FOR NO KEY UPDATE" } else { "" };
+    let sql = format!(
+        "SELECT id FROM accounts WHERE org_id = $1 AND id = $2 AND kind <> 'system' AND deleted_at_ms IS NULL{lock}"
+    );
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(org.as_str()).bind(id).fetch_optional(&mut *conn).await?;
+    Ok(row.is_some())
+}
+
 /// Soft-deletes an account if it holds no money, nothing is reserved, and (checked by the
-/// caller within the same transaction) no transfer is in flight. Returns whether it was deleted;
-/// `false` means the balance or reservations were not zero at the moment of the update.
+/// caller within the same transaction, after [`lock_live`]) no transfer is in flight. Returns
+/// whether it was deleted; `false` means the balance or reservations were not zero at the moment
+/// of the update.
 pub async fn soft_delete_if_empty(conn: &mut AnyConnection, org: &OrgId, id: &AccountId, at: DateTime<Utc>) -> StoreResult<bool> {
     let result = sqlx::query(
         "UPDATE accounts SET deleted_at_ms = $1, updated_at_ms = $1 \

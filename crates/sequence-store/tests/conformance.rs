@@ -58,6 +58,7 @@ on_both_backends!(
     conditional_status_update_wins_once,
     transfers_round_trip_list_filters_and_pages,
     due_in_flight_and_reservation_queries,
+    locking_an_account_serializes_deletion_with_arriving_transfers,
 );
 
 /// Runs `test` on a fresh database of `backend`, or prints why it is skipped.
@@ -1115,4 +1116,62 @@ async fn due_in_flight_and_reservation_queries(store: Store, _db: TestDatabase) 
     );
     assert_eq!(transfers::reserved_by_transfers(&mut tx, &pod.id).await.unwrap(), Cents::ZERO);
     tx.commit().await.unwrap();
+}
+
+async fn locking_an_account_serializes_deletion_with_arriving_transfers(
+    store: Store,
+    _db: TestDatabase,
+) {
+    let org = new_org(&store, "Org").await;
+    let other = new_org(&store, "Other").await;
+    let income = new_account(&store, &org, AccountKind::IncomeSource, "Payroll").await;
+    let pod = new_account(&store, &org, AccountKind::Pod, "Pod").await;
+    let gone = new_account(&store, &org, AccountKind::Pod, "Gone").await;
+    let mut tx = store.begin().await.unwrap();
+    assert!(accounts::lock_live(&mut tx, &org.id, pod.id.as_str()).await.unwrap());
+    assert!(accounts::soft_delete_if_empty(&mut tx, &org.id, &gone.id, at(1)).await.unwrap());
+    assert!(!accounts::lock_live(&mut tx, &org.id, gone.id.as_str()).await.unwrap(), "deleted");
+    assert!(
+        !accounts::lock_live(&mut tx, &other.id, pod.id.as_str()).await.unwrap(),
+        "another organization's"
+    );
+    assert!(
+        !accounts::lock_live(&mut tx, &org.id, org.system_accounts.outside_world.as_str())
+            .await
+            .unwrap(),
+        "system"
+    );
+    assert!(!accounts::lock_live(&mut tx, &org.id, "acc_missing").await.unwrap());
+    tx.commit().await.unwrap();
+
+    // A transfer into the pod holds the pod's lock until it commits; a deletion that locks the pod
+    // meanwhile waits, and then sees the transfer in flight.
+    let (locked_tx, locked_rx) = tokio::sync::oneshot::channel();
+    let arriving = {
+        let (store, org, income, pod) = (store.clone(), org.clone(), income.clone(), pod.clone());
+        tokio::spawn(async move {
+            let mut tx = store.begin().await.unwrap();
+            assert!(accounts::lock_live(&mut tx, &org.id, pod.id.as_str()).await.unwrap());
+            locked_tx.send(()).unwrap();
+            let mut record = transfer_record(
+                &org,
+                Some(&income),
+                Some(&pod),
+                1_000,
+                TransferStatus::Processing,
+                at(2),
+            );
+            record.processing_started_at = Some(at(2));
+            transfers::insert(&mut tx, &record).await.unwrap();
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            tx.commit().await.unwrap();
+        })
+    };
+    locked_rx.await.unwrap();
+    let mut tx = store.begin().await.unwrap();
+    assert!(accounts::lock_live(&mut tx, &org.id, pod.id.as_str()).await.unwrap());
+    let in_flight = transfers::count_in_flight(&mut tx, &org.id, &pod.id).await.unwrap();
+    tx.commit().await.unwrap();
+    arriving.await.unwrap();
+    assert_eq!(in_flight, 1, "the deletion's check ran after the arriving transfer committed");
 }
