@@ -69,6 +69,12 @@ impl Server {
     async fn delete_account_in(&self, tx: &mut Tx, principal: &Principal, id: &str) -> Result<DeleteAccountResponse, ApiError> {
         let org = sequence_store::orgs::get(tx, &principal.org_id).await?;
         let now = self.state.org_now(org.clock_offset_seconds);
+        // Lock the account before looking at its money and transfers: a transfer or deposit
+        // arriving concurrently locks it too, so it either committed before (and is counted
+        // below) or waits and then finds the account deleted (see accounts::lock_live).
+        if !accounts::lock_live(tx, &org.id, id).await? {
+            return Err(account_not_found(id));
+        }
         let account = match accounts::get_live(tx, &org.id, id).await {
             Err(StoreError::NotFound) => return Err(account_not_found(id)),
             other => other?,

@@ -92,6 +92,18 @@ impl Server {
             approval_threshold: org.approval_threshold,
         };
         let mut acceptance = plan_acceptance(&request);
+        // Lock both sides (in id order, as postings do): a deletion that committed since the
+        // caller read them fails the transfer instead of leaving it in flight to or from a
+        // deleted account (see accounts::lock_live).
+        let mut sides: Vec<&AccountId> = [new.source, new.destination].into_iter().flatten().map(|a| &a.id).collect();
+        sides.sort();
+        for id in sides {
+            if !accounts::lock_live(tx, &org.id, id.as_str()).await? {
+                acceptance.status = TransferStatus::Error;
+                acceptance.error_code = Some(TransferErrorCode::AccountDeleted);
+                acceptance.reserves_funds = false;
+            }
+        }
         let mut reserved = Cents::ZERO;
         if let (true, Some(source)) = (acceptance.reserves_funds, internal_source) {
             if ledger::reserve(tx, &org.id, &source.id, new.amount).await? {
@@ -280,6 +292,9 @@ impl Server {
                 let org = orgs::get(&mut tx, &ctx.principal.org_id).await?;
                 let now = self.state.org_now(org.clock_offset_seconds);
                 let account_id = body.account_id.as_str();
+                // Locked first, so a concurrent deletion cannot take the account away before the
+                // deposit posts to it (see accounts::lock_live).
+                accounts::lock_live(&mut tx, &org.id, account_id).await?;
                 let destination = match accounts::get_live(&mut tx, &org.id, account_id).await {
                     Err(StoreError::NotFound) => return Err(account_not_found(account_id)),
                     other => other?,

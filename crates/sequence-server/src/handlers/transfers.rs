@@ -111,6 +111,13 @@ impl Server {
     ) -> Result<CreateTransferResponse, ApiError> {
         let org = orgs::get(conn, &ctx.principal.org_id).await?;
         let now = self.state.org_now(org.clock_offset_seconds);
+        // Lock both accounts (in id order, as postings do) before reading them, so a concurrent
+        // deletion cannot slip between this check and the transfer's insert.
+        let mut sides = [body.source_account_id.as_str(), body.destination_account_id.as_str()];
+        sides.sort_unstable();
+        for id in sides {
+            accounts::lock_live(conn, &org.id, id).await?;
+        }
         let find = async |conn: &mut AnyConnection, id: &str| -> Result<Option<accounts::AccountRecord>, ApiError> {
             Ok(accounts::find(conn, &org.id, id).await?.filter(|a| !a.is_deleted()))
         };
