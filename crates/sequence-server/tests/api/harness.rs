@@ -131,17 +131,6 @@ impl TestApp {
         sequence_server::app(self.state.clone())
     }
 
-    /// Serves the app on a free local port until the returned guard is dropped; the URL is the
-    /// API's base (`http://127.0.0.1:PORT/api/v1`).
-    pub async fn serve(&self) -> Served {
-        let listener =
-            tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind a free port");
-        let address = listener.local_addr().expect("local address");
-        let router = self.router();
-        let task = tokio::spawn(async move { axum::serve(listener, router).await });
-        Served { base_url: format!("http://{address}/api/v1"), task }
-    }
-
     /// Creates an organization.
     pub async fn org(&self, name: &str) -> OrgId {
         let org = Organization {
@@ -207,19 +196,6 @@ impl TestApp {
             &[("Idempotency-Key", idempotency_key)],
         ))
         .await
-    }
-}
-
-/// A server started by [`TestApp::serve`]; stops when dropped.
-pub struct Served {
-    /// `http://127.0.0.1:PORT/api/v1`.
-    pub base_url: String,
-    task: tokio::task::JoinHandle<std::io::Result<()>>,
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        self.task.abort();
     }
 }
 

@@ -9,9 +9,11 @@
 
 mod accounts;
 mod auth;
+mod concurrency;
 mod contract;
 mod e2e;
 mod harness;
+mod newcomer;
 mod permissions;
 mod rule_executions;
 mod rules;

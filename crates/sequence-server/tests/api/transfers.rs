@@ -47,7 +47,7 @@ fn created_at(transfer: &Value) -> chrono::DateTime<chrono::FixedOffset> {
 /// The ids of `items` in the documented list order: `created_at` descending, then id descending.
 fn newest_first<'a>(items: impl IntoIterator<Item = &'a Value>) -> Vec<String> {
     let mut items: Vec<&Value> = items.into_iter().collect();
-    items.sort_by(|a, b| (created_at(b), id(b)).cmp(&(created_at(a), id(a))));
+    items.sort_by_key(|t| std::cmp::Reverse((created_at(t), id(t))));
     items.into_iter().map(id).collect()
 }
 
@@ -335,7 +335,6 @@ both_backends! {
         assert_eq!(ids(&all), expected);
         let mut listed = expected.clone();
         listed.sort();
-        let mut made = made;
         made.sort();
         assert_eq!(listed, made, "every deposit, once");
 
@@ -426,7 +425,7 @@ both_backends! {
         let listing = app.get(&format!("/api/v1/transfers?account_id={}", f.savings), Some(key)).await;
         assert_error(&listing, 404, "account_not_found");
         let listed = app.get("/api/v1/accounts", Some(key)).await;
-        assert_eq!(ids(listed.body["data"].as_array().unwrap()), [f.pod.clone()]);
+        assert_eq!(ids(listed.body["data"].as_array().unwrap()), std::slice::from_ref(&f.pod));
         let history = app.transfer_by_id(key, &id(&incoming)).await;
         assert_eq!(history["source"]["is_deleted"], true);
         assert_eq!(history["destination"]["is_deleted"], true);
