@@ -82,8 +82,9 @@ impl Server {
             idempotency::Claim::Acquired => {}
             idempotency::Claim::Replay { status, body } => {
                 let status = StatusCode::from_u16(status).map_err(ApiError::internal)?;
-                return R::from_success_json(status, &body)
-                    .ok_or_else(|| ApiError::internal("stored idempotent response does not parse"));
+                return R::from_success_json(status, &body).ok_or_else(|| {
+                    ApiError::internal("stored idempotent response does not parse")
+                });
             }
             idempotency::Claim::Mismatch => {
                 return Err(ApiError::new(
@@ -130,7 +131,9 @@ impl Server {
             let (mut tx, result) = use_case(tx).await;
             let outcome = async {
                 let response = result?;
-                if let (Some((org, key)), Some((status, body))) = (record_for, response.success_json()) {
+                if let (Some((org, key)), Some((status, body))) =
+                    (record_for, response.success_json())
+                {
                     idempotency::complete(&mut tx, org, key, status.as_u16(), &body).await?;
                 }
                 Ok::<R, ApiError>(response)

@@ -77,7 +77,9 @@ fn from_row(row: &sqlx::any::AnyRow) -> StoreResult<AccountRecord> {
     let kind = AccountKind::from_parts(&kind_str, external.as_deref())
         .map_err(|e| StoreError::Config(format!("corrupt account row: {e}")))?;
     let due: Option<String> = row.try_get(16)?;
-    let cents = |i: usize| -> StoreResult<Option<Cents>> { Ok(row.try_get::<Option<i64>, _>(i)?.map(Cents::new)) };
+    let cents = |i: usize| -> StoreResult<Option<Cents>> {
+        Ok(row.try_get::<Option<i64>, _>(i)?.map(Cents::new))
+    };
     Ok(AccountRecord {
         id: AccountId::from_raw(row.try_get::<String, _>(0)?),
         org_id: OrgId::from_raw(row.try_get::<String, _>(1)?),
@@ -137,7 +139,11 @@ pub async fn insert(conn: &mut AnyConnection, account: &AccountRecord) -> StoreR
 /// The organization's live (non-deleted) accounts, optionally of one API type
 /// (`income_source` | `pod` | `external_account`): income sources, then pods, then external
 /// accounts, each oldest first (the order of the public docs' example).
-pub async fn list(conn: &mut AnyConnection, org: &OrgId, type_filter: Option<&str>) -> StoreResult<Vec<AccountRecord>> {
+pub async fn list(
+    conn: &mut AnyConnection,
+    org: &OrgId,
+    type_filter: Option<&str>,
+) -> StoreResult<Vec<AccountRecord>> {
     let sql = format!(
         "SELECT {COLUMNS} FROM accounts WHERE org_id = $1 AND kind <> 'system' AND deleted_at_ms IS NULL \
          AND ($2 IS NULL OR kind = $2) \
@@ -153,14 +159,28 @@ pub async fn list(conn: &mut AnyConnection, org: &OrgId, type_filter: Option<&st
 
 /// One account of the organization, deleted or not (`None` if it does not exist there or is the
 /// hidden system accounts).
-pub async fn find(conn: &mut AnyConnection, org: &OrgId, id: &str) -> StoreResult<Option<AccountRecord>> {
-    let sql = format!("SELECT {COLUMNS} FROM accounts WHERE org_id = $1 AND id = $2 AND kind <> 'system'");
-    let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(org.as_str()).bind(id).fetch_optional(&mut *conn).await?;
+pub async fn find(
+    conn: &mut AnyConnection,
+    org: &OrgId,
+    id: &str,
+) -> StoreResult<Option<AccountRecord>> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM accounts WHERE org_id = $1 AND id = $2 AND kind <> 'system'"
+    );
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(org.as_str())
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
     row.as_ref().map(from_row).transpose()
 }
 
 /// One live account of the organization, or [`StoreError::NotFound`].
-pub async fn get_live(conn: &mut AnyConnection, org: &OrgId, id: &str) -> StoreResult<AccountRecord> {
+pub async fn get_live(
+    conn: &mut AnyConnection,
+    org: &OrgId,
+    id: &str,
+) -> StoreResult<AccountRecord> {
     match find(conn, org, id).await? {
         Some(account) if !account.is_deleted() => Ok(account),
         _ => Err(StoreError::NotFound),
@@ -182,7 +202,11 @@ pub async fn lock_live(conn: &mut AnyConnection, org: &OrgId, id: &str) -> Store
     let sql = format!(
         "SELECT id FROM accounts WHERE org_id = $1 AND id = $2 AND kind <> 'system' AND deleted_at_ms IS NULL{lock}"
     );
-    let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(org.as_str()).bind(id).fetch_optional(&mut *conn).await?;
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(org.as_str())
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
     Ok(row.is_some())
 }
 
@@ -190,7 +214,12 @@ pub async fn lock_live(conn: &mut AnyConnection, org: &OrgId, id: &str) -> Store
 /// caller within the same transaction, after [`lock_live`]) no transfer is in flight. Returns
 /// whether it was deleted; `false` means the balance or reservations were not zero at the moment
 /// of the update.
-pub async fn soft_delete_if_empty(conn: &mut AnyConnection, org: &OrgId, id: &AccountId, at: DateTime<Utc>) -> StoreResult<bool> {
+pub async fn soft_delete_if_empty(
+    conn: &mut AnyConnection,
+    org: &OrgId,
+    id: &AccountId,
+    at: DateTime<Utc>,
+) -> StoreResult<bool> {
     let result = sqlx::query(
         "UPDATE accounts SET deleted_at_ms = $1, updated_at_ms = $1 \
          WHERE org_id = $2 AND id = $3 AND deleted_at_ms IS NULL AND kind <> 'system' \

@@ -41,7 +41,13 @@ pub enum Claim {
 }
 
 /// Claims `key` for a request with `fingerprint` at real time `now_ms`.
-pub async fn claim(conn: &mut AnyConnection, org: &OrgId, key: &str, fingerprint: &str, now_ms: i64) -> StoreResult<Claim> {
+pub async fn claim(
+    conn: &mut AnyConnection,
+    org: &OrgId,
+    key: &str,
+    fingerprint: &str,
+    now_ms: i64,
+) -> StoreResult<Claim> {
     // Forget expired keys and abandoned claims for this key first.
     sqlx::query(
         "DELETE FROM idempotency_keys WHERE org_id = $1 AND key = $2 \
@@ -82,13 +88,21 @@ pub async fn claim(conn: &mut AnyConnection, org: &OrgId, key: &str, fingerprint
     let status: Option<i64> = row.try_get(1)?;
     let body: Option<String> = row.try_get(2)?;
     Ok(match (status, body) {
-        (Some(status), Some(body)) => Claim::Replay { status: u16::try_from(status).unwrap_or(500), body },
+        (Some(status), Some(body)) => {
+            Claim::Replay { status: u16::try_from(status).unwrap_or(500), body }
+        }
         _ => Claim::InProgress,
     })
 }
 
 /// Records the response for a claimed key, inside the use case's transaction.
-pub async fn complete(conn: &mut AnyConnection, org: &OrgId, key: &str, status: u16, body: &str) -> StoreResult<()> {
+pub async fn complete(
+    conn: &mut AnyConnection,
+    org: &OrgId,
+    key: &str,
+    status: u16,
+    body: &str,
+) -> StoreResult<()> {
     sqlx::query("UPDATE idempotency_keys SET response_status = $1, response_body = $2 WHERE org_id = $3 AND key = $4")
         .bind(i64::from(status))
         .bind(body)
@@ -101,10 +115,12 @@ pub async fn complete(conn: &mut AnyConnection, org: &OrgId, key: &str, status: 
 
 /// Deletes an unfinished claim, so that a retry executes the request.
 pub async fn release(conn: &mut AnyConnection, org: &OrgId, key: &str) -> StoreResult<()> {
-    sqlx::query("DELETE FROM idempotency_keys WHERE org_id = $1 AND key = $2 AND response_status IS NULL")
-        .bind(org.as_str())
-        .bind(key)
-        .execute(&mut *conn)
-        .await?;
+    sqlx::query(
+        "DELETE FROM idempotency_keys WHERE org_id = $1 AND key = $2 AND response_status IS NULL",
+    )
+    .bind(org.as_str())
+    .bind(key)
+    .execute(&mut *conn)
+    .await?;
     Ok(())
 }

@@ -68,23 +68,28 @@ pub async fn insert(conn: &mut AnyConnection, key: &ApiKeyRecord) -> StoreResult
 /// Finds a key by id (revoked ones included; the caller decides).
 pub async fn find(conn: &mut AnyConnection, id: &ApiKeyId) -> StoreResult<Option<ApiKeyRecord>> {
     let sql = format!("SELECT {COLUMNS} FROM api_keys WHERE id = $1");
-    let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id.as_str()).fetch_optional(&mut *conn).await?;
+    let row =
+        sqlx::query(sqlx::AssertSqlSafe(sql)).bind(id.as_str()).fetch_optional(&mut *conn).await?;
     row.as_ref().map(from_row).transpose()
 }
 
 /// An organization's keys, oldest first.
 pub async fn list(conn: &mut AnyConnection, org: &OrgId) -> StoreResult<Vec<ApiKeyRecord>> {
-    let sql = format!("SELECT {COLUMNS} FROM api_keys WHERE org_id = $1 ORDER BY created_at_ms, id");
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(org.as_str()).fetch_all(&mut *conn).await?;
+    let sql =
+        format!("SELECT {COLUMNS} FROM api_keys WHERE org_id = $1 ORDER BY created_at_ms, id");
+    let rows =
+        sqlx::query(sqlx::AssertSqlSafe(sql)).bind(org.as_str()).fetch_all(&mut *conn).await?;
     rows.iter().map(from_row).collect()
 }
 
 /// Revokes a key (idempotent). [`StoreError::NotFound`] if there is no such key.
 pub async fn revoke(conn: &mut AnyConnection, id: &ApiKeyId, at: DateTime<Utc>) -> StoreResult<()> {
-    let result = sqlx::query("UPDATE api_keys SET revoked_at_ms = COALESCE(revoked_at_ms, $1) WHERE id = $2")
-        .bind(to_millis(at))
-        .bind(id.as_str())
-        .execute(&mut *conn)
-        .await?;
+    let result = sqlx::query(
+        "UPDATE api_keys SET revoked_at_ms = COALESCE(revoked_at_ms, $1) WHERE id = $2",
+    )
+    .bind(to_millis(at))
+    .bind(id.as_str())
+    .execute(&mut *conn)
+    .await?;
     if result.rows_affected() == 0 { Err(StoreError::NotFound) } else { Ok(()) }
 }

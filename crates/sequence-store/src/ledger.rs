@@ -12,7 +12,12 @@ use crate::{StoreError, StoreResult, to_millis};
 
 /// Reserves `amount` on an internal account if its available balance covers it. Returns whether
 /// it did.
-pub async fn reserve(conn: &mut AnyConnection, org: &OrgId, account: &AccountId, amount: Cents) -> StoreResult<bool> {
+pub async fn reserve(
+    conn: &mut AnyConnection,
+    org: &OrgId,
+    account: &AccountId,
+    amount: Cents,
+) -> StoreResult<bool> {
     assert!(amount.is_positive());
     let result = sqlx::query(
         "UPDATE accounts SET reserved_cents = reserved_cents + $1 \
@@ -27,7 +32,11 @@ pub async fn reserve(conn: &mut AnyConnection, org: &OrgId, account: &AccountId,
 }
 
 /// Releases a reservation made by [`reserve`].
-pub async fn release(conn: &mut AnyConnection, account: &AccountId, amount: Cents) -> StoreResult<()> {
+pub async fn release(
+    conn: &mut AnyConnection,
+    account: &AccountId,
+    amount: Cents,
+) -> StoreResult<()> {
     assert!(amount.is_positive());
     let result = sqlx::query("UPDATE accounts SET reserved_cents = reserved_cents - $1 WHERE id = $2 AND reserved_cents >= $1")
         .bind(amount.get())
@@ -35,7 +44,9 @@ pub async fn release(conn: &mut AnyConnection, account: &AccountId, amount: Cent
         .execute(&mut *conn)
         .await?;
     if result.rows_affected() != 1 {
-        return Err(StoreError::Config(format!("reservation of {amount} on {account} is missing (ledger invariant)")));
+        return Err(StoreError::Config(format!(
+            "reservation of {amount} on {account} is missing (ledger invariant)"
+        )));
     }
     Ok(())
 }
@@ -96,7 +107,12 @@ pub async fn post(
 }
 
 /// Updates an external account's bank-reported balances (informational; no entry).
-pub async fn set_reported(conn: &mut AnyConnection, account: &AccountId, balances: ReportedBalances, at: DateTime<Utc>) -> StoreResult<()> {
+pub async fn set_reported(
+    conn: &mut AnyConnection,
+    account: &AccountId,
+    balances: ReportedBalances,
+    at: DateTime<Utc>,
+) -> StoreResult<()> {
     sqlx::query(
         "UPDATE accounts SET reported_balance_cents = $1, last_statement_balance_cents = $2, next_payment_minimum_cents = $3, \
          balance_updated_at_ms = $4 WHERE id = $5",

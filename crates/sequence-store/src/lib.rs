@@ -11,25 +11,25 @@
 //! Modules are repositories of plain functions taking `&mut AnyConnection`, so a use case in the
 //! server composes several of them inside one transaction ([`Store::begin`]).
 
-mod error;
 pub mod accounts;
+mod error;
 pub mod idempotency;
 pub mod keys;
 pub mod ledger;
 pub mod orgs;
 pub mod rules;
-pub mod transfers;
 #[cfg(feature = "test-support")]
 pub mod test_support;
 mod time;
+pub mod transfers;
 
 use std::str::FromStr;
 use std::time::Duration;
 
 pub use error::{StoreError, StoreResult};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::{AnyPool, Executor};
 pub use sqlx::{Any, AnyConnection, Transaction};
+use sqlx::{AnyPool, Executor};
 pub use time::{from_millis, to_millis};
 
 /// A transaction on either backend.
@@ -78,19 +78,17 @@ impl Store {
         };
         let options = AnyConnectOptions::from_str(&url).map_err(StoreError::from_sqlx)?;
         let pool_options = match backend {
-            Backend::Sqlite => AnyPoolOptions::new()
-                .max_connections(8)
-                .after_connect(|conn, _| {
-                    Box::pin(async move {
-                        // WAL lets readers proceed while one writer commits; the busy timeout
-                        // makes concurrent writers wait for the lock instead of failing.
-                        conn.execute("PRAGMA journal_mode = WAL").await?;
-                        conn.execute("PRAGMA busy_timeout = 10000").await?;
-                        conn.execute("PRAGMA foreign_keys = ON").await?;
-                        conn.execute("PRAGMA synchronous = NORMAL").await?;
-                        Ok(())
-                    })
-                }),
+            Backend::Sqlite => AnyPoolOptions::new().max_connections(8).after_connect(|conn, _| {
+                Box::pin(async move {
+                    // WAL lets readers proceed while one writer commits; the busy timeout
+                    // makes concurrent writers wait for the lock instead of failing.
+                    conn.execute("PRAGMA journal_mode = WAL").await?;
+                    conn.execute("PRAGMA busy_timeout = 10000").await?;
+                    conn.execute("PRAGMA foreign_keys = ON").await?;
+                    conn.execute("PRAGMA synchronous = NORMAL").await?;
+                    Ok(())
+                })
+            }),
             Backend::Postgres => AnyPoolOptions::new().max_connections(16),
         };
         let pool = pool_options
@@ -102,7 +100,10 @@ impl Store {
             Backend::Sqlite => &SQLITE_MIGRATIONS,
             Backend::Postgres => &POSTGRES_MIGRATIONS,
         };
-        migrator.run(&pool).await.map_err(|e| StoreError::Config(format!("migrating the database: {e}")))?;
+        migrator
+            .run(&pool)
+            .await
+            .map_err(|e| StoreError::Config(format!("migrating the database: {e}")))?;
         Ok(Store { pool, backend })
     }
 

@@ -86,13 +86,18 @@ pub async fn get(conn: &mut AnyConnection, id: &OrgId) -> StoreResult<Organizati
 
 /// All organizations' ids (for background processing).
 pub async fn list_ids(conn: &mut AnyConnection) -> StoreResult<Vec<OrgId>> {
-    let rows = sqlx::query("SELECT id FROM organizations ORDER BY id").fetch_all(&mut *conn).await?;
+    let rows =
+        sqlx::query("SELECT id FROM organizations ORDER BY id").fetch_all(&mut *conn).await?;
     rows.iter().map(|r| Ok(OrgId::from_raw(r.try_get::<String, _>(0)?))).collect()
 }
 
 /// Moves the sandbox clock: sets the offset if it only grows (the clock never goes back, even
 /// with concurrent advances on several replicas). Returns the offset now in force.
-pub async fn advance_clock(conn: &mut AnyConnection, id: &OrgId, new_offset_seconds: i64) -> StoreResult<i64> {
+pub async fn advance_clock(
+    conn: &mut AnyConnection,
+    id: &OrgId,
+    new_offset_seconds: i64,
+) -> StoreResult<i64> {
     sqlx::query("UPDATE organizations SET clock_offset_seconds = $1 WHERE id = $2 AND clock_offset_seconds < $1")
         .bind(new_offset_seconds)
         .bind(id.as_str())
@@ -102,20 +107,27 @@ pub async fn advance_clock(conn: &mut AnyConnection, id: &OrgId, new_offset_seco
 }
 
 /// Sets or clears the approval threshold.
-pub async fn set_approval_threshold(conn: &mut AnyConnection, id: &OrgId, threshold: Option<Cents>) -> StoreResult<()> {
-    let result = sqlx::query("UPDATE organizations SET approval_threshold_cents = $1 WHERE id = $2")
-        .bind(threshold.map(Cents::get))
-        .bind(id.as_str())
-        .execute(&mut *conn)
-        .await?;
+pub async fn set_approval_threshold(
+    conn: &mut AnyConnection,
+    id: &OrgId,
+    threshold: Option<Cents>,
+) -> StoreResult<()> {
+    let result =
+        sqlx::query("UPDATE organizations SET approval_threshold_cents = $1 WHERE id = $2")
+            .bind(threshold.map(Cents::get))
+            .bind(id.as_str())
+            .execute(&mut *conn)
+            .await?;
     if result.rows_affected() == 0 { Err(StoreError::NotFound) } else { Ok(()) }
 }
 
 /// The id of the (oldest) organization with this exact name, if any.
 pub async fn find_by_name(conn: &mut AnyConnection, name: &str) -> StoreResult<Option<OrgId>> {
-    let row = sqlx::query("SELECT id FROM organizations WHERE name = $1 ORDER BY created_at_ms, id LIMIT 1")
-        .bind(name)
-        .fetch_optional(&mut *conn)
-        .await?;
+    let row = sqlx::query(
+        "SELECT id FROM organizations WHERE name = $1 ORDER BY created_at_ms, id LIMIT 1",
+    )
+    .bind(name)
+    .fetch_optional(&mut *conn)
+    .await?;
     row.map(|r| Ok(OrgId::from_raw(r.try_get::<String, _>(0)?))).transpose()
 }

@@ -63,8 +63,11 @@ fn corrupt(what: &str, value: &str) -> StoreError {
 
 fn from_row(row: &sqlx::any::AnyRow) -> StoreResult<TransferRecord> {
     let text = |i: usize| -> StoreResult<String> { Ok(row.try_get::<String, _>(i)?) };
-    let opt_text = |i: usize| -> StoreResult<Option<String>> { Ok(row.try_get::<Option<String>, _>(i)?) };
-    let opt_time = |i: usize| -> StoreResult<Option<DateTime<Utc>>> { Ok(row.try_get::<Option<i64>, _>(i)?.map(from_millis)) };
+    let opt_text =
+        |i: usize| -> StoreResult<Option<String>> { Ok(row.try_get::<Option<String>, _>(i)?) };
+    let opt_time = |i: usize| -> StoreResult<Option<DateTime<Utc>>> {
+        Ok(row.try_get::<Option<i64>, _>(i)?.map(from_millis))
+    };
     let direction = text(5)?;
     let origin = text(6)?;
     let status = text(7)?;
@@ -78,7 +81,10 @@ fn from_row(row: &sqlx::any::AnyRow) -> StoreResult<TransferRecord> {
         direction: direction.parse().map_err(|_| corrupt("direction", &direction))?,
         origin: origin.parse().map_err(|_| corrupt("origin", &origin))?,
         status: status.parse().map_err(|_| corrupt("status", &status))?,
-        error_code: error_code.as_deref().map(|c| c.parse().map_err(|_| corrupt("error code", c))).transpose()?,
+        error_code: error_code
+            .as_deref()
+            .map(|c| c.parse().map_err(|_| corrupt("error code", c)))
+            .transpose()?,
         description: opt_text(9)?,
         simulation: row.try_get::<i64, _>(10)? != 0,
         reserved: Cents::new(row.try_get(11)?),
@@ -122,15 +128,27 @@ pub async fn insert(conn: &mut AnyConnection, t: &TransferRecord) -> StoreResult
 }
 
 /// One transfer of the organization.
-pub async fn find(conn: &mut AnyConnection, org: &OrgId, id: &str) -> StoreResult<Option<TransferRecord>> {
+pub async fn find(
+    conn: &mut AnyConnection,
+    org: &OrgId,
+    id: &str,
+) -> StoreResult<Option<TransferRecord>> {
     let sql = format!("SELECT {COLUMNS} FROM transfers WHERE org_id = $1 AND id = $2");
-    let row = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(org.as_str()).bind(id).fetch_optional(&mut *conn).await?;
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(org.as_str())
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
     row.as_ref().map(from_row).transpose()
 }
 
 /// Replaces a transfer's mutable fields if its status is still `expected`. Returns whether this
 /// call won (`false`: someone else moved it first).
-pub async fn update_if_status(conn: &mut AnyConnection, t: &TransferRecord, expected: TransferStatus) -> StoreResult<bool> {
+pub async fn update_if_status(
+    conn: &mut AnyConnection,
+    t: &TransferRecord,
+    expected: TransferStatus,
+) -> StoreResult<bool> {
     let result = sqlx::query(
         "UPDATE transfers SET status = $1, error_code = $2, reserved_cents = $3, processing_started_at_ms = $4, \
          next_step_at_ms = $5, updated_at_ms = $6, completed_at_ms = $7 \
@@ -252,14 +270,26 @@ pub async fn list(
 }
 
 /// Every transfer of a rule execution, oldest first.
-pub async fn list_for_execution(conn: &mut AnyConnection, execution: &RuleExecutionId) -> StoreResult<Vec<TransferRecord>> {
-    let sql = format!("SELECT {COLUMNS} FROM transfers WHERE rule_execution_id = $1 ORDER BY created_at_ms, id");
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(execution.as_str()).fetch_all(&mut *conn).await?;
+pub async fn list_for_execution(
+    conn: &mut AnyConnection,
+    execution: &RuleExecutionId,
+) -> StoreResult<Vec<TransferRecord>> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM transfers WHERE rule_execution_id = $1 ORDER BY created_at_ms, id"
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(execution.as_str())
+        .fetch_all(&mut *conn)
+        .await?;
     rows.iter().map(from_row).collect()
 }
 
 /// Live transfers from or to `account` that are still in flight.
-pub async fn count_in_flight(conn: &mut AnyConnection, org: &OrgId, account: &AccountId) -> StoreResult<u64> {
+pub async fn count_in_flight(
+    conn: &mut AnyConnection,
+    org: &OrgId,
+    account: &AccountId,
+) -> StoreResult<u64> {
     let row = sqlx::query(
         "SELECT COUNT(*) FROM transfers WHERE org_id = $1 AND simulation = 0 \
          AND status IN ('pending_approval', 'processing', 'pending') \
@@ -274,7 +304,12 @@ pub async fn count_in_flight(conn: &mut AnyConnection, org: &OrgId, account: &Ac
 
 /// Ids of the organization's live transfers whose next settlement step is due at `now`, oldest
 /// step first.
-pub async fn due(conn: &mut AnyConnection, org: &OrgId, now: DateTime<Utc>, limit: u32) -> StoreResult<Vec<TransferId>> {
+pub async fn due(
+    conn: &mut AnyConnection,
+    org: &OrgId,
+    now: DateTime<Utc>,
+    limit: u32,
+) -> StoreResult<Vec<TransferId>> {
     let rows = sqlx::query(
         "SELECT id FROM transfers WHERE org_id = $1 AND next_step_at_ms IS NOT NULL AND next_step_at_ms <= $2 \
          ORDER BY next_step_at_ms, id LIMIT $3",
@@ -289,7 +324,10 @@ pub async fn due(conn: &mut AnyConnection, org: &OrgId, now: DateTime<Utc>, limi
 
 /// Sum of the amounts of live, in-flight transfers from `account` that hold a reservation: must
 /// always equal the account's `reserved_cents` (checked by tests).
-pub async fn reserved_by_transfers(conn: &mut AnyConnection, account: &AccountId) -> StoreResult<Cents> {
+pub async fn reserved_by_transfers(
+    conn: &mut AnyConnection,
+    account: &AccountId,
+) -> StoreResult<Cents> {
     // PostgreSQL's SUM over BIGINT is NUMERIC, which the Any driver cannot decode: cast back.
     let row = sqlx::query("SELECT CAST(COALESCE(SUM(reserved_cents), 0) AS BIGINT) FROM transfers WHERE source_account_id = $1")
         .bind(account.as_str())

@@ -2,9 +2,9 @@
 
 use sequence_api::runtime::RequestContext;
 use sequence_api::server::{
-    AccountsApi, CreateIncomeSourceParams, CreateIncomeSourceResponse, CreatePodParams, CreatePodResponse,
-    DeleteAccountParams, DeleteAccountResponse, ErrorCode, GetAccountParams, GetAccountResponse, ListAccountsParams,
-    ListAccountsResponse,
+    AccountsApi, CreateIncomeSourceParams, CreateIncomeSourceResponse, CreatePodParams,
+    CreatePodResponse, DeleteAccountParams, DeleteAccountResponse, ErrorCode, GetAccountParams,
+    GetAccountResponse, ListAccountsParams, ListAccountsResponse,
 };
 use sequence_api::types;
 use sequence_core::ids::AccountId;
@@ -22,7 +22,10 @@ use crate::state::Server;
 
 /// `404 account_not_found`.
 pub(crate) fn account_not_found(id: &str) -> ApiError {
-    ApiError::new(ErrorCode::AccountNotFound, format!("No account `{id}` exists in this organization."))
+    ApiError::new(
+        ErrorCode::AccountNotFound,
+        format!("No account `{id}` exists in this organization."),
+    )
 }
 
 impl Server {
@@ -66,7 +69,12 @@ impl Server {
 
 impl Server {
     /// Deletes an account that holds no money and has no transfer in flight.
-    async fn delete_account_in(&self, tx: &mut Tx, principal: &Principal, id: &str) -> Result<DeleteAccountResponse, ApiError> {
+    async fn delete_account_in(
+        &self,
+        tx: &mut Tx,
+        principal: &Principal,
+        id: &str,
+    ) -> Result<DeleteAccountResponse, ApiError> {
         let org = sequence_store::orgs::get(tx, &principal.org_id).await?;
         let now = self.state.org_now(org.clock_offset_seconds);
         // Lock the account before looking at its money and transfers: a transfer or deposit
@@ -79,20 +87,28 @@ impl Server {
             Err(StoreError::NotFound) => return Err(account_not_found(id)),
             other => other?,
         };
-        let in_flight = sequence_store::transfers::count_in_flight(tx, &org.id, &account.id).await?;
+        let in_flight =
+            sequence_store::transfers::count_in_flight(tx, &org.id, &account.id).await?;
         let view = AccountView { id: account.id.clone(), kind: account.kind, is_deleted: false };
         let ledger_balance = account.kind.is_internal().then_some(account.balance);
         check_deletable(&view, ledger_balance, in_flight)?;
         if !accounts::soft_delete_if_empty(tx, &org.id, &account.id, now).await? {
             // Money arrived between the read and the delete: refuse rather than lose it.
-            return Err(ApiError::new(ErrorCode::AccountNotEmpty, format!("account {id} is not empty")));
+            return Err(ApiError::new(
+                ErrorCode::AccountNotEmpty,
+                format!("account {id} is not empty"),
+            ));
         }
         Ok(DeleteAccountResponse::NoContent)
     }
 }
 
 impl AccountsApi for Server {
-    async fn delete_account(&self, ctx: RequestContext<Principal>, params: DeleteAccountParams) -> DeleteAccountResponse {
+    async fn delete_account(
+        &self,
+        ctx: RequestContext<Principal>,
+        params: DeleteAccountParams,
+    ) -> DeleteAccountResponse {
         if let Err(error) = ctx.principal.permissions.require(Scope::ManageAccounts) {
             return respond(&ctx, Err(error.into()));
         }
@@ -105,12 +121,17 @@ impl AccountsApi for Server {
         .await
     }
 
-    async fn list_accounts(&self, ctx: RequestContext<Principal>, params: ListAccountsParams) -> ListAccountsResponse {
+    async fn list_accounts(
+        &self,
+        ctx: RequestContext<Principal>,
+        params: ListAccountsParams,
+    ) -> ListAccountsResponse {
         let result = async {
             ctx.principal.permissions.require(Scope::ListAccounts)?;
             let mut conn = self.state.store.pool().acquire().await.map_err(StoreError::from)?;
             let filter = params.type_.map(|t| t.to_string());
-            let records = accounts::list(&mut conn, &ctx.principal.org_id, filter.as_deref()).await?;
+            let records =
+                accounts::list(&mut conn, &ctx.principal.org_id, filter.as_deref()).await?;
             Ok(ListAccountsResponse::Ok(types::AccountListResponse {
                 request_id: ctx.request_id.clone(),
                 data: records.iter().map(convert::account_summary).collect(),
@@ -120,14 +141,19 @@ impl AccountsApi for Server {
         respond(&ctx, result)
     }
 
-    async fn get_account(&self, ctx: RequestContext<Principal>, params: GetAccountParams) -> GetAccountResponse {
+    async fn get_account(
+        &self,
+        ctx: RequestContext<Principal>,
+        params: GetAccountParams,
+    ) -> GetAccountResponse {
         let result = async {
             ctx.principal.permissions.require_resource(Scope::ReadAccounts, &params.id)?;
             let mut conn = self.state.store.pool().acquire().await.map_err(StoreError::from)?;
-            let record = match accounts::get_live(&mut conn, &ctx.principal.org_id, &params.id).await {
-                Err(StoreError::NotFound) => return Err(account_not_found(&params.id)),
-                other => other?,
-            };
+            let record =
+                match accounts::get_live(&mut conn, &ctx.principal.org_id, &params.id).await {
+                    Err(StoreError::NotFound) => return Err(account_not_found(&params.id)),
+                    other => other?,
+                };
             Ok(GetAccountResponse::Ok(types::AccountResponse {
                 request_id: ctx.request_id.clone(),
                 data: convert::account(&record),
@@ -151,7 +177,13 @@ impl AccountsApi for Server {
         self.mutate(&ctx, key, fingerprint, |mut tx| async {
             let icon = body.icon.as_deref().map(String::as_str);
             let result = self
-                .create_internal_account(&mut tx, &ctx.principal, AccountKind::IncomeSource, &body.nickname, icon)
+                .create_internal_account(
+                    &mut tx,
+                    &ctx.principal,
+                    AccountKind::IncomeSource,
+                    &body.nickname,
+                    icon,
+                )
                 .await
                 .map(|record| {
                     CreateIncomeSourceResponse::Created(types::AccountResponse {
@@ -164,7 +196,11 @@ impl AccountsApi for Server {
         .await
     }
 
-    async fn create_pod(&self, ctx: RequestContext<Principal>, params: CreatePodParams) -> CreatePodResponse {
+    async fn create_pod(
+        &self,
+        ctx: RequestContext<Principal>,
+        params: CreatePodParams,
+    ) -> CreatePodResponse {
         if let Err(error) = ctx.principal.permissions.require(Scope::ManageAccounts) {
             return respond(&ctx, Err(error.into()));
         }
@@ -174,7 +210,13 @@ impl AccountsApi for Server {
         self.mutate(&ctx, key, fingerprint, |mut tx| async {
             let icon = body.icon.as_deref().map(String::as_str);
             let result = self
-                .create_internal_account(&mut tx, &ctx.principal, AccountKind::Pod, &body.nickname, icon)
+                .create_internal_account(
+                    &mut tx,
+                    &ctx.principal,
+                    AccountKind::Pod,
+                    &body.nickname,
+                    icon,
+                )
                 .await
                 .map(|record| {
                     CreatePodResponse::Created(types::AccountResponse {

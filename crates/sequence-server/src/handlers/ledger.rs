@@ -11,9 +11,10 @@
 use chrono::{DateTime, Utc};
 use sequence_api::runtime::RequestContext;
 use sequence_api::server::{
-    AdvanceSandboxClockParams, AdvanceSandboxClockResponse, ApproveSandboxTransferParams, ApproveSandboxTransferResponse,
-    CreateSandboxDepositParams, CreateSandboxDepositResponse, CreateSandboxExternalAccountParams,
-    CreateSandboxExternalAccountResponse, DeclineSandboxTransferParams, DeclineSandboxTransferResponse, ErrorCode,
+    AdvanceSandboxClockParams, AdvanceSandboxClockResponse, ApproveSandboxTransferParams,
+    ApproveSandboxTransferResponse, CreateSandboxDepositParams, CreateSandboxDepositResponse,
+    CreateSandboxExternalAccountParams, CreateSandboxExternalAccountResponse,
+    DeclineSandboxTransferParams, DeclineSandboxTransferResponse, ErrorCode,
     GetSandboxOrganizationParams, GetSandboxOrganizationResponse, UpdateSandboxOrganizationParams,
     UpdateSandboxOrganizationResponse,
 };
@@ -21,9 +22,10 @@ use sequence_api::types;
 use sequence_core::clock::advanced_offset;
 use sequence_core::ids::{AccountId, RuleExecutionId, RuleId, TransferId};
 use sequence_core::ledger::{
-    AcceptanceRequest, AccountKind, Endpoint, ExecutionMode, ReportedBalances, TransferDirection, TransferErrorCode,
-    TransferEvent, TransferLegs, TransferOrigin, TransferSide, TransferStatus, plan_acceptance, postings_for,
-    reported_balances_after, settlement_plan, transition, validate_deposit,
+    AcceptanceRequest, AccountKind, Endpoint, ExecutionMode, ReportedBalances, TransferDirection,
+    TransferErrorCode, TransferEvent, TransferLegs, TransferOrigin, TransferSide, TransferStatus,
+    plan_acceptance, postings_for, reported_balances_after, settlement_plan, transition,
+    validate_deposit,
 };
 use sequence_core::money::Cents;
 use sequence_store::accounts::{self, AccountRecord};
@@ -68,7 +70,10 @@ fn endpoint(account: Option<&AccountRecord>) -> Endpoint {
 
 /// `404 transfer_not_found`.
 pub(crate) fn transfer_not_found(id: &str) -> ApiError {
-    ApiError::new(ErrorCode::TransferNotFound, format!("No transfer `{id}` exists in this organization."))
+    ApiError::new(
+        ErrorCode::TransferNotFound,
+        format!("No transfer `{id}` exists in this organization."),
+    )
 }
 
 impl Server {
@@ -81,8 +86,9 @@ impl Server {
         new: NewTransfer<'_>,
         now: DateTime<Utc>,
     ) -> Result<TransferRecord, ApiError> {
-        let direction = TransferDirection::between(&endpoint(new.source), &endpoint(new.destination))
-            .map_err(ApiError::internal)?;
+        let direction =
+            TransferDirection::between(&endpoint(new.source), &endpoint(new.destination))
+                .map_err(ApiError::internal)?;
         let internal_source = new.source.filter(|s| s.kind.is_internal());
         let mode = if new.simulation { ExecutionMode::Simulation } else { ExecutionMode::Live };
         let request = AcceptanceRequest {
@@ -95,7 +101,8 @@ impl Server {
         // Lock both sides (in id order, as postings do): a deletion that committed since the
         // caller read them fails the transfer instead of leaving it in flight to or from a
         // deleted account (see accounts::lock_live).
-        let mut sides: Vec<&AccountId> = [new.source, new.destination].into_iter().flatten().map(|a| &a.id).collect();
+        let mut sides: Vec<&AccountId> =
+            [new.source, new.destination].into_iter().flatten().map(|a| &a.id).collect();
         sides.sort();
         for id in sides {
             if !accounts::lock_live(tx, &org.id, id.as_str()).await? {
@@ -116,9 +123,12 @@ impl Server {
         }
         let processing = acceptance.status == TransferStatus::Processing && !new.simulation;
         let next_step_at = processing
-            .then(|| settlement_plan(direction, now).next_step(acceptance.status).map(|step| step.at))
+            .then(|| {
+                settlement_plan(direction, now).next_step(acceptance.status).map(|step| step.at)
+            })
             .flatten();
-        let (rule_id, rule_execution_id) = new.rule.map_or((None, None), |(r, e)| (Some(r), Some(e)));
+        let (rule_id, rule_execution_id) =
+            new.rule.map_or((None, None), |(r, e)| (Some(r), Some(e)));
         let record = TransferRecord {
             id: TransferId::generate(),
             org_id: org.id.clone(),
@@ -146,7 +156,12 @@ impl Server {
 
     /// Applies every settlement step of `org` due at `now`, oldest first, inside `tx`. Returns
     /// how many transfers completed.
-    pub(crate) async fn process_due(&self, tx: &mut Tx, org: &Organization, now: DateTime<Utc>) -> Result<u32, ApiError> {
+    pub(crate) async fn process_due(
+        &self,
+        tx: &mut Tx,
+        org: &Organization,
+        now: DateTime<Utc>,
+    ) -> Result<u32, ApiError> {
         let mut completed = 0;
         let mut steps = 0;
         loop {
@@ -159,7 +174,8 @@ impl Server {
                 if steps > STEPS_PER_CALL_MAX {
                     return Err(ApiError::internal("settlement step limit reached"));
                 }
-                if self.apply_settlement_step(tx, org, &id).await? == Some(TransferStatus::Complete) {
+                if self.apply_settlement_step(tx, org, &id).await? == Some(TransferStatus::Complete)
+                {
                     completed += 1;
                 }
             }
@@ -174,7 +190,9 @@ impl Server {
         org: &Organization,
         id: &TransferId,
     ) -> Result<Option<TransferStatus>, ApiError> {
-        let Some(transfer) = transfers::find(tx, &org.id, id.as_str()).await? else { return Ok(None) };
+        let Some(transfer) = transfers::find(tx, &org.id, id.as_str()).await? else {
+            return Ok(None);
+        };
         let Some(started) = transfer.processing_started_at else { return Ok(None) };
         let plan = settlement_plan(transfer.direction, started);
         let Some(step) = plan.next_step(transfer.status) else { return Ok(None) };
@@ -206,8 +224,15 @@ impl Server {
 
     /// Writes a completed transfer's ledger entries and updates linked external accounts'
     /// reported balances.
-    async fn post_transfer(&self, tx: &mut Tx, org: &Organization, transfer: &TransferRecord, at: DateTime<Utc>) -> Result<(), ApiError> {
-        let ids: Vec<&AccountId> = transfer.source.iter().chain(transfer.destination.iter()).collect();
+    async fn post_transfer(
+        &self,
+        tx: &mut Tx,
+        org: &Organization,
+        transfer: &TransferRecord,
+        at: DateTime<Utc>,
+    ) -> Result<(), ApiError> {
+        let ids: Vec<&AccountId> =
+            transfer.source.iter().chain(transfer.destination.iter()).collect();
         let sides = accounts::by_ids(tx, &org.id, &ids).await?;
         let side = |id: &Option<AccountId>| id.as_ref().and_then(|id| sides.get(id.as_str()));
         let legs = TransferLegs {
@@ -216,9 +241,16 @@ impl Server {
             amount: transfer.amount,
         };
         let postings = postings_for(&legs, &org.system_accounts);
-        let consume = transfer.source.as_ref().filter(|_| transfer.reserved.is_positive()).map(|s| (s, transfer.reserved));
+        let consume = transfer
+            .source
+            .as_ref()
+            .filter(|_| transfer.reserved.is_positive())
+            .map(|s| (s, transfer.reserved));
         ledger::post(tx, &org.id, &transfer.id, &postings, consume, at).await?;
-        for (account, which) in [(side(&transfer.source), TransferSide::Source), (side(&transfer.destination), TransferSide::Destination)] {
+        for (account, which) in [
+            (side(&transfer.source), TransferSide::Source),
+            (side(&transfer.destination), TransferSide::Destination),
+        ] {
             if let Some(account) = account
                 && let AccountKind::External(kind) = account.kind
             {
@@ -227,7 +259,8 @@ impl Server {
                     last_statement_balance: account.last_statement_balance,
                     next_payment_minimum: account.next_payment_minimum,
                 };
-                let after = reported_balances_after(kind, before, which, transfer.amount).map_err(ApiError::internal)?;
+                let after = reported_balances_after(kind, before, which, transfer.amount)
+                    .map_err(ApiError::internal)?;
                 ledger::set_reported(tx, &account.id, after, at).await?;
             }
         }
@@ -244,24 +277,36 @@ impl Server {
     ) -> Result<types::TransferResponse, ApiError> {
         let org = orgs::get(tx, &ctx.principal.org_id).await?;
         let now = self.state.org_now(org.clock_offset_seconds);
-        let transfer = transfers::find(tx, &org.id, id).await?.ok_or_else(|| transfer_not_found(id))?;
+        let transfer =
+            transfers::find(tx, &org.id, id).await?.ok_or_else(|| transfer_not_found(id))?;
         if transfer.status != TransferStatus::PendingApproval || transfer.simulation {
-            let why = if transfer.simulation { "it is a simulation, which never changes" } else { "its status is not pending_approval" };
+            let why = if transfer.simulation {
+                "it is a simulation, which never changes"
+            } else {
+                "its status is not pending_approval"
+            };
             return Err(ApiError::new(
                 ErrorCode::TransferNotPendingApproval,
-                format!("Transfer `{id}` cannot be approved or declined: {why} (status `{}`).", transfer.status),
+                format!(
+                    "Transfer `{id}` cannot be approved or declined: {why} (status `{}`).",
+                    transfer.status
+                ),
             ));
         }
         let status = transition(transfer.status, event).map_err(ApiError::internal)?;
         let mut updated = TransferRecord { status, updated_at: now, ..transfer.clone() };
         if status == TransferStatus::Processing {
             updated.processing_started_at = Some(now);
-            updated.next_step_at = settlement_plan(transfer.direction, now).next_step(status).map(|s| s.at);
+            updated.next_step_at =
+                settlement_plan(transfer.direction, now).next_step(status).map(|s| s.at);
         } else {
             updated.reserved = Cents::ZERO;
         }
         if !transfers::update_if_status(tx, &updated, transfer.status).await? {
-            return Err(ApiError { retryable: true, ..ApiError::internal("transfer changed concurrently") });
+            return Err(ApiError {
+                retryable: true,
+                ..ApiError::internal("transfer changed concurrently")
+            });
         }
         if status == TransferStatus::Cancelled
             && let Some(source) = &transfer.source
@@ -277,13 +322,22 @@ impl Server {
     }
 
     /// The wire form of a transfer, with its account references.
-    pub(crate) async fn transfer_view(&self, tx: &mut sequence_store::AnyConnection, transfer: &TransferRecord) -> Result<types::Transfer, ApiError> {
-        let ids: Vec<&AccountId> = transfer.source.iter().chain(transfer.destination.iter()).collect();
+    pub(crate) async fn transfer_view(
+        &self,
+        tx: &mut sequence_store::AnyConnection,
+        transfer: &TransferRecord,
+    ) -> Result<types::Transfer, ApiError> {
+        let ids: Vec<&AccountId> =
+            transfer.source.iter().chain(transfer.destination.iter()).collect();
         let names = accounts::by_ids(tx, &transfer.org_id, &ids).await?;
         convert::transfer(transfer, &names)
     }
 
-    pub(crate) async fn sandbox_deposit(&self, ctx: RequestContext<Principal>, params: CreateSandboxDepositParams) -> CreateSandboxDepositResponse {
+    pub(crate) async fn sandbox_deposit(
+        &self,
+        ctx: RequestContext<Principal>,
+        params: CreateSandboxDepositParams,
+    ) -> CreateSandboxDepositResponse {
         let body = &params.body;
         let key = params.idempotency_key.as_deref().map(String::as_str);
         let fingerprint = fingerprint("POST", "/sandbox/deposits", body);
@@ -299,8 +353,15 @@ impl Server {
                     Err(StoreError::NotFound) => return Err(account_not_found(account_id)),
                     other => other?,
                 };
-                let amount = Cents::new(i64::try_from(body.amount_in_cents.get()).map_err(|_| ApiError::invalid("amount_in_cents is too large"))?);
-                let view = sequence_core::ledger::AccountView { id: destination.id.clone(), kind: destination.kind, is_deleted: false };
+                let amount = Cents::new(
+                    i64::try_from(body.amount_in_cents.get())
+                        .map_err(|_| ApiError::invalid("amount_in_cents is too large"))?,
+                );
+                let view = sequence_core::ledger::AccountView {
+                    id: destination.id.clone(),
+                    kind: destination.kind,
+                    is_deleted: false,
+                };
                 validate_deposit(&view, amount)?;
                 let origin: TransferOrigin = match body.origin {
                     Some(origin) => convert::same_name(origin)?,
@@ -331,7 +392,10 @@ impl Server {
                 self.post_transfer(&mut tx, &org, &record, now).await?;
                 self.on_funds_arrived(&mut tx, &org, &record, now).await?;
                 let data = self.transfer_view(&mut tx, &record).await?;
-                Ok(CreateSandboxDepositResponse::Created(types::TransferResponse { request_id: ctx.request_id.clone(), data }))
+                Ok(CreateSandboxDepositResponse::Created(types::TransferResponse {
+                    request_id: ctx.request_id.clone(),
+                    data,
+                }))
             }
             .await;
             (tx, result)
@@ -351,9 +415,12 @@ impl Server {
             || body.next_payment_minimum_in_cents.is_some()
             || body.next_payment_due_date.is_some();
         if liability_fields && !is_liability {
-            return respond(&ctx, Err(ApiError::invalid(
-                "last_statement_balance_in_cents, next_payment_minimum_in_cents and next_payment_due_date apply to LIABILITY accounts only",
-            )));
+            return respond(
+                &ctx,
+                Err(ApiError::invalid(
+                    "last_statement_balance_in_cents, next_payment_minimum_in_cents and next_payment_due_date apply to LIABILITY accounts only",
+                )),
+            );
         }
         let key = params.idempotency_key.as_deref().map(String::as_str);
         let fingerprint = fingerprint("POST", "/sandbox/external-accounts", body);
@@ -395,27 +462,47 @@ impl Server {
         .await
     }
 
-    pub(crate) async fn sandbox_approve(&self, ctx: RequestContext<Principal>, params: ApproveSandboxTransferParams) -> ApproveSandboxTransferResponse {
+    pub(crate) async fn sandbox_approve(
+        &self,
+        ctx: RequestContext<Principal>,
+        params: ApproveSandboxTransferParams,
+    ) -> ApproveSandboxTransferResponse {
         let key = params.idempotency_key.as_deref().map(String::as_str);
-        let fingerprint = fingerprint("POST", &format!("/sandbox/transfers/{}/approve", *params.id), &());
+        let fingerprint =
+            fingerprint("POST", &format!("/sandbox/transfers/{}/approve", *params.id), &());
         self.mutate(&ctx, key, fingerprint, |mut tx| async {
-            let result = self.decide_approval(&ctx, &params.id, TransferEvent::Approve, &mut tx).await.map(ApproveSandboxTransferResponse::Ok);
+            let result = self
+                .decide_approval(&ctx, &params.id, TransferEvent::Approve, &mut tx)
+                .await
+                .map(ApproveSandboxTransferResponse::Ok);
             (tx, result)
         })
         .await
     }
 
-    pub(crate) async fn sandbox_decline(&self, ctx: RequestContext<Principal>, params: DeclineSandboxTransferParams) -> DeclineSandboxTransferResponse {
+    pub(crate) async fn sandbox_decline(
+        &self,
+        ctx: RequestContext<Principal>,
+        params: DeclineSandboxTransferParams,
+    ) -> DeclineSandboxTransferResponse {
         let key = params.idempotency_key.as_deref().map(String::as_str);
-        let fingerprint = fingerprint("POST", &format!("/sandbox/transfers/{}/decline", *params.id), &());
+        let fingerprint =
+            fingerprint("POST", &format!("/sandbox/transfers/{}/decline", *params.id), &());
         self.mutate(&ctx, key, fingerprint, |mut tx| async {
-            let result = self.decide_approval(&ctx, &params.id, TransferEvent::Decline, &mut tx).await.map(DeclineSandboxTransferResponse::Ok);
+            let result = self
+                .decide_approval(&ctx, &params.id, TransferEvent::Decline, &mut tx)
+                .await
+                .map(DeclineSandboxTransferResponse::Ok);
             (tx, result)
         })
         .await
     }
 
-    pub(crate) async fn sandbox_advance_clock(&self, ctx: RequestContext<Principal>, params: AdvanceSandboxClockParams) -> AdvanceSandboxClockResponse {
+    pub(crate) async fn sandbox_advance_clock(
+        &self,
+        ctx: RequestContext<Principal>,
+        params: AdvanceSandboxClockParams,
+    ) -> AdvanceSandboxClockResponse {
         let seconds = match i64::try_from(params.body.seconds.get()) {
             Ok(seconds) => seconds,
             Err(_) => return respond(&ctx, Err(ApiError::invalid("`seconds` is too large"))),
@@ -425,7 +512,8 @@ impl Server {
         self.mutate(&ctx, key, fingerprint, |mut tx| async {
             let result = async {
                 let org = orgs::get(&mut tx, &ctx.principal.org_id).await?;
-                let offset = advanced_offset(org.clock_offset_seconds, seconds).map_err(|e| ApiError::invalid(e.to_string()))?;
+                let offset = advanced_offset(org.clock_offset_seconds, seconds)
+                    .map_err(|e| ApiError::invalid(e.to_string()))?;
                 let offset = orgs::advance_clock(&mut tx, &org.id, offset).await?;
                 let org = Organization { clock_offset_seconds: offset, ..org };
                 let now = self.state.org_now(offset);
@@ -447,7 +535,12 @@ impl Server {
 
     /// Settlements and scheduled rules due at `now`, until neither has anything left (a
     /// settlement can fire a rule whose transfers are themselves due).
-    pub(crate) async fn process_everything_due(&self, tx: &mut Tx, org: &Organization, now: DateTime<Utc>) -> Result<(u32, u32), ApiError> {
+    pub(crate) async fn process_everything_due(
+        &self,
+        tx: &mut Tx,
+        org: &Organization,
+        now: DateTime<Utc>,
+    ) -> Result<(u32, u32), ApiError> {
         let (mut settled, mut executed) = (0, 0);
         loop {
             let executions = self.run_due_schedules(tx, org, now, &mut settled).await?;
@@ -460,7 +553,11 @@ impl Server {
         }
     }
 
-    pub(crate) async fn sandbox_get_organization(&self, ctx: RequestContext<Principal>, _params: GetSandboxOrganizationParams) -> GetSandboxOrganizationResponse {
+    pub(crate) async fn sandbox_get_organization(
+        &self,
+        ctx: RequestContext<Principal>,
+        _params: GetSandboxOrganizationParams,
+    ) -> GetSandboxOrganizationResponse {
         let result = async {
             let mut conn = self.state.store.pool().acquire().await.map_err(StoreError::from)?;
             let org = orgs::get(&mut conn, &ctx.principal.org_id).await?;
@@ -490,7 +587,11 @@ impl Server {
         .await
     }
 
-    fn organization_view(&self, ctx: &RequestContext<Principal>, org: &Organization) -> types::SandboxOrganizationResponse {
+    fn organization_view(
+        &self,
+        ctx: &RequestContext<Principal>,
+        org: &Organization,
+    ) -> types::SandboxOrganizationResponse {
         types::SandboxOrganizationResponse {
             request_id: ctx.request_id.clone(),
             data: types::SandboxOrganization {

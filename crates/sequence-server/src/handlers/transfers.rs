@@ -2,12 +2,14 @@
 
 use sequence_api::runtime::RequestContext;
 use sequence_api::server::{
-    CreateTransferParams, CreateTransferResponse, GetTransferParams, GetTransferResponse, ListTransfersParams,
-    ListTransfersResponse, TransfersApi,
+    CreateTransferParams, CreateTransferResponse, GetTransferParams, GetTransferResponse,
+    ListTransfersParams, ListTransfersResponse, TransfersApi,
 };
 use sequence_api::types;
 use sequence_core::ids::AccountId;
-use sequence_core::ledger::{AccountView, TransferDirection, TransferOrigin, validate_manual_transfer};
+use sequence_core::ledger::{
+    AccountView, TransferDirection, TransferOrigin, validate_manual_transfer,
+};
 use sequence_core::money::Cents;
 use sequence_core::permissions::Scope;
 use sequence_store::accounts;
@@ -44,15 +46,23 @@ pub(crate) fn page_bounds(
         return Err(ApiError::invalid("`from` is later than `to`"));
     }
     after
-        .map(|raw| cursor::decode(raw).ok_or_else(|| ApiError::invalid("`after` is not a cursor returned by this API")))
+        .map(|raw| {
+            cursor::decode(raw)
+                .ok_or_else(|| ApiError::invalid("`after` is not a cursor returned by this API"))
+        })
         .transpose()
 }
 
 impl Server {
-    async fn transfer_list(&self, ctx: &RequestContext<Principal>, params: &ListTransfersParams) -> Result<ListTransfersResponse, ApiError> {
+    async fn transfer_list(
+        &self,
+        ctx: &RequestContext<Principal>,
+        params: &ListTransfersParams,
+    ) -> Result<ListTransfersResponse, ApiError> {
         let account_id = params.account_id.as_str();
         ctx.principal.permissions.require_resource(Scope::ReadTransfers, account_id)?;
-        let after = page_bounds(params.from, params.to, params.after.as_deref().map(String::as_str))?;
+        let after =
+            page_bounds(params.from, params.to, params.after.as_deref().map(String::as_str))?;
         let first = u32::try_from(params.first).unwrap_or(20).clamp(1, 100);
         let mut conn = self.state.store.pool().acquire().await.map_err(StoreError::from)?;
         let org = &ctx.principal.org_id;
@@ -68,7 +78,10 @@ impl Server {
                 Some(types::AccountRole::Destination) => AccountRole::Destination,
                 Some(types::AccountRole::Either) | None => AccountRole::Either,
             },
-            direction: params.direction.map(convert::same_name::<_, TransferDirection>).transpose()?,
+            direction: params
+                .direction
+                .map(convert::same_name::<_, TransferDirection>)
+                .transpose()?,
             origin: params.origin.map(convert::same_name::<_, TransferOrigin>).transpose()?,
             status: params.status.map(convert::same_name).transpose()?,
             mode: mode_filter(params.execution_mode),
@@ -79,7 +92,9 @@ impl Server {
         let mut rows = transfers::list(&mut conn, org, &filter, after.as_ref(), first + 1).await?;
         let has_next_page = rows.len() > first as usize;
         rows.truncate(first as usize);
-        let end_cursor = rows.last().map(|t| cursor::encode(sequence_store::to_millis(t.created_at), t.id.as_str()));
+        let end_cursor = rows
+            .last()
+            .map(|t| cursor::encode(sequence_store::to_millis(t.created_at), t.id.as_str()));
         let mut data = Vec::with_capacity(rows.len());
         for row in &rows {
             data.push(self.transfer_view(&mut conn, row).await?);
@@ -91,16 +106,28 @@ impl Server {
         }))
     }
 
-    async fn transfer_get(&self, ctx: &RequestContext<Principal>, id: &str) -> Result<GetTransferResponse, ApiError> {
+    async fn transfer_get(
+        &self,
+        ctx: &RequestContext<Principal>,
+        id: &str,
+    ) -> Result<GetTransferResponse, ApiError> {
         let filter = ctx.principal.permissions.resource_filter(Scope::ReadTransfers)?;
         let mut conn = self.state.store.pool().acquire().await.map_err(StoreError::from)?;
-        let transfer = transfers::find(&mut conn, &ctx.principal.org_id, id).await?.ok_or_else(|| transfer_not_found(id))?;
-        let visible = [&transfer.source, &transfer.destination].into_iter().flatten().any(|a| filter.allows(a.as_str()));
+        let transfer = transfers::find(&mut conn, &ctx.principal.org_id, id)
+            .await?
+            .ok_or_else(|| transfer_not_found(id))?;
+        let visible = [&transfer.source, &transfer.destination]
+            .into_iter()
+            .flatten()
+            .any(|a| filter.allows(a.as_str()));
         if !visible {
             return Err(ApiError::forbidden());
         }
         let data = self.transfer_view(&mut conn, &transfer).await?;
-        Ok(GetTransferResponse::Ok(types::TransferResponse { request_id: ctx.request_id.clone(), data }))
+        Ok(GetTransferResponse::Ok(types::TransferResponse {
+            request_id: ctx.request_id.clone(),
+            data,
+        }))
     }
 
     async fn transfer_create(
@@ -118,26 +145,42 @@ impl Server {
         for id in sides {
             accounts::lock_live(conn, &org.id, id).await?;
         }
-        let find = async |conn: &mut AnyConnection, id: &str| -> Result<Option<accounts::AccountRecord>, ApiError> {
+        let find = async |conn: &mut AnyConnection,
+                          id: &str|
+               -> Result<Option<accounts::AccountRecord>, ApiError> {
             Ok(accounts::find(conn, &org.id, id).await?.filter(|a| !a.is_deleted()))
         };
         let source = find(conn, body.source_account_id.as_str()).await?.ok_or_else(|| {
             ApiError::new(
                 sequence_api::server::ErrorCode::TransferSourceNotFound,
-                format!("No account `{}` exists in this organization.", body.source_account_id.as_str()),
+                format!(
+                    "No account `{}` exists in this organization.",
+                    body.source_account_id.as_str()
+                ),
             )
         })?;
-        let destination = find(conn, body.destination_account_id.as_str()).await?.ok_or_else(|| {
-            ApiError::new(
-                sequence_api::server::ErrorCode::TransferDestinationNotFound,
-                format!("No account `{}` exists in this organization.", body.destination_account_id.as_str()),
-            )
-        })?;
+        let destination =
+            find(conn, body.destination_account_id.as_str()).await?.ok_or_else(|| {
+                ApiError::new(
+                    sequence_api::server::ErrorCode::TransferDestinationNotFound,
+                    format!(
+                        "No account `{}` exists in this organization.",
+                        body.destination_account_id.as_str()
+                    ),
+                )
+            })?;
         let amount = Cents::new(body.amount_in_cents);
-        let view = |a: &accounts::AccountRecord| AccountView { id: a.id.clone(), kind: a.kind, is_deleted: a.is_deleted() };
+        let view = |a: &accounts::AccountRecord| AccountView {
+            id: a.id.clone(),
+            kind: a.kind,
+            is_deleted: a.is_deleted(),
+        };
         validate_manual_transfer(&view(&source), &view(&destination), amount)?;
-        let direction = sequence_core::ledger::TransferDirection::between(&view(&source).endpoint(), &view(&destination).endpoint())
-            .map_err(ApiError::internal)?;
+        let direction = sequence_core::ledger::TransferDirection::between(
+            &view(&source).endpoint(),
+            &view(&destination).endpoint(),
+        )
+        .map_err(ApiError::internal)?;
         let new = NewTransfer {
             source: Some(&source),
             destination: Some(&destination),
@@ -149,28 +192,45 @@ impl Server {
         };
         let record = self.accept_transfer(conn, &org, new, now).await?;
         let data = self.transfer_view(conn, &record).await?;
-        Ok(CreateTransferResponse::Created(types::TransferResponse { request_id: ctx.request_id.clone(), data }))
+        Ok(CreateTransferResponse::Created(types::TransferResponse {
+            request_id: ctx.request_id.clone(),
+            data,
+        }))
     }
 }
 
 impl TransfersApi for Server {
-    async fn list_transfers(&self, ctx: RequestContext<Principal>, params: ListTransfersParams) -> ListTransfersResponse {
+    async fn list_transfers(
+        &self,
+        ctx: RequestContext<Principal>,
+        params: ListTransfersParams,
+    ) -> ListTransfersResponse {
         let result = self.transfer_list(&ctx, &params).await;
         respond(&ctx, result)
     }
 
-    async fn get_transfer(&self, ctx: RequestContext<Principal>, params: GetTransferParams) -> GetTransferResponse {
+    async fn get_transfer(
+        &self,
+        ctx: RequestContext<Principal>,
+        params: GetTransferParams,
+    ) -> GetTransferResponse {
         let result = self.transfer_get(&ctx, &params.id).await;
         respond(&ctx, result)
     }
 
-    async fn create_transfer(&self, ctx: RequestContext<Principal>, params: CreateTransferParams) -> CreateTransferResponse {
+    async fn create_transfer(
+        &self,
+        ctx: RequestContext<Principal>,
+        params: CreateTransferParams,
+    ) -> CreateTransferResponse {
         let body = &params.body;
         let source = AccountId::from_raw(body.source_account_id.as_str());
         let destination = AccountId::from_raw(body.destination_account_id.as_str());
-        if let Err(denied) =
-            ctx.principal.permissions.authorize_transfer(&source, &destination, Cents::new(body.amount_in_cents))
-        {
+        if let Err(denied) = ctx.principal.permissions.authorize_transfer(
+            &source,
+            &destination,
+            Cents::new(body.amount_in_cents),
+        ) {
             return respond(&ctx, Err(denied.into()));
         }
         let key = params.idempotency_key.as_deref().map(String::as_str);
