@@ -18,6 +18,21 @@
 //! This is a plain binary (`harness = false`), not a timed test: `cargo test` does not build
 //! it, and `cargo test --benches` runs it without `--bench`, which makes it a quick smoke run
 //! (SQLite, 50 transfers) instead of a measurement.
+//!
+//! # Recorded figures
+//!
+//! Release build, defaults (5000 transfers, 32 clients, 10 pods), the load generator and the
+//! server in one process on a 2-core VM that was also running other builds (load average about
+//! 4), PostgreSQL 15 on the same machine; three consecutive runs:
+//!
+//! | backend    | accepted/s   | p50 ms      | p99 ms     | max ms       |
+//! |------------|--------------|-------------|------------|--------------|
+//! | SQLite     | 2140 – 2260  | 9.9 – 10.2  | 71 – 93    | 540 – 1040   |
+//! | PostgreSQL | 1100 – 1160  | 20.4 – 20.9 | 84 – 96    | 125 – 245    |
+//!
+//! SQLite is faster here (no network round trips; one writer, `BEGIN IMMEDIATE`), but its
+//! worst requests wait in SQLite's busy handler; PostgreSQL's tail is tighter and it is the
+//! backend that scales to several server replicas.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
