@@ -1,5 +1,6 @@
 //! The permission matrix of the ledger's endpoints (getAccount, deleteAccount, createPod,
-//! createTransfer, listTransfers, getTransfer and every sandbox operation): a key missing the
+//! createTransfer, listTransfers, getTransfer and every sandbox operation, the rule switches
+//! included): a key missing the
 //! operation's scope gets `403 forbidden`; a key whose resources do not list the id gets
 //! `403 forbidden` whether the id exists or not; another organization's ids answer exactly like
 //! ids that never existed. Every refused request is checked to have changed nothing.
@@ -45,10 +46,25 @@ struct World {
     other_pod: String,
     waiting: String,
     settled: String,
+    rule: String,
     theirs_admin: String,
     theirs_pod: String,
     theirs_waiting: String,
     theirs_settled: String,
+    theirs_rule: String,
+}
+
+/// Creates a (disabled) manual rule moving 100 cents from `source` to `destination`.
+async fn manual_rule(app: &TestApp, key: &str, source: &str, destination: &str) -> String {
+    let body = json!({
+        "nickname": "Sweep",
+        "trigger": {"type": "MANUAL", "account_id": source},
+        "steps": [{"actions": [{"type": "FIXED", "source_account_id": source,
+                                "destination_account_id": destination, "amount_in_cents": 100}]}]
+    });
+    let created = app.post("/api/v1/rules", Some(key), body).await;
+    assert_eq!(created.status, 201, "creating a rule: {}", created.raw);
+    created.body["data"]["id"].as_str().unwrap().to_owned()
 }
 
 async fn world() -> World {
@@ -73,6 +89,7 @@ async fn world() -> World {
         .as_str()
         .unwrap()
         .to_owned();
+    let rule = manual_rule(&app, &admin, &income, &pod).await;
 
     let (_, theirs_admin) = app.org_with_admin_key().await;
     let theirs_income = app.create_income_source(&theirs_admin, "Their payroll").await;
@@ -94,6 +111,7 @@ async fn world() -> World {
             .as_str()
             .unwrap()
             .to_owned();
+    let theirs_rule = manual_rule(&app, &theirs_admin, &theirs_income, &theirs_pod).await;
     World {
         app,
         org,
@@ -103,10 +121,12 @@ async fn world() -> World {
         other_pod,
         waiting,
         settled,
+        rule,
         theirs_admin,
         theirs_pod,
         theirs_waiting,
         theirs_settled,
+        theirs_rule,
     }
 }
 
@@ -248,7 +268,7 @@ impl World {
                 Call::new(
                     "enableSandboxRule",
                     "POST",
-                    "/api/v1/sandbox/rules/rule_01HXYZ1234/enable",
+                    format!("/api/v1/sandbox/rules/{}/enable", self.rule),
                     None,
                 ),
                 "SANDBOX",
@@ -257,7 +277,7 @@ impl World {
                 Call::new(
                     "disableSandboxRule",
                     "POST",
-                    "/api/v1/sandbox/rules/rule_01HXYZ1234/disable",
+                    format!("/api/v1/sandbox/rules/{}/disable", self.rule),
                     None,
                 ),
                 "SANDBOX",
@@ -281,7 +301,12 @@ impl World {
         // The stored organization: its clock offset and threshold (`now` moves with real time).
         let mut conn = app.state.store.pool().acquire().await.unwrap();
         let organization = sequence_store::orgs::get(&mut conn, &self.org).await.unwrap();
-        json!({"accounts": details, "organization": format!("{organization:?}")})
+        let rule = app.get(&format!("/api/v1/rules/{}", self.rule), Some(&self.admin)).await;
+        json!({
+            "accounts": details,
+            "organization": format!("{organization:?}"),
+            "rule": rule.body["data"],
+        })
     }
 }
 
@@ -308,9 +333,8 @@ async fn a_key_without_the_operations_scope_gets_403_and_changes_nothing() {
         assert_error(&call.send(&world.app, &nothing).await, 403, "forbidden");
     }
     for (call, scope) in world.calls() {
-        // The rule operations' id does not exist (rules have their own suite), and approving
-        // would leave nothing to decline.
-        if call.operation.ends_with("SandboxRule") || call.operation == "approveSandboxTransfer" {
+        // Approving would leave nothing to decline.
+        if call.operation == "approveSandboxTransfer" {
             continue;
         }
         let response = call.send(&world.app, &world.admin).await;
@@ -448,7 +472,16 @@ async fn another_organizations_ids_answer_like_ids_that_never_existed() {
             app.post_empty(&format!("/api/v1/sandbox/transfers/{id}/decline"), Some(admin)).await;
         assert_error(&decline, 404, "transfer_not_found");
     }
+    for id in [world.theirs_rule.as_str(), "rule_01HNEVEREXISTED000000000"] {
+        for switch in ["enable", "disable"] {
+            let path = format!("/api/v1/sandbox/rules/{id}/{switch}");
+            assert_error(&app.post_empty(&path, Some(admin)).await, 404, "rule_not_found");
+        }
+    }
     assert_eq!(world.snapshot().await, before);
+    let theirs =
+        app.get(&format!("/api/v1/rules/{}", world.theirs_rule), Some(&world.theirs_admin)).await;
+    assert_eq!(theirs.body["data"]["status"], "disabled", "their rule was not switched");
 
     // Organization-wide sandbox operations act on the key's organization only.
     app.advance_clock(admin, 86_400).await;
