@@ -14,8 +14,12 @@ pub(crate) fn load_spec(root: &Path) -> anyhow::Result<Spec> {
 }
 
 fn load_spec_from(path: &Path) -> anyhow::Result<Spec> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| SPEC.to_owned());
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| SPEC.to_owned());
     Ok(Spec::load(&text, &name)?)
 }
 
@@ -72,7 +76,8 @@ pub(crate) fn stale_files(root: &Path, spec: &Spec, write: bool) -> anyhow::Resu
             if let Some(dir) = path.parent() {
                 std::fs::create_dir_all(dir)?;
             }
-            std::fs::write(&path, &file.contents).with_context(|| format!("writing {}", file.path))?;
+            std::fs::write(&path, &file.contents)
+                .with_context(|| format!("writing {}", file.path))?;
             eprintln!("updated {}", file.path);
         }
         stale.push(file.path);

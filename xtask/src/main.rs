@@ -54,7 +54,9 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Codegen { check, spec } => codegen::run(&project_root(), check, spec.as_deref()),
         Command::LintSpec => codegen::lint(&project_root()),
-        Command::SpecDiff { base, allow_breaking } => spec_diff::run(&project_root(), &base, allow_breaking),
+        Command::SpecDiff { base, allow_breaking } => {
+            spec_diff::run(&project_root(), &base, allow_breaking)
+        }
     };
     match result {
         Ok(code) => code,

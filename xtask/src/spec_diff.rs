@@ -17,9 +17,11 @@ pub(crate) fn run(root: &Path, base: &str, allow_breaking: bool) -> anyhow::Resu
         bail!("cannot read {SPEC} at `{base}`: {}", String::from_utf8_lossy(&output.stderr).trim());
     }
     let old_text = String::from_utf8(output.stdout).context("the old spec is not UTF-8")?;
-    let new_text = std::fs::read_to_string(root.join(SPEC)).with_context(|| format!("reading {SPEC}"))?;
+    let new_text =
+        std::fs::read_to_string(root.join(SPEC)).with_context(|| format!("reading {SPEC}"))?;
     let old = sequence_spec_diff::load(&old_text).with_context(|| format!("{SPEC} at `{base}`"))?;
-    let new = sequence_spec_diff::load(&new_text).with_context(|| format!("{SPEC} in the working tree"))?;
+    let new = sequence_spec_diff::load(&new_text)
+        .with_context(|| format!("{SPEC} in the working tree"))?;
     let report = sequence_spec_diff::diff(&old, &new);
     print!("{}", report.to_markdown());
     if report.has_breaking() && !allow_breaking {

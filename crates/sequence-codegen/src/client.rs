@@ -3,8 +3,8 @@
 
 use std::collections::BTreeSet;
 
-use progenitor_impl::{GenerationSettings, Generator, InterfaceStyle, TagStyle};
 use proc_macro2::TokenStream;
+use progenitor_impl::{GenerationSettings, Generator, InterfaceStyle, TagStyle};
 
 use crate::{Error, Spec};
 
@@ -22,7 +22,10 @@ pub(crate) struct ClientOutput {
 
 pub(crate) fn generate(spec: &Spec) -> Result<ClientOutput, Error> {
     let mut settings = GenerationSettings::new();
-    settings.with_interface(InterfaceStyle::Builder).with_tag(TagStyle::Merged).with_derive("PartialEq");
+    settings
+        .with_interface(InterfaceStyle::Builder)
+        .with_tag(TagStyle::Merged)
+        .with_derive("PartialEq");
     let mut generator = Generator::new(&settings);
     let client =
         generator.generate_tokens(spec.api()).map_err(|e| Error::Progenitor(e.to_string()))?;

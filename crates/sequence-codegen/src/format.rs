@@ -14,8 +14,13 @@ pub(crate) fn header(source_name: &str, spec_sha256: &str) -> String {
 }
 
 /// Parses `tokens` as a file and pretty-prints it after `header`.
-pub(crate) fn file(header: &str, what: &'static str, tokens: TokenStream) -> Result<String, crate::Error> {
-    let file: syn::File = syn::parse2(tokens).map_err(|source| crate::Error::Syntax { what, source })?;
+pub(crate) fn file(
+    header: &str,
+    what: &'static str,
+    tokens: TokenStream,
+) -> Result<String, crate::Error> {
+    let file: syn::File =
+        syn::parse2(tokens).map_err(|source| crate::Error::Syntax { what, source })?;
     let body = prettyplease::unparse(&file);
     Ok(format!("{header}{body}"))
 }

@@ -53,13 +53,20 @@ pub fn lint(spec: &Spec) -> Vec<Finding> {
             let location = format!("{} {}", method.to_uppercase(), path);
             match &op.operation_id {
                 None => push(location.clone(), "missing operationId".to_owned()),
-                Some(id) if !ids.insert(id.clone()) => push(location.clone(), format!("duplicate operationId `{id}`")),
+                Some(id) if !ids.insert(id.clone()) => {
+                    push(location.clone(), format!("duplicate operationId `{id}`"))
+                }
                 Some(_) => {}
             }
             match op.tags.as_slice() {
                 [tag] if declared_tags.contains(tag.as_str()) => {}
-                [tag] => push(location.clone(), format!("tag `{tag}` is not declared in the top-level `tags`")),
-                _ => push(location.clone(), format!("needs exactly one tag, has {}", op.tags.len())),
+                [tag] => push(
+                    location.clone(),
+                    format!("tag `{tag}` is not declared in the top-level `tags`"),
+                ),
+                _ => {
+                    push(location.clone(), format!("needs exactly one tag, has {}", op.tags.len()))
+                }
             }
             if op.summary.as_deref().is_none_or(str::is_empty) {
                 push(location.clone(), "missing summary".to_owned());
@@ -75,12 +82,18 @@ pub fn lint(spec: &Spec) -> Vec<Finding> {
                         Some(name) => {
                             error_schemas.insert(name);
                         }
-                        None => push(location.clone(), format!("error response {code} must use the shared error schema")),
+                        None => push(
+                            location.clone(),
+                            format!("error response {code} must use the shared error schema"),
+                        ),
                     }
                 }
             }
             if op.responses.default.is_some() {
-                push(location.clone(), "`default` responses are not allowed; list status codes".to_owned());
+                push(
+                    location.clone(),
+                    "`default` responses are not allowed; list status codes".to_owned(),
+                );
             }
             if !has_error {
                 push(location.clone(), "declares no error response".to_owned());
@@ -98,7 +111,10 @@ pub fn lint(spec: &Spec) -> Vec<Finding> {
                     for (media_type, media) in &response.content {
                         if let (Some(example), Some(schema)) = (&media.example, &media.schema) {
                             for problem in validate(api, schema, example, "") {
-                                push(format!("{location} › {status} {media_type} example"), problem);
+                                push(
+                                    format!("{location} › {status} {media_type} example"),
+                                    problem,
+                                );
                             }
                         }
                     }
@@ -107,19 +123,30 @@ pub fn lint(spec: &Spec) -> Vec<Finding> {
         }
     }
     if error_schemas.len() > 1 {
-        push("responses".to_owned(), format!("error responses use several schemas: {error_schemas:?}"));
+        push(
+            "responses".to_owned(),
+            format!("error responses use several schemas: {error_schemas:?}"),
+        );
     }
     if let Some(components) = &api.components {
         for (name, schema) in &components.schemas {
             if let ReferenceOr::Item(schema) = schema {
-                check_schema_examples(api, schema, &format!("/components/schemas/{name}"), &mut findings);
+                check_schema_examples(
+                    api,
+                    schema,
+                    &format!("/components/schemas/{name}"),
+                    &mut findings,
+                );
             }
         }
     }
     findings
 }
 
-fn resolve_response<'a>(api: &'a OpenAPI, response: &'a ReferenceOr<openapiv3::Response>) -> Option<&'a openapiv3::Response> {
+fn resolve_response<'a>(
+    api: &'a OpenAPI,
+    response: &'a ReferenceOr<openapiv3::Response>,
+) -> Option<&'a openapiv3::Response> {
     match response {
         ReferenceOr::Item(r) => Some(r),
         ReferenceOr::Reference { reference } => {
@@ -129,7 +156,10 @@ fn resolve_response<'a>(api: &'a OpenAPI, response: &'a ReferenceOr<openapiv3::R
     }
 }
 
-fn response_schema_name(api: &OpenAPI, response: &ReferenceOr<openapiv3::Response>) -> Option<String> {
+fn response_schema_name(
+    api: &OpenAPI,
+    response: &ReferenceOr<openapiv3::Response>,
+) -> Option<String> {
     let media = resolve_response(api, response)?.content.get("application/json")?;
     match media.schema.as_ref()? {
         ReferenceOr::Reference { reference } => ref_name(reference).map(str::to_owned),
@@ -137,7 +167,12 @@ fn response_schema_name(api: &OpenAPI, response: &ReferenceOr<openapiv3::Respons
     }
 }
 
-fn check_schema_examples(api: &OpenAPI, schema: &Schema, location: &str, findings: &mut Vec<Finding>) {
+fn check_schema_examples(
+    api: &OpenAPI,
+    schema: &Schema,
+    location: &str,
+    findings: &mut Vec<Finding>,
+) {
     if let Some(example) = &schema.schema_data.example {
         for problem in validate(api, &ReferenceOr::Item(schema.clone()), example, "") {
             findings.push(Finding { location: format!("{location}/example"), message: problem });
@@ -146,7 +181,12 @@ fn check_schema_examples(api: &OpenAPI, schema: &Schema, location: &str, finding
     if let SchemaKind::Type(Type::Object(object)) = &schema.schema_kind {
         for (name, property) in &object.properties {
             if let ReferenceOr::Item(property) = property {
-                check_schema_examples(api, property, &format!("{location}/properties/{name}"), findings);
+                check_schema_examples(
+                    api,
+                    property,
+                    &format!("{location}/properties/{name}"),
+                    findings,
+                );
             }
         }
     }
@@ -154,7 +194,9 @@ fn check_schema_examples(api: &OpenAPI, schema: &Schema, location: &str, finding
 
 fn unbox(schema: &ReferenceOr<Box<Schema>>) -> ReferenceOr<Schema> {
     match schema {
-        ReferenceOr::Reference { reference } => ReferenceOr::Reference { reference: reference.clone() },
+        ReferenceOr::Reference { reference } => {
+            ReferenceOr::Reference { reference: reference.clone() }
+        }
         ReferenceOr::Item(b) => ReferenceOr::Item((**b).clone()),
     }
 }
@@ -165,13 +207,25 @@ fn at(path: &str) -> String {
 
 /// Checks `value` against `schema`, returning every violation found (an interpreter, used for
 /// examples; the generated server validators are compiled from the same rules).
-pub fn validate(api: &OpenAPI, schema: &ReferenceOr<Schema>, value: &Value, path: &str) -> Vec<String> {
+pub fn validate(
+    api: &OpenAPI,
+    schema: &ReferenceOr<Schema>,
+    value: &Value,
+    path: &str,
+) -> Vec<String> {
     let mut problems = Vec::new();
     validate_into(api, schema, value, path, &mut problems, 0);
     problems
 }
 
-fn validate_into(api: &OpenAPI, schema: &ReferenceOr<Schema>, value: &Value, path: &str, out: &mut Vec<String>, depth: usize) {
+fn validate_into(
+    api: &OpenAPI,
+    schema: &ReferenceOr<Schema>,
+    value: &Value,
+    path: &str,
+    out: &mut Vec<String>,
+    depth: usize,
+) {
     if depth > 64 {
         out.push(format!("{}: schema nesting too deep", at(path)));
         return;
@@ -197,22 +251,37 @@ fn validate_into(api: &OpenAPI, schema: &ReferenceOr<Schema>, value: &Value, pat
                 out.push(format!("{}: {text:?} is not one of {allowed:?}", at(path)));
             }
             let len = text.chars().count();
-            if s.min_length.is_some_and(|min| len < min) || s.max_length.is_some_and(|max| len > max) {
-                out.push(format!("{}: length {len} outside {:?}..{:?}", at(path), s.min_length, s.max_length));
+            if s.min_length.is_some_and(|min| len < min)
+                || s.max_length.is_some_and(|max| len > max)
+            {
+                out.push(format!(
+                    "{}: length {len} outside {:?}..{:?}",
+                    at(path),
+                    s.min_length,
+                    s.max_length
+                ));
             }
             if let Some(pattern) = &s.pattern {
                 match regress::Regex::new(pattern) {
-                    Ok(re) if re.find(text).is_none() => out.push(format!("{}: {text:?} does not match {pattern}", at(path))),
+                    Ok(re) if re.find(text).is_none() => {
+                        out.push(format!("{}: {text:?} does not match {pattern}", at(path)))
+                    }
                     Ok(_) => {}
-                    Err(e) => out.push(format!("{}: pattern {pattern:?} does not compile: {e}", at(path))),
+                    Err(e) => {
+                        out.push(format!("{}: pattern {pattern:?} does not compile: {e}", at(path)))
+                    }
                 }
             }
             use openapiv3::{StringFormat, VariantOrUnknownOrEmpty};
             match &s.format {
-                VariantOrUnknownOrEmpty::Item(StringFormat::DateTime) if chrono::DateTime::parse_from_rfc3339(text).is_err() => {
+                VariantOrUnknownOrEmpty::Item(StringFormat::DateTime)
+                    if chrono::DateTime::parse_from_rfc3339(text).is_err() =>
+                {
                     out.push(format!("{}: {text:?} is not an RFC 3339 date-time", at(path)));
                 }
-                VariantOrUnknownOrEmpty::Item(StringFormat::Date) if chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").is_err() => {
+                VariantOrUnknownOrEmpty::Item(StringFormat::Date)
+                    if chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").is_err() =>
+                {
                     out.push(format!("{}: {text:?} is not a YYYY-MM-DD date", at(path)));
                 }
                 _ => {}
@@ -221,8 +290,10 @@ fn validate_into(api: &OpenAPI, schema: &ReferenceOr<Schema>, value: &Value, pat
         SchemaKind::Type(Type::Integer(i)) => match value.as_i64() {
             None => out.push(format!("{}: expected an integer", at(path))),
             Some(n) => {
-                let low = i.minimum.is_some_and(|m| if i.exclusive_minimum { n <= m } else { n < m });
-                let high = i.maximum.is_some_and(|m| if i.exclusive_maximum { n >= m } else { n > m });
+                let low =
+                    i.minimum.is_some_and(|m| if i.exclusive_minimum { n <= m } else { n < m });
+                let high =
+                    i.maximum.is_some_and(|m| if i.exclusive_maximum { n >= m } else { n > m });
                 if low || high {
                     out.push(format!("{}: {n} outside {:?}..{:?}", at(path), i.minimum, i.maximum));
                 }
@@ -232,7 +303,12 @@ fn validate_into(api: &OpenAPI, schema: &ReferenceOr<Schema>, value: &Value, pat
             None => out.push(format!("{}: expected a number", at(path))),
             Some(n) => {
                 if num.minimum.is_some_and(|m| n < m) || num.maximum.is_some_and(|m| n > m) {
-                    out.push(format!("{}: {n} outside {:?}..{:?}", at(path), num.minimum, num.maximum));
+                    out.push(format!(
+                        "{}: {n} outside {:?}..{:?}",
+                        at(path),
+                        num.minimum,
+                        num.maximum
+                    ));
                 }
             }
         },
@@ -246,13 +322,28 @@ fn validate_into(api: &OpenAPI, schema: &ReferenceOr<Schema>, value: &Value, pat
                 out.push(format!("{}: expected an array", at(path)));
                 return;
             };
-            if a.min_items.is_some_and(|m| items.len() < m) || a.max_items.is_some_and(|m| items.len() > m) {
-                out.push(format!("{}: {} items outside {:?}..{:?}", at(path), items.len(), a.min_items, a.max_items));
+            if a.min_items.is_some_and(|m| items.len() < m)
+                || a.max_items.is_some_and(|m| items.len() > m)
+            {
+                out.push(format!(
+                    "{}: {} items outside {:?}..{:?}",
+                    at(path),
+                    items.len(),
+                    a.min_items,
+                    a.max_items
+                ));
             }
             if let Some(item_schema) = &a.items {
                 let item_schema = unbox(item_schema);
                 for (index, item) in items.iter().enumerate() {
-                    validate_into(api, &item_schema, item, &format!("{path}[{index}]"), out, depth + 1);
+                    validate_into(
+                        api,
+                        &item_schema,
+                        item,
+                        &format!("{path}[{index}]"),
+                        out,
+                        depth + 1,
+                    );
                 }
             }
         }
@@ -267,9 +358,12 @@ fn validate_into(api: &OpenAPI, schema: &ReferenceOr<Schema>, value: &Value, pat
                 }
             }
             for (key, field) in map {
-                let field_path = if path.is_empty() { key.clone() } else { format!("{path}.{key}") };
+                let field_path =
+                    if path.is_empty() { key.clone() } else { format!("{path}.{key}") };
                 match o.properties.get(key) {
-                    Some(property) => validate_into(api, &unbox(property), field, &field_path, out, depth + 1),
+                    Some(property) => {
+                        validate_into(api, &unbox(property), field, &field_path, out, depth + 1)
+                    }
                     None => match &o.additional_properties {
                         Some(openapiv3::AdditionalProperties::Any(false)) => {
                             out.push(format!("{}: unknown field `{key}`", at(path)));
@@ -288,9 +382,13 @@ fn validate_into(api: &OpenAPI, schema: &ReferenceOr<Schema>, value: &Value, pat
             }
         }
         SchemaKind::OneOf { one_of } => {
-            let matching = one_of.iter().filter(|s| validate(api, s, value, path).is_empty()).count();
+            let matching =
+                one_of.iter().filter(|s| validate(api, s, value, path).is_empty()).count();
             if matching != 1 {
-                out.push(format!("{}: matches {matching} of the oneOf alternatives, not exactly one", at(path)));
+                out.push(format!(
+                    "{}: matches {matching} of the oneOf alternatives, not exactly one",
+                    at(path)
+                ));
             }
         }
         SchemaKind::AnyOf { any_of } => {

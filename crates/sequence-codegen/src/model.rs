@@ -103,13 +103,17 @@ pub(crate) struct Body {
 impl Api {
     pub(crate) fn from_spec(spec: &Spec, type_names: &BTreeSet<String>) -> Result<Api, Error> {
         let api = spec.api();
-        let unsupported =
-            |location: &str, message: String| Error::Unsupported { location: location.to_owned(), message };
+        let unsupported = |location: &str, message: String| Error::Unsupported {
+            location: location.to_owned(),
+            message,
+        };
 
         let mut operations = Vec::new();
         let mut error_schemas = BTreeSet::new();
         for (path, item) in api.paths.iter() {
-            let item = item.as_item().ok_or_else(|| unsupported(path, "`$ref` path items are not supported".into()))?;
+            let item = item
+                .as_item()
+                .ok_or_else(|| unsupported(path, "`$ref` path items are not supported".into()))?;
             for (method, op) in item.iter() {
                 let location = format!("{} {}", method.to_uppercase(), path);
                 let id = op
@@ -124,42 +128,62 @@ impl Api {
                 // Path-level parameters first, then operation-level ones override by (name, in).
                 let mut params: BTreeMap<(ParamLocation, String), Param> = BTreeMap::new();
                 for p in item.parameters.iter().chain(&op.parameters) {
-                    let param = resolve_param(api, p, &id, type_names).map_err(|m| unsupported(&location, m))?;
+                    let param = resolve_param(api, p, &id, type_names)
+                        .map_err(|m| unsupported(&location, m))?;
                     params.insert((param.location, param.name.to_lowercase()), param);
                 }
 
                 let body = match &op.request_body {
                     None => None,
-                    Some(body) => Some(resolve_body(api, body).map_err(|m| unsupported(&location, m))?),
+                    Some(body) => {
+                        Some(resolve_body(api, body).map_err(|m| unsupported(&location, m))?)
+                    }
                 };
 
                 let mut success = Vec::new();
                 let mut error_statuses = Vec::new();
                 for (status, response) in &op.responses.responses {
                     let StatusCode::Code(code) = status else {
-                        return Err(unsupported(&location, "status ranges are not supported".into()));
+                        return Err(unsupported(
+                            &location,
+                            "status ranges are not supported".into(),
+                        ));
                     };
-                    let schema = response_schema(api, response).map_err(|m| unsupported(&location, m))?;
+                    let schema =
+                        response_schema(api, response).map_err(|m| unsupported(&location, m))?;
                     if *code < 400 {
                         success.push((*code, schema));
                     } else {
                         let schema = schema.ok_or_else(|| {
-                            unsupported(&location, format!("error response {code} has no JSON body"))
+                            unsupported(
+                                &location,
+                                format!("error response {code} has no JSON body"),
+                            )
                         })?;
                         error_schemas.insert(schema);
                         error_statuses.push(*code);
                     }
                 }
                 if op.responses.default.is_some() {
-                    return Err(unsupported(&location, "`default` responses are not supported; list status codes".into()));
+                    return Err(unsupported(
+                        &location,
+                        "`default` responses are not supported; list status codes".into(),
+                    ));
                 }
                 let (success_status, success_schema) = match success.as_slice() {
                     [one] => one.clone(),
-                    _ => return Err(unsupported(&location, "needs exactly one success (1xx-3xx) response".into())),
+                    _ => {
+                        return Err(unsupported(
+                            &location,
+                            "needs exactly one success (1xx-3xx) response".into(),
+                        ));
+                    }
                 };
-                let secured = !op.security.as_ref().or(api.security.as_ref()).is_none_or(|reqs| {
-                    reqs.is_empty() || reqs.iter().all(|r| r.is_empty())
-                });
+                let secured = !op
+                    .security
+                    .as_ref()
+                    .or(api.security.as_ref())
+                    .is_none_or(|reqs| reqs.is_empty() || reqs.iter().all(|r| r.is_empty()));
 
                 operations.push(Operation {
                     id,
@@ -181,12 +205,20 @@ impl Api {
         let mut seen = BTreeSet::new();
         for op in &operations {
             if !seen.insert(op.id.to_snake_case()) {
-                return Err(unsupported(&op.location(), format!("operationId `{}` is not unique", op.id)));
+                return Err(unsupported(
+                    &op.location(),
+                    format!("operationId `{}` is not unique", op.id),
+                ));
             }
         }
 
         let error_schema = match error_schemas.len() {
-            0 => return Err(unsupported("responses", "no operation declares an error response".into())),
+            0 => {
+                return Err(unsupported(
+                    "responses",
+                    "no operation declares an error response".into(),
+                ));
+            }
             1 => error_schemas.into_iter().next().unwrap_or_default(),
             _ => {
                 return Err(unsupported(
@@ -252,11 +284,16 @@ pub(crate) fn schema_by_name<'a>(api: &'a OpenAPI, name: &str) -> Option<&'a Ref
 }
 
 /// Follows `$ref`s until a schema is found.
-pub(crate) fn resolve<'a>(api: &'a OpenAPI, mut schema: &'a ReferenceOr<Schema>) -> Option<&'a Schema> {
+pub(crate) fn resolve<'a>(
+    api: &'a OpenAPI,
+    mut schema: &'a ReferenceOr<Schema>,
+) -> Option<&'a Schema> {
     for _ in 0..32 {
         match schema {
             ReferenceOr::Item(s) => return Some(s),
-            ReferenceOr::Reference { reference } => schema = schema_by_name(api, ref_name(reference)?)?,
+            ReferenceOr::Reference { reference } => {
+                schema = schema_by_name(api, ref_name(reference)?)?
+            }
         }
     }
     None
@@ -293,9 +330,16 @@ fn resolve_param(
         return Err(format!("parameter `{}` must use `schema`, not `content`", data.name));
     };
     if let Some(resolved) = resolve(api, schema)
-        && matches!(resolved.schema_kind, openapiv3::SchemaKind::Type(openapiv3::Type::Array(_)) | openapiv3::SchemaKind::Type(openapiv3::Type::Object(_)))
+        && matches!(
+            resolved.schema_kind,
+            openapiv3::SchemaKind::Type(openapiv3::Type::Array(_))
+                | openapiv3::SchemaKind::Type(openapiv3::Type::Object(_))
+        )
     {
-        return Err(format!("parameter `{}`: array and object parameters are not supported", data.name));
+        return Err(format!(
+            "parameter `{}`: array and object parameters are not supported",
+            data.name
+        ));
     }
     // progenitor names the type of an inline parameter schema "<operationId>-<name>" in
     // PascalCase; a `$ref` keeps its component's name. Look the name up rather than guess.
@@ -330,7 +374,8 @@ fn resolve_body(api: &OpenAPI, body: &ReferenceOr<RequestBody>) -> Result<Body, 
     if body.content.len() != 1 {
         return Err("a request body needs exactly one content type".into());
     }
-    let media = body.content.get("application/json").ok_or("request bodies must be application/json")?;
+    let media =
+        body.content.get("application/json").ok_or("request bodies must be application/json")?;
     let schema = match &media.schema {
         Some(ReferenceOr::Reference { reference }) => ref_name(reference).map(str::to_owned),
         _ => None,
@@ -339,7 +384,10 @@ fn resolve_body(api: &OpenAPI, body: &ReferenceOr<RequestBody>) -> Result<Body, 
     Ok(Body { schema, required: body.required })
 }
 
-fn response_schema(api: &OpenAPI, response: &ReferenceOr<Response>) -> Result<Option<String>, String> {
+fn response_schema(
+    api: &OpenAPI,
+    response: &ReferenceOr<Response>,
+) -> Result<Option<String>, String> {
     let response = match response {
         ReferenceOr::Item(r) => r,
         ReferenceOr::Reference { reference } => {
@@ -354,7 +402,8 @@ fn response_schema(api: &OpenAPI, response: &ReferenceOr<Response>) -> Result<Op
     if response.content.is_empty() {
         return Ok(None);
     }
-    let media = response.content.get("application/json").ok_or("responses must be application/json")?;
+    let media =
+        response.content.get("application/json").ok_or("responses must be application/json")?;
     match &media.schema {
         Some(ReferenceOr::Reference { reference }) => Ok(ref_name(reference).map(str::to_owned)),
         _ => Err("a response schema must be a `$ref` to a component schema".into()),
@@ -362,12 +411,18 @@ fn response_schema(api: &OpenAPI, response: &ReferenceOr<Response>) -> Result<Op
 }
 
 fn security_scheme(api: &OpenAPI) -> Result<SecuritySchemeInfo, String> {
-    let schemes = api.components.as_ref().map(|c| &c.security_schemes).ok_or("no security schemes")?;
+    let schemes =
+        api.components.as_ref().map(|c| &c.security_schemes).ok_or("no security schemes")?;
     let mut found = None;
     for (name, scheme) in schemes {
         let scheme = scheme.as_item().ok_or("security scheme references are not supported")?;
         match scheme {
-            SecurityScheme::APIKey { location: openapiv3::APIKeyLocation::Header, name: header, description, .. } => {
+            SecurityScheme::APIKey {
+                location: openapiv3::APIKeyLocation::Header,
+                name: header,
+                description,
+                ..
+            } => {
                 if found.is_some() {
                     return Err("only one security scheme is supported".into());
                 }
@@ -377,7 +432,11 @@ fn security_scheme(api: &OpenAPI) -> Result<SecuritySchemeInfo, String> {
                     description: description.clone(),
                 });
             }
-            _ => return Err(format!("security scheme `{name}`: only apiKey-in-header is supported")),
+            _ => {
+                return Err(format!(
+                    "security scheme `{name}`: only apiKey-in-header is supported"
+                ));
+            }
         }
     }
     found.ok_or_else(|| "operations are secured but no apiKey scheme is defined".into())
@@ -385,10 +444,15 @@ fn security_scheme(api: &OpenAPI) -> Result<SecuritySchemeInfo, String> {
 
 /// Reads `x-error-codes` from the error envelope's `error.code` property and checks the envelope's
 /// shape, which generated code constructs directly.
-fn error_catalogue(api: &OpenAPI, error_schema: &str) -> Result<(String, Vec<ErrorCodeInfo>), String> {
-    let shape = "the error schema must be {error: {code: string, message: string}, request_id: string}";
+fn error_catalogue(
+    api: &OpenAPI,
+    error_schema: &str,
+) -> Result<(String, Vec<ErrorCodeInfo>), String> {
+    let shape =
+        "the error schema must be {error: {code: string, message: string}, request_id: string}";
     let envelope = schema_by_name(api, error_schema).and_then(|s| resolve(api, s)).ok_or(shape)?;
-    let openapiv3::SchemaKind::Type(openapiv3::Type::Object(envelope)) = &envelope.schema_kind else {
+    let openapiv3::SchemaKind::Type(openapiv3::Type::Object(envelope)) = &envelope.schema_kind
+    else {
         return Err(shape.into());
     };
     if !envelope.properties.contains_key("request_id") {
@@ -414,19 +478,27 @@ fn error_catalogue(api: &OpenAPI, error_schema: &str) -> Result<(String, Vec<Err
         .ok_or("`error.code` needs an `x-error-codes` list of {code, status, description}")?;
     let mut codes = Vec::new();
     for (index, entry) in list.iter().enumerate() {
-        let field = |name: &str| entry.get(name).ok_or(format!("x-error-codes[{index}] lacks `{name}`"));
-        let code = field("code")?.as_str().ok_or(format!("x-error-codes[{index}].code must be a string"))?;
+        let field =
+            |name: &str| entry.get(name).ok_or(format!("x-error-codes[{index}] lacks `{name}`"));
+        let code = field("code")?
+            .as_str()
+            .ok_or(format!("x-error-codes[{index}].code must be a string"))?;
         let status = field("status")?
             .as_u64()
             .and_then(|s| u16::try_from(s).ok())
             .filter(|s| (400..600).contains(s))
             .ok_or(format!("x-error-codes[{index}].status must be a 4xx/5xx status"))?;
-        let description =
-            field("description")?.as_str().ok_or(format!("x-error-codes[{index}].description must be a string"))?;
+        let description = field("description")?
+            .as_str()
+            .ok_or(format!("x-error-codes[{index}].description must be a string"))?;
         if codes.iter().any(|c: &ErrorCodeInfo| c.code == code) {
             return Err(format!("x-error-codes lists `{code}` twice"));
         }
-        codes.push(ErrorCodeInfo { code: code.to_owned(), status, description: description.to_owned() });
+        codes.push(ErrorCodeInfo {
+            code: code.to_owned(),
+            status,
+            description: description.to_owned(),
+        });
     }
     Ok((detail_name.to_owned(), codes))
 }
@@ -441,7 +513,11 @@ fn collect_refs_named(api: &OpenAPI, name: &str, out: &mut BTreeSet<String>) {
 }
 
 /// Every component schema reachable from `schema`.
-pub(crate) fn collect_refs(api: &OpenAPI, schema: &ReferenceOr<Schema>, out: &mut BTreeSet<String>) {
+pub(crate) fn collect_refs(
+    api: &OpenAPI,
+    schema: &ReferenceOr<Schema>,
+    out: &mut BTreeSet<String>,
+) {
     use openapiv3::{SchemaKind, Type};
     let schema = match schema {
         ReferenceOr::Reference { reference } => {
@@ -453,7 +529,9 @@ pub(crate) fn collect_refs(api: &OpenAPI, schema: &ReferenceOr<Schema>, out: &mu
         ReferenceOr::Item(s) => s,
     };
     let boxed = |s: &ReferenceOr<Box<Schema>>| match s {
-        ReferenceOr::Reference { reference } => ReferenceOr::Reference { reference: reference.clone() },
+        ReferenceOr::Reference { reference } => {
+            ReferenceOr::Reference { reference: reference.clone() }
+        }
         ReferenceOr::Item(b) => ReferenceOr::Item((**b).clone()),
     };
     match &schema.schema_kind {
@@ -470,7 +548,9 @@ pub(crate) fn collect_refs(api: &OpenAPI, schema: &ReferenceOr<Schema>, out: &mu
                 collect_refs(api, &boxed(items), out);
             }
         }
-        SchemaKind::AllOf { all_of: list } | SchemaKind::OneOf { one_of: list } | SchemaKind::AnyOf { any_of: list } => {
+        SchemaKind::AllOf { all_of: list }
+        | SchemaKind::OneOf { one_of: list }
+        | SchemaKind::AnyOf { any_of: list } => {
             for s in list {
                 collect_refs(api, s, out);
             }

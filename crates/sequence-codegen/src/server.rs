@@ -26,7 +26,10 @@ use crate::{Error, Spec};
 pub(crate) fn generate(api: &Api, spec: &Spec) -> Result<TokenStream, Error> {
     let openapi = spec.api();
     let mut validators = ValidatorGen::default();
-    let unsupported = |location: &str, message: String| Error::Unsupported { location: location.to_owned(), message };
+    let unsupported = |location: &str, message: String| Error::Unsupported {
+        location: location.to_owned(),
+        message,
+    };
 
     let mut schema_fns = Vec::new();
     for name in &api.validated_schemas {
@@ -37,14 +40,18 @@ pub(crate) fn generate(api: &Api, spec: &Spec) -> Result<TokenStream, Error> {
 
     let mut op_items = Vec::new();
     for op in &api.operations {
-        op_items.push(operation_items(api, op, &mut validators, openapi).map_err(|m| unsupported(&op.location(), m))?);
+        op_items.push(
+            operation_items(api, op, &mut validators, openapi)
+                .map_err(|m| unsupported(&op.location(), m))?,
+        );
     }
     let pattern_statics = validators.pattern_statics();
 
     let error_code = error_code_enum(api);
     let error_body = error_body_fn(api);
     let security = security_trait(api);
-    let traits = api.tags.iter().map(|(tag, description)| tag_trait(api, tag, description.as_deref()));
+    let traits =
+        api.tags.iter().map(|(tag, description)| tag_trait(api, tag, description.as_deref()));
     let router = router_fn(api);
     let operations_table = operations_table(api);
     let base_path = &api.base_path;
@@ -82,7 +89,13 @@ pub(crate) fn generate(api: &Api, spec: &Spec) -> Result<TokenStream, Error> {
 }
 
 fn doc_lines(parts: &[Option<&str>]) -> TokenStream {
-    let text = parts.iter().flatten().map(|s| s.trim()).filter(|s| !s.is_empty()).collect::<Vec<_>>().join("\n\n");
+    let text = parts
+        .iter()
+        .flatten()
+        .map(|s| s.trim())
+        .filter(|s| !s.is_empty())
+        .collect::<Vec<_>>()
+        .join("\n\n");
     let lines = text.lines().map(|l| format!(" {l}"));
     quote!(#(#[doc = #lines])*)
 }
@@ -119,10 +132,15 @@ fn type_path(name: &str) -> TokenStream {
 }
 
 fn error_code_enum(api: &Api) -> TokenStream {
-    let variants: Vec<_> = api.error_codes.iter().map(|c| format_ident!("{}", c.code.to_pascal_case())).collect();
+    let variants: Vec<_> =
+        api.error_codes.iter().map(|c| format_ident!("{}", c.code.to_pascal_case())).collect();
     let codes: Vec<_> = api.error_codes.iter().map(|c| c.code.as_str()).collect();
     let statuses: Vec<_> = api.error_codes.iter().map(|c| c.status).collect();
-    let docs: Vec<_> = api.error_codes.iter().map(|c| format!(" `{}` ({}): {}", c.code, c.status, c.description)).collect();
+    let docs: Vec<_> = api
+        .error_codes
+        .iter()
+        .map(|c| format!(" `{}` ({}): {}", c.code, c.status, c.description))
+        .collect();
     let descriptions: Vec<_> = api.error_codes.iter().map(|c| c.description.as_str()).collect();
     quote! {
         /// The error catalogue (`x-error-codes` in the spec): every `error.code` the API can answer.
@@ -173,7 +191,12 @@ fn error_code_enum(api: &Api) -> TokenStream {
 fn error_body_fn(api: &Api) -> TokenStream {
     let envelope = type_path(&api.error_schema);
     let detail = type_path(&api.error_detail_schema);
-    let fallback_400 = api.error_codes.iter().find(|c| c.status == 400).map(|c| c.code.as_str()).unwrap_or("invalid_request");
+    let fallback_400 = api
+        .error_codes
+        .iter()
+        .find(|c| c.status == 400)
+        .map(|c| c.code.as_str())
+        .unwrap_or("invalid_request");
     quote! {
         /// Builds the spec's error envelope.
         pub fn error_body(code: &str, message: impl Into<String>, request_id: &str) -> #envelope {
@@ -224,7 +247,11 @@ fn security_trait(api: &Api) -> TokenStream {
 fn tag_trait(api: &Api, tag: &str, description: Option<&str>) -> TokenStream {
     let ops: Vec<&Operation> = api.operations.iter().filter(|o| o.tag == tag).collect();
     let trait_ident = format_ident!("{}Api", tag.to_pascal_case());
-    let supertrait = if ops.iter().any(|o| o.secured) { quote!(ApiSecurity) } else { quote!(Send + Sync + 'static) };
+    let supertrait = if ops.iter().any(|o| o.secured) {
+        quote!(ApiSecurity)
+    } else {
+        quote!(Send + Sync + 'static)
+    };
     let doc = doc_lines(&[Some(&format!("Operations tagged `{tag}`.")), description]);
     let not_implemented = api.error_codes.iter().find(|c| c.status == 501);
     let methods = ops.iter().map(|op| {
@@ -262,7 +289,11 @@ fn tag_trait(api: &Api, tag: &str, description: Option<&str>) -> TokenStream {
     }
 }
 
-fn param_type(api: &Api, schema: &openapiv3::ReferenceOr<openapiv3::Schema>, type_name: Option<&str>) -> TokenStream {
+fn param_type(
+    api: &Api,
+    schema: &openapiv3::ReferenceOr<openapiv3::Schema>,
+    type_name: Option<&str>,
+) -> TokenStream {
     if let Some(name) = type_name {
         return type_path(name);
     }
@@ -270,7 +301,9 @@ fn param_type(api: &Api, schema: &openapiv3::ReferenceOr<openapiv3::Schema>, typ
     use openapiv3::{SchemaKind, StringFormat, Type, VariantOrUnknownOrEmpty};
     match schema.as_item().map(|s| &s.schema_kind) {
         Some(SchemaKind::Type(Type::String(s))) => match s.format {
-            VariantOrUnknownOrEmpty::Item(StringFormat::DateTime) => quote!(::chrono::DateTime<::chrono::Utc>),
+            VariantOrUnknownOrEmpty::Item(StringFormat::DateTime) => {
+                quote!(::chrono::DateTime<::chrono::Utc>)
+            }
             VariantOrUnknownOrEmpty::Item(StringFormat::Date) => quote!(::chrono::NaiveDate),
             _ => quote!(::std::string::String),
         },
@@ -284,7 +317,12 @@ fn param_type(api: &Api, schema: &openapiv3::ReferenceOr<openapiv3::Schema>, typ
     }
 }
 
-fn operation_items(api: &Api, op: &Operation, validators: &mut ValidatorGen, openapi: &openapiv3::OpenAPI) -> Result<TokenStream, String> {
+fn operation_items(
+    api: &Api,
+    op: &Operation,
+    validators: &mut ValidatorGen,
+    openapi: &openapiv3::OpenAPI,
+) -> Result<TokenStream, String> {
     let pascal = op.pascal();
     let params_ident = format_ident!("{}Params", pascal);
     let response_ident = format_ident!("{}Response", pascal);
@@ -297,22 +335,35 @@ fn operation_items(api: &Api, op: &Operation, validators: &mut ValidatorGen, ope
     let mut fields = Vec::new();
     let mut parse_stmts = Vec::new();
     let mut field_idents = Vec::new();
-    let query_names: Vec<&str> =
-        op.params.iter().filter(|p| p.location == ParamLocation::Query).map(|p| p.name.as_str()).collect();
+    let query_names: Vec<&str> = op
+        .params
+        .iter()
+        .filter(|p| p.location == ParamLocation::Query)
+        .map(|p| p.name.as_str())
+        .collect();
     for param in &op.params {
         let field = format_ident!("{}", param.field());
         field_idents.push(field.clone());
         let ty = param_type(api, &param.schema, param.type_name.as_deref());
         let default = param.schema.as_item().and_then(|s| s.schema_data.default.clone());
         let has_default = default.is_some() && !param.required;
-        let field_ty = if param.required || has_default { ty.clone() } else { quote!(::std::option::Option<#ty>) };
+        let field_ty = if param.required || has_default {
+            ty.clone()
+        } else {
+            quote!(::std::option::Option<#ty>)
+        };
         let location_word = match param.location {
             ParamLocation::Path => "path",
             ParamLocation::Query => "query",
             ParamLocation::Header => "header",
         };
         let doc = doc_lines(&[
-            Some(&format!("`{}` ({} parameter{}).", param.name, location_word, if param.required { ", required" } else { "" })),
+            Some(&format!(
+                "`{}` ({} parameter{}).",
+                param.name,
+                location_word,
+                if param.required { ", required" } else { "" }
+            )),
             param.description.as_deref(),
         ]);
         fields.push(quote!(#doc pub #field: #field_ty,));
@@ -378,8 +429,10 @@ fn operation_items(api: &Api, op: &Operation, validators: &mut ValidatorGen, ope
                 };
             });
         } else {
-            fields.push(quote!(/// The JSON request body (optional: absent when the request has none).
-                pub body: ::std::option::Option<#ty>,));
+            fields.push(
+                quote!(/// The JSON request body (optional: absent when the request has none).
+                pub body: ::std::option::Option<#ty>,),
+            );
             parse_stmts.push(quote! {
                 let body: ::std::option::Option<#ty> = match runtime::json_body(headers, body)? {
                     None => None,
@@ -453,7 +506,10 @@ fn operation_items(api: &Api, op: &Operation, validators: &mut ValidatorGen, ope
             },
         ),
     };
-    let response_doc = format!(" Every response `{}` may answer, one variant per status declared in the spec.", op.id);
+    let response_doc = format!(
+        " Every response `{}` may answer, one variant per status declared in the spec.",
+        op.id
+    );
 
     let principal = if op.secured {
         let scheme = api.security.as_ref().ok_or("secured operation without a scheme")?;

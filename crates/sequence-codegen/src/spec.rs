@@ -42,11 +42,15 @@ pub enum LoadError {
 impl Spec {
     /// Parses `text` (YAML or JSON). `source_name` is used in messages and generated headers.
     pub fn load(text: &str, source_name: &str) -> Result<Spec, LoadError> {
-        let parse_error = |message: String| LoadError::Parse { source_name: source_name.to_owned(), message };
+        let parse_error =
+            |message: String| LoadError::Parse { source_name: source_name.to_owned(), message };
         let api: OpenAPI = serde_saphyr::from_str(text).map_err(|e| parse_error(e.to_string()))?;
         let raw: Value = serde_saphyr::from_str(text).map_err(|e| parse_error(e.to_string()))?;
         if !api.openapi.starts_with("3.0.") {
-            return Err(LoadError::Version { source_name: source_name.to_owned(), version: api.openapi });
+            return Err(LoadError::Version {
+                source_name: source_name.to_owned(),
+                version: api.openapi,
+            });
         }
         let sha256 = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(text.as_bytes()));
         Ok(Spec { api, raw, source_name: source_name.to_owned(), sha256 })
@@ -147,7 +151,9 @@ mod tests {
 
     #[test]
     fn duplicate_keys_are_rejected() {
-        let text = format!("{BASE}components:\n  schemas:\n    A: {{type: string}}\n    A: {{type: integer}}\n");
+        let text = format!(
+            "{BASE}components:\n  schemas:\n    A: {{type: string}}\n    A: {{type: integer}}\n"
+        );
         let err = Spec::load(&text, "t.yaml").unwrap_err().to_string();
         assert!(err.contains("duplicate"), "{err}");
     }

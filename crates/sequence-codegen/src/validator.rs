@@ -23,17 +23,22 @@ pub(crate) struct ValidatorGen {
 }
 
 impl ValidatorGen {
-
     /// The function that validates component `name`.
     pub(crate) fn fn_ident(name: &str) -> proc_macro2::Ident {
         format_ident!("validate_{}", name.to_snake_case())
     }
 
     /// `pub fn validate_<name>(value, path)` for a component schema.
-    pub(crate) fn component_fn(&mut self, name: &str, schema: &ReferenceOr<Schema>) -> Result<TokenStream, String> {
+    pub(crate) fn component_fn(
+        &mut self,
+        name: &str,
+        schema: &ReferenceOr<Schema>,
+    ) -> Result<TokenStream, String> {
         let ident = Self::fn_ident(name);
         let body = self.check(schema, &quote!(value), &quote!(path))?;
-        let doc = format!("Checks a JSON value against the `{name}` schema; reports the first violation.");
+        let doc = format!(
+            "Checks a JSON value against the `{name}` schema; reports the first violation."
+        );
         Ok(quote! {
             #[doc = #doc]
             pub fn #ident(value: &::serde_json::Value, path: &str) -> ::std::result::Result<(), Violation> {
@@ -58,10 +63,16 @@ impl ValidatorGen {
 
     /// Statements checking `value` (an expression of type `&serde_json::Value`) against `schema`,
     /// with `path` (an expression of type `&str`) naming the location. They `return Err` early.
-    pub(crate) fn check(&mut self, schema: &ReferenceOr<Schema>, value: &TokenStream, path: &TokenStream) -> Result<TokenStream, String> {
+    pub(crate) fn check(
+        &mut self,
+        schema: &ReferenceOr<Schema>,
+        value: &TokenStream,
+        path: &TokenStream,
+    ) -> Result<TokenStream, String> {
         let schema = match schema {
             ReferenceOr::Reference { reference } => {
-                let name = ref_name(reference).ok_or_else(|| format!("unsupported reference {reference}"))?;
+                let name = ref_name(reference)
+                    .ok_or_else(|| format!("unsupported reference {reference}"))?;
                 let ident = Self::fn_ident(name);
                 return Ok(quote!(#ident(#value, #path)?;));
             }
@@ -75,15 +86,27 @@ impl ValidatorGen {
         }
     }
 
-    fn boxed_check(&mut self, schema: &ReferenceOr<Box<Schema>>, value: &TokenStream, path: &TokenStream) -> Result<TokenStream, String> {
+    fn boxed_check(
+        &mut self,
+        schema: &ReferenceOr<Box<Schema>>,
+        value: &TokenStream,
+        path: &TokenStream,
+    ) -> Result<TokenStream, String> {
         let unboxed = match schema {
-            ReferenceOr::Reference { reference } => ReferenceOr::Reference { reference: reference.clone() },
+            ReferenceOr::Reference { reference } => {
+                ReferenceOr::Reference { reference: reference.clone() }
+            }
             ReferenceOr::Item(b) => ReferenceOr::Item((**b).clone()),
         };
         self.check(&unboxed, value, path)
     }
 
-    fn check_kind(&mut self, schema: &Schema, value: &TokenStream, path: &TokenStream) -> Result<TokenStream, String> {
+    fn check_kind(
+        &mut self,
+        schema: &Schema,
+        value: &TokenStream,
+        path: &TokenStream,
+    ) -> Result<TokenStream, String> {
         Ok(match &schema.schema_kind {
             SchemaKind::Type(Type::String(s)) => {
                 let mut checks = Vec::new();
@@ -97,7 +120,8 @@ impl ValidatorGen {
                     checks.push(quote!(runtime::check_length(text, #min, #max, #path)?;));
                 }
                 if let Some(pattern) = &s.pattern {
-                    regress::Regex::new(pattern).map_err(|e| format!("pattern {pattern:?} does not compile: {e}"))?;
+                    regress::Regex::new(pattern)
+                        .map_err(|e| format!("pattern {pattern:?} does not compile: {e}"))?;
                     let next = self.patterns.len();
                     let index = *self.patterns.entry(pattern.clone()).or_insert(next);
                     let ident = format_ident!("PATTERN_{}", index);

@@ -19,7 +19,10 @@ fn check_generated(name: &str) {
     for file in files {
         let short = file.path.rsplit('/').next().unwrap_or(&file.path).trim_end_matches(".rs");
         let crate_name = file.path.split('/').nth(1).unwrap_or("");
-        insta::assert_snapshot!(format!("{}__{crate_name}__{short}", name.trim_end_matches(".yaml")), file.contents);
+        insta::assert_snapshot!(
+            format!("{}__{crate_name}__{short}", name.trim_end_matches(".yaml")),
+            file.contents
+        );
     }
 }
 

@@ -6,9 +6,9 @@
 //! this crate to decide *what* should happen, then make it durable. Keeping the decisions pure is
 //! what lets the rules engine and the ledger checks be tested as tables of cases.
 
-pub mod ids;
-pub mod money;
 pub mod clock;
+pub mod ids;
 pub mod ledger;
+pub mod money;
 pub mod permissions;
 pub mod rules;

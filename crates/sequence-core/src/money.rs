@@ -12,7 +12,19 @@ pub const TRANSFER_MINIMUM: Cents = Cents(100);
 
 /// An amount of money in US cents. May be negative only where a balance can be (liabilities,
 /// deltas); amounts of transfers are always positive.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    serde::Serialize,
+    serde::Deserialize,
+)]
 #[serde(transparent)]
 pub struct Cents(i64);
 

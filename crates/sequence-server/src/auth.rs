@@ -44,7 +44,12 @@ pub struct MintedKey {
 }
 
 /// Mints a key for `org` with `permissions`.
-pub fn mint(org: &OrgId, name: &str, permissions: &Permissions, now: chrono::DateTime<chrono::Utc>) -> MintedKey {
+pub fn mint(
+    org: &OrgId,
+    name: &str,
+    permissions: &Permissions,
+    now: chrono::DateTime<chrono::Utc>,
+) -> MintedKey {
     let ulid = ulid::Ulid::new().to_string();
     let mut secret = [0u8; 32];
     rand::rng().fill_bytes(&mut secret);
@@ -90,15 +95,21 @@ fn unauthorized() -> Problem {
 impl ApiSecurity for Server {
     type Principal = Principal;
 
-    async fn authenticate_api_key_auth(&self, credential: Option<&HeaderValue>) -> Result<Principal, Problem> {
-        let (key_id, secret) = credential.and_then(key_from_header).and_then(parse_key).ok_or_else(unauthorized)?;
+    async fn authenticate_api_key_auth(
+        &self,
+        credential: Option<&HeaderValue>,
+    ) -> Result<Principal, Problem> {
+        let (key_id, secret) =
+            credential.and_then(key_from_header).and_then(parse_key).ok_or_else(unauthorized)?;
         let mut conn = self.state.store.pool().acquire().await.map_err(|e| {
             tracing::error!(error = %e, "database unavailable during authentication");
-            ErrorCode::InternalError.problem("An internal error occurred while authenticating; retry later.")
+            ErrorCode::InternalError
+                .problem("An internal error occurred while authenticating; retry later.")
         })?;
         let record = keys::find(&mut conn, &key_id).await.map_err(|e| {
             tracing::error!(error = %e, "key lookup failed");
-            ErrorCode::InternalError.problem("An internal error occurred while authenticating; retry later.")
+            ErrorCode::InternalError
+                .problem("An internal error occurred while authenticating; retry later.")
         })?;
         let Some(record) = record else { return Err(unauthorized()) };
         let presented = sha256_hex(secret);
@@ -108,7 +119,8 @@ impl ApiSecurity for Server {
         }
         let permissions = Permissions::from_json(&record.permissions_json).map_err(|e| {
             tracing::error!(key = %record.id, error = %e, "stored permissions do not parse");
-            ErrorCode::InternalError.problem("An internal error occurred while authenticating; retry later.")
+            ErrorCode::InternalError
+                .problem("An internal error occurred while authenticating; retry later.")
         })?;
         Ok(Principal { org_id: record.org_id, key_id: record.id, permissions })
     }

@@ -30,7 +30,12 @@ pub struct Cli {
 #[derive(Args, Debug, Clone)]
 pub struct DatabaseArgs {
     /// Database URL: `sqlite://FILE` (created if missing) or `postgres://USER@HOST/DB`.
-    #[arg(long = "database", env = "SEQUENCE_DATABASE_URL", default_value = "sqlite://sequence.db", global = true)]
+    #[arg(
+        long = "database",
+        env = "SEQUENCE_DATABASE_URL",
+        default_value = "sqlite://sequence.db",
+        global = true
+    )]
     pub url: String,
 }
 
@@ -141,7 +146,8 @@ impl<E: Into<anyhow::Error>> From<E> for CliError {
 fn init_tracing() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn,tower_http=info"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let _ =
+        tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
 }
 
 async fn orgs_command(url: &str, command: OrgsCommand) -> Result<(), CliError> {
@@ -183,7 +189,9 @@ async fn keys_command(url: &str, command: KeysCommand) -> Result<(), CliError> {
             let minted = crate::auth::mint(&org, name, &permissions, chrono::Utc::now());
             let mut tx = store.begin().await?;
             match keys::insert(&mut tx, &minted.record).await {
-                Err(StoreError::NotFound) => return Err(CliError::Usage(format!("no organization `{org}`"))),
+                Err(StoreError::NotFound) => {
+                    return Err(CliError::Usage(format!("no organization `{org}`")));
+                }
                 other => other?,
             }
             tx.commit().await?;
@@ -200,9 +208,14 @@ async fn keys_command(url: &str, command: KeysCommand) -> Result<(), CliError> {
             println!("{:<32}  {:<24}  {:<20}  {:<20}  SCOPES", "ID", "NAME", "CREATED", "REVOKED");
             for key in keys {
                 let scopes = Permissions::from_json(&key.permissions_json)
-                    .map(|p| p.entries().iter().map(|e| e.scope.as_str()).collect::<Vec<_>>().join(","))
+                    .map(|p| {
+                        p.entries().iter().map(|e| e.scope.as_str()).collect::<Vec<_>>().join(",")
+                    })
                     .unwrap_or_else(|_| "(unreadable)".to_owned());
-                let revoked = key.revoked_at.map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string()).unwrap_or("-".to_owned());
+                let revoked = key
+                    .revoked_at
+                    .map(|t| t.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+                    .unwrap_or("-".to_owned());
                 println!(
                     "{:<32}  {:<24}  {:<20}  {:<20}  {scopes}",
                     key.id,

@@ -109,7 +109,10 @@ mod tests {
     fn cursors_round_trip_and_reject_forgeries() {
         let encoded = cursor::encode(1_713_864_100_000, "txr_01HABC1111");
         let decoded = cursor::decode(&encoded).expect("decodes");
-        assert_eq!((decoded.created_at_ms, decoded.id.as_str()), (1_713_864_100_000, "txr_01HABC1111"));
+        assert_eq!(
+            (decoded.created_at_ms, decoded.id.as_str()),
+            (1_713_864_100_000, "txr_01HABC1111")
+        );
         for forged in ["", "zz", "312e00", &hex::encode("x.txr_1"), &hex::encode("1.a b")] {
             assert!(cursor::decode(forged).is_none(), "{forged}");
         }
@@ -118,9 +121,12 @@ mod tests {
 
 /// Converts between a domain enum and its wire twin through their shared string form. The two
 /// are generated from the same names, so a failure is a bug (answered as a 500, never a panic).
-pub fn same_name<A: std::fmt::Display, B: std::str::FromStr>(value: A) -> Result<B, crate::error::ApiError> {
+pub fn same_name<A: std::fmt::Display, B: std::str::FromStr>(
+    value: A,
+) -> Result<B, crate::error::ApiError> {
     let text = value.to_string();
-    text.parse().map_err(|_| crate::error::ApiError::internal(format!("no wire/domain twin for `{text}`")))
+    text.parse()
+        .map_err(|_| crate::error::ApiError::internal(format!("no wire/domain twin for `{text}`")))
 }
 
 /// A transfer with its account references resolved (`accounts` holds every account the
@@ -169,7 +175,11 @@ pub mod cursor {
         let text = String::from_utf8(hex::decode(cursor).ok()?).ok()?;
         let (ms, id) = text.split_once('.')?;
         // Ids we mint are a prefix and a ULID: anything else was not made by `encode`.
-        let plausible = !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
-        plausible.then(|| Some(Cursor { created_at_ms: ms.parse().ok()?, id: id.to_owned() })).flatten()
+        let plausible = !id.is_empty()
+            && id.len() <= 64
+            && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+        plausible
+            .then(|| Some(Cursor { created_at_ms: ms.parse().ok()?, id: id.to_owned() }))
+            .flatten()
     }
 }

@@ -17,12 +17,17 @@ pub const OPENAPI_YAML: &str = include_str!("../../../openapi.yaml");
 
 /// The spec as JSON, converted once.
 pub static OPENAPI_JSON: LazyLock<serde_json::Value> = LazyLock::new(|| {
-    serde_saphyr::from_str(OPENAPI_YAML).expect("openapi.yaml parses (checked by the codegen tests)")
+    serde_saphyr::from_str(OPENAPI_YAML)
+        .expect("openapi.yaml parses (checked by the codegen tests)")
 });
 
 /// `/docs`, `/openapi.json` and `/openapi.yaml`.
 pub fn router() -> Router<AppState> {
-    let swagger: Router<AppState> =
-        SwaggerUi::new("/docs").external_url_unchecked("/openapi.json", OPENAPI_JSON.clone()).into();
-    swagger.route("/openapi.yaml", get(|| async { ([(header::CONTENT_TYPE, "application/yaml")], OPENAPI_YAML) }))
+    let swagger: Router<AppState> = SwaggerUi::new("/docs")
+        .external_url_unchecked("/openapi.json", OPENAPI_JSON.clone())
+        .into();
+    swagger.route(
+        "/openapi.yaml",
+        get(|| async { ([(header::CONTENT_TYPE, "application/yaml")], OPENAPI_YAML) }),
+    )
 }

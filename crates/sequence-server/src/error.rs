@@ -77,7 +77,10 @@ impl ApiError {
 }
 
 /// Turns a use case's result into the operation's response.
-pub fn respond<P, R: FromError<ErrorResponse>>(ctx: &RequestContext<P>, result: Result<R, ApiError>) -> R {
+pub fn respond<P, R: FromError<ErrorResponse>>(
+    ctx: &RequestContext<P>,
+    result: Result<R, ApiError>,
+) -> R {
     result.unwrap_or_else(|error| error.into_response(&ctx.request_id))
 }
 
@@ -130,12 +133,12 @@ impl From<TransferRejection> for ApiError {
             TransferRejection::SourceDeleted { .. } => ErrorCode::TransferSourceNotFound,
             TransferRejection::DestinationDeleted { .. } => ErrorCode::TransferDestinationNotFound,
             TransferRejection::SourceCannotSend { .. } => ErrorCode::AccountCannotBeSource,
-            TransferRejection::DestinationCannotReceive { .. } => ErrorCode::AccountCannotBeDestination,
+            TransferRejection::DestinationCannotReceive { .. } => {
+                ErrorCode::AccountCannotBeDestination
+            }
             TransferRejection::AmountBelowMinimum { .. }
             | TransferRejection::AmountAboveMaximum { .. }
-            | TransferRejection::AmountNotPositive { .. } => {
-                ErrorCode::InvalidRequest
-            }
+            | TransferRejection::AmountNotPositive { .. } => ErrorCode::InvalidRequest,
             _ => ErrorCode::TransferNotSupported,
         };
         ApiError::new(code, rejection.to_string())

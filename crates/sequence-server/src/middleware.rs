@@ -50,7 +50,8 @@ pub async fn request_id(mut request: Request, next: Next) -> Response {
 
 /// Gives error answers produced outside the operations the spec's JSON envelope.
 pub async fn error_envelope(request: Request, next: Next) -> Response {
-    let request_id = request.extensions().get::<RequestId>().map(|r| r.0.clone()).unwrap_or_default();
+    let request_id =
+        request.extensions().get::<RequestId>().map(|r| r.0.clone()).unwrap_or_default();
     let response = next.run(request).await;
     let status = response.status();
     let is_json = response
@@ -67,20 +68,26 @@ pub async fn error_envelope(request: Request, next: Next) -> Response {
         ErrorCode::InvalidRequest
     });
     let message = match status {
-        StatusCode::NOT_FOUND => "No such route. The API lives under /api/v1; see /docs.".to_owned(),
-        StatusCode::METHOD_NOT_ALLOWED => "This method is not allowed on this path; see the Allow header.".to_owned(),
+        StatusCode::NOT_FOUND => {
+            "No such route. The API lives under /api/v1; see /docs.".to_owned()
+        }
+        StatusCode::METHOD_NOT_ALLOWED => {
+            "This method is not allowed on this path; see the Allow header.".to_owned()
+        }
         StatusCode::REQUEST_TIMEOUT => "The request took too long and was abandoned.".to_owned(),
         StatusCode::PAYLOAD_TOO_LARGE => "The request body is too large.".to_owned(),
         _ if status.is_server_error() => {
             tracing::error!(%status, "an internal error escaped the handlers");
-            "An internal error occurred. It has been logged; retry later or report the request id.".to_owned()
+            "An internal error occurred. It has been logged; retry later or report the request id."
+                .to_owned()
         }
         _ => code.description().to_owned(),
     };
     let (mut parts, _) = response.into_parts();
     parts.headers.remove(header::CONTENT_LENGTH);
     parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    let body = serde_json::to_vec(&error_body(code.as_str(), message, &request_id)).unwrap_or_default();
+    let body =
+        serde_json::to_vec(&error_body(code.as_str(), message, &request_id)).unwrap_or_default();
     Response::from_parts(parts, Body::from(body))
 }
 

@@ -7,8 +7,8 @@
 //! and converts records to wire types with [`crate::convert`].
 
 mod accounts;
-mod ledger;
 mod cards;
+mod ledger;
 mod rule_engine;
 mod rule_executions;
 mod rule_hooks;

@@ -7,12 +7,13 @@
 
 use sequence_api::runtime::RequestContext;
 use sequence_api::server::{
-    AdvanceSandboxClockParams, AdvanceSandboxClockResponse, ApproveSandboxTransferParams, ApproveSandboxTransferResponse,
-    CreateSandboxDepositParams, CreateSandboxDepositResponse, CreateSandboxExternalAccountParams,
-    CreateSandboxExternalAccountResponse, DeclineSandboxTransferParams, DeclineSandboxTransferResponse,
-    DisableSandboxRuleParams, DisableSandboxRuleResponse, EnableSandboxRuleParams, EnableSandboxRuleResponse,
-    GetSandboxOrganizationParams, GetSandboxOrganizationResponse, SandboxApi, UpdateSandboxOrganizationParams,
-    UpdateSandboxOrganizationResponse,
+    AdvanceSandboxClockParams, AdvanceSandboxClockResponse, ApproveSandboxTransferParams,
+    ApproveSandboxTransferResponse, CreateSandboxDepositParams, CreateSandboxDepositResponse,
+    CreateSandboxExternalAccountParams, CreateSandboxExternalAccountResponse,
+    DeclineSandboxTransferParams, DeclineSandboxTransferResponse, DisableSandboxRuleParams,
+    DisableSandboxRuleResponse, EnableSandboxRuleParams, EnableSandboxRuleResponse,
+    GetSandboxOrganizationParams, GetSandboxOrganizationResponse, SandboxApi,
+    UpdateSandboxOrganizationParams, UpdateSandboxOrganizationResponse,
 };
 use sequence_core::permissions::Scope;
 

@@ -15,7 +15,9 @@ async fn missing_malformed_unknown_and_revoked_keys_get_401() {
     assert_eq!(missing.body["error"]["message"], "Missing or invalid API key.");
 
     for header in ["Bearer abc", "ApiKey", "ApiKey not-a-key", &format!("Basic {key}")] {
-        let response = app.send(request("GET", "/api/v1/accounts", None, None, &[("Authorization", header)])).await;
+        let response = app
+            .send(request("GET", "/api/v1/accounts", None, None, &[("Authorization", header)]))
+            .await;
         assert_error(&response, 401, "unauthorized");
     }
 
@@ -31,7 +33,13 @@ async fn missing_malformed_unknown_and_revoked_keys_get_401() {
     assert_eq!(app.get("/api/v1/accounts", Some(&key)).await.status, 200);
     let key_id = format!("key_{}", &key[5..31]);
     let mut tx = app.state.store.begin().await.unwrap();
-    sequence_store::keys::revoke(&mut tx, &sequence_core::ids::ApiKeyId::from_raw(key_id), chrono::Utc::now()).await.unwrap();
+    sequence_store::keys::revoke(
+        &mut tx,
+        &sequence_core::ids::ApiKeyId::from_raw(key_id),
+        chrono::Utc::now(),
+    )
+    .await
+    .unwrap();
     tx.commit().await.unwrap();
     assert_error(&app.get("/api/v1/accounts", Some(&key)).await, 401, "unauthorized");
 }
@@ -44,9 +52,14 @@ async fn a_key_without_the_scope_gets_403_with_the_documented_body() {
 
     let list = app.get("/api/v1/accounts", Some(&key)).await;
     assert_error(&list, 403, "forbidden");
-    assert_eq!(list.body["error"]["message"], "This API key does not have the required permission.");
+    assert_eq!(
+        list.body["error"]["message"],
+        "This API key does not have the required permission."
+    );
 
-    let create = app.post("/api/v1/accounts/income-sources", Some(&key), json!({"nickname": "Payroll"})).await;
+    let create = app
+        .post("/api/v1/accounts/income-sources", Some(&key), json!({"nickname": "Payroll"}))
+        .await;
     assert_error(&create, 403, "forbidden");
 }
 
@@ -54,14 +67,20 @@ async fn a_key_without_the_scope_gets_403_with_the_documented_body() {
 async fn read_accounts_is_limited_to_the_listed_resources() {
     let app = TestApp::new().await;
     let (org, admin) = app.org_with_admin_key().await;
-    let created = app.post("/api/v1/accounts/pods", Some(&admin), json!({"nickname": "Savings"})).await;
+    let created =
+        app.post("/api/v1/accounts/pods", Some(&admin), json!({"nickname": "Savings"})).await;
     let pod = created.body["data"]["id"].as_str().unwrap().to_owned();
     let other = app.post("/api/v1/accounts/pods", Some(&admin), json!({"nickname": "Other"})).await;
     let other = other.body["data"]["id"].as_str().unwrap().to_owned();
 
-    let key = app.key(&org, &format!(r#"[{{"scope":"READ_ACCOUNTS","resources":["{pod}"]}}]"#)).await;
+    let key =
+        app.key(&org, &format!(r#"[{{"scope":"READ_ACCOUNTS","resources":["{pod}"]}}]"#)).await;
     assert_eq!(app.get(&format!("/api/v1/accounts/{pod}"), Some(&key)).await.status, 200);
-    assert_error(&app.get(&format!("/api/v1/accounts/{other}"), Some(&key)).await, 403, "forbidden");
+    assert_error(
+        &app.get(&format!("/api/v1/accounts/{other}"), Some(&key)).await,
+        403,
+        "forbidden",
+    );
 }
 
 #[tokio::test]
@@ -69,9 +88,14 @@ async fn another_organizations_accounts_are_not_found() {
     let app = TestApp::new().await;
     let (_, admin_a) = app.org_with_admin_key().await;
     let (_, admin_b) = app.org_with_admin_key().await;
-    let created = app.post("/api/v1/accounts/pods", Some(&admin_a), json!({"nickname": "Savings"})).await;
+    let created =
+        app.post("/api/v1/accounts/pods", Some(&admin_a), json!({"nickname": "Savings"})).await;
     let pod = created.body["data"]["id"].as_str().unwrap();
-    assert_error(&app.get(&format!("/api/v1/accounts/{pod}"), Some(&admin_b)).await, 404, "account_not_found");
+    assert_error(
+        &app.get(&format!("/api/v1/accounts/{pod}"), Some(&admin_b)).await,
+        404,
+        "account_not_found",
+    );
     let listed = app.get("/api/v1/accounts", Some(&admin_b)).await;
     assert_eq!(listed.body["data"], json!([]));
 }

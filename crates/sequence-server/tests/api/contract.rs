@@ -17,12 +17,18 @@ fn route_table_matches_the_spec_operations() {
     for (path, item) in spec["paths"].as_object().unwrap() {
         for (method, op) in item.as_object().unwrap() {
             if ["get", "post", "put", "delete", "patch"].contains(&method.as_str()) {
-                from_spec.insert((method.to_uppercase(), path.clone(), op["operationId"].as_str().unwrap().to_owned()));
+                from_spec.insert((
+                    method.to_uppercase(),
+                    path.clone(),
+                    op["operationId"].as_str().unwrap().to_owned(),
+                ));
             }
         }
     }
-    let generated: BTreeSet<_> =
-        OPERATIONS.iter().map(|o| (o.method.to_owned(), o.path.to_owned(), o.operation_id.to_owned())).collect();
+    let generated: BTreeSet<_> = OPERATIONS
+        .iter()
+        .map(|o| (o.method.to_owned(), o.path.to_owned(), o.operation_id.to_owned()))
+        .collect();
     assert_eq!(generated, from_spec);
 
     let table: Vec<String> = OPERATIONS
@@ -39,7 +45,9 @@ fn route_table_matches_the_spec_operations() {
 
 #[test]
 fn error_catalogue() {
-    let rows: Vec<String> =
-        ErrorCode::ALL.iter().map(|c| format!("{:<32} {}  {}", c.as_str(), c.status().as_u16(), c.description())).collect();
+    let rows: Vec<String> = ErrorCode::ALL
+        .iter()
+        .map(|c| format!("{:<32} {}  {}", c.as_str(), c.status().as_u16(), c.description()))
+        .collect();
     insta::assert_snapshot!("error_catalogue", rows.join("\n"));
 }

@@ -14,11 +14,16 @@ async fn generated_client_against_the_real_server() {
     let router = sequence_server::app(app.state.clone());
     let server = tokio::spawn(async move { axum::serve(listener, router).await });
 
-    let client = sequence_client::client_with_api_key(&format!("http://{address}/api/v1"), &key).expect("client");
+    let client = sequence_client::client_with_api_key(&format!("http://{address}/api/v1"), &key)
+        .expect("client");
     let created = client
         .create_income_source()
         .idempotency_key("e2e-1")
-        .body(types::CreateIncomeSourceRequest::builder().nickname("Main Payroll").icon(Some("briefcase".try_into().unwrap())))
+        .body(
+            types::CreateIncomeSourceRequest::builder()
+                .nickname("Main Payroll")
+                .icon(Some("briefcase".try_into().unwrap())),
+        )
         .send()
         .await
         .expect("created");
@@ -26,7 +31,12 @@ async fn generated_client_against_the_real_server() {
     assert_eq!(created.data.name, "Main Payroll");
     assert_eq!(created.data.type_, types::AccountType::IncomeSource);
 
-    let listed = client.list_accounts().type_(types::AccountType::IncomeSource).send().await.expect("listed");
+    let listed = client
+        .list_accounts()
+        .type_(types::AccountType::IncomeSource)
+        .send()
+        .await
+        .expect("listed");
     assert_eq!(listed.data.len(), 1);
     assert_eq!(listed.data[0].id, created.data.id);
 
@@ -41,9 +51,12 @@ async fn generated_client_against_the_real_server() {
     }
 
     // A bad key is a typed 401.
-    let anonymous = sequence_client::client_with_api_key(&format!("http://{address}/api/v1"), "nope").unwrap();
+    let anonymous =
+        sequence_client::client_with_api_key(&format!("http://{address}/api/v1"), "nope").unwrap();
     match anonymous.list_accounts().send().await.expect_err("401") {
-        sequence_client::Error::ErrorResponse(response) => assert_eq!(response.error.code, "unauthorized"),
+        sequence_client::Error::ErrorResponse(response) => {
+            assert_eq!(response.error.code, "unauthorized")
+        }
         other => panic!("expected a typed error, got {other:?}"),
     }
     server.abort();

@@ -12,7 +12,10 @@ async fn body_violations_name_the_field() {
     let cases = [
         (json!({}), "invalid `nickname`: is required"),
         (json!({"nickname": ""}), "invalid `nickname`: must be at least 1 character long"),
-        (json!({"nickname": "x".repeat(101)}), "invalid `nickname`: must be at most 100 characters long"),
+        (
+            json!({"nickname": "x".repeat(101)}),
+            "invalid `nickname`: must be at most 100 characters long",
+        ),
         (json!({"nickname": 5}), "invalid `nickname`: must be a string, not a number"),
         (json!({"nickname": "ok", "colour": "red"}), "invalid `colour`: is not a known field"),
         (json!([1, 2]), "invalid request body: must be a JSON object, not an array"),
@@ -29,7 +32,9 @@ async fn body_violations_name_the_field() {
 async fn malformed_bodies_and_media_types() {
     let app = TestApp::new().await;
     let (_, key) = app.org_with_admin_key().await;
-    let bad_json = app.send(request("POST", "/api/v1/accounts/pods", Some(&key), Some("{nope".into()), &[])).await;
+    let bad_json = app
+        .send(request("POST", "/api/v1/accounts/pods", Some(&key), Some("{nope".into()), &[]))
+        .await;
     assert_error(&bad_json, 400, "invalid_request");
     let missing = app.send(request("POST", "/api/v1/accounts/pods", Some(&key), None, &[])).await;
     assert_error(&missing, 400, "invalid_request");
@@ -46,7 +51,11 @@ async fn malformed_bodies_and_media_types() {
         .await;
     assert_error(&text, 415, "unsupported_media_type");
     let huge = json!({"nickname": "x".repeat(300 * 1024)});
-    assert_error(&app.post("/api/v1/accounts/pods", Some(&key), huge).await, 413, "payload_too_large");
+    assert_error(
+        &app.post("/api/v1/accounts/pods", Some(&key), huge).await,
+        413,
+        "payload_too_large",
+    );
 }
 
 #[tokio::test]
@@ -55,13 +64,27 @@ async fn parameters_are_validated() {
     let (_, key) = app.org_with_admin_key().await;
     let unknown = app.get("/api/v1/accounts?colour=red", Some(&key)).await;
     assert_error(&unknown, 400, "invalid_request");
-    assert!(unknown.body["error"]["message"].as_str().unwrap().contains("unknown query parameter `colour`"));
-    let bad_request_id =
-        app.send(request("GET", "/api/v1/accounts", Some(&key), None, &[("X-Request-ID", "has spaces!")])).await;
+    assert!(
+        unknown.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("unknown query parameter `colour`")
+    );
+    let bad_request_id = app
+        .send(request(
+            "GET",
+            "/api/v1/accounts",
+            Some(&key),
+            None,
+            &[("X-Request-ID", "has spaces!")],
+        ))
+        .await;
     assert_error(&bad_request_id, 400, "invalid_request");
     let long_id = format!("/api/v1/accounts/{}", "a".repeat(65));
     assert_error(&app.get(&long_id, Some(&key)).await, 400, "invalid_request");
-    let bad_key = app.post_idempotent("/api/v1/accounts/pods", &key, "white space", json!({"nickname": "P"})).await;
+    let bad_key = app
+        .post_idempotent("/api/v1/accounts/pods", &key, "white space", json!({"nickname": "P"}))
+        .await;
     assert_error(&bad_key, 400, "invalid_request");
 }
 
@@ -69,7 +92,9 @@ async fn parameters_are_validated() {
 async fn request_ids_are_echoed_or_generated() {
     let app = TestApp::new().await;
     let (_, key) = app.org_with_admin_key().await;
-    let echoed = app.send(request("GET", "/api/v1/accounts", Some(&key), None, &[("X-Request-ID", "my-id-1")])).await;
+    let echoed = app
+        .send(request("GET", "/api/v1/accounts", Some(&key), None, &[("X-Request-ID", "my-id-1")]))
+        .await;
     assert_eq!(echoed.headers["x-request-id"], "my-id-1");
     assert_eq!(echoed.body["request_id"], "my-id-1");
     let generated = app.get("/api/v1/accounts", Some(&key)).await;
