@@ -127,7 +127,12 @@ impl Server {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let tx = self.state.store.begin().await?;
+            let tx = match self.state.store.begin().await {
+                Ok(tx) => tx,
+                // SQLite answers "busy" when another writer holds the lock past the busy timeout.
+                Err(StoreError::Retry) if attempt < ATTEMPTS_MAX => continue,
+                Err(error) => return Err(error.into()),
+            };
             let (mut tx, result) = use_case(tx).await;
             let outcome = async {
                 let response = result?;
