@@ -22,7 +22,6 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Datelike, Days, Months, NaiveDate, TimeDelta, Utc};
-use rand::Rng;
 use sequence_core::ids::{AccountId, OrgId, RuleId};
 use sequence_core::ledger::{AccountKind, ExternalAccountType, SystemAccounts};
 use sequence_core::money::Cents;
@@ -39,18 +38,6 @@ use sequence_store::{Store, StoreError, StoreResult, keys};
 
 /// The demo organization's name (also the accounts' beneficiary, as in the docs' examples).
 pub const DEMO_ORG_NAME: &str = "John Smith";
-
-/// A plausible random ABA routing number (9 digits), stored in full and masked on the wire.
-pub fn routing_number() -> String {
-    let mut rng = rand::rng();
-    (0..9).map(|_| char::from(b'0' + rng.random_range(0..10u8))).collect()
-}
-
-/// A plausible random account number (12 digits).
-pub fn account_number() -> String {
-    let mut rng = rand::rng();
-    (0..12).map(|_| char::from(b'0' + rng.random_range(0..10u8))).collect()
-}
 
 /// What `--demo` did.
 pub struct DemoSeed {
@@ -86,28 +73,7 @@ async fn create_demo_org(tx: &mut sequence_store::Tx, now: DateTime<Utc>) -> Sto
         created_at: now,
     };
     orgs::insert(tx, &org).await?;
-    let account = |kind, name: &str| AccountRecord {
-        id: AccountId::generate(),
-        org_id: org.id.clone(),
-        kind,
-        name: name.to_owned(),
-        description: None,
-        icon: None,
-        beneficiary_name: DEMO_ORG_NAME.to_owned(),
-        institution_name: None,
-        routing_number: Some(routing_number()),
-        account_number: Some(account_number()),
-        balance: Cents::ZERO,
-        reserved: Cents::ZERO,
-        reported_balance: None,
-        last_statement_balance: None,
-        next_payment_minimum: None,
-        next_payment_due_date: None,
-        balance_updated_at: now,
-        created_at: now,
-        updated_at: now,
-        deleted_at: None,
-    };
+    let account = |kind, name: &str| crate::handlers::new_account(&org, kind, name, now);
     let checking = AccountRecord {
         description: Some("Main payroll account".to_owned()),
         institution_name: Some("Chase".to_owned()),

@@ -1,17 +1,20 @@
 //! `AccountsApi`: listing, reading, creating and deleting accounts.
 
-use sequence_api::runtime::RequestContext;
+use chrono::{DateTime, Utc};
+use rand::Rng;
+use sequence_api::runtime::{FromError, Replayable, RequestContext};
 use sequence_api::server::{
     AccountsApi, CreateIncomeSourceParams, CreateIncomeSourceResponse, CreatePodParams,
     CreatePodResponse, DeleteAccountParams, DeleteAccountResponse, ErrorCode, GetAccountParams,
     GetAccountResponse, ListAccountsParams, ListAccountsResponse,
 };
-use sequence_api::types;
+use sequence_api::types::{self, ErrorResponse};
 use sequence_core::ids::AccountId;
 use sequence_core::ledger::{AccountKind, AccountView, check_deletable};
 use sequence_core::money::Cents;
 use sequence_core::permissions::Scope;
 use sequence_store::accounts::{self, AccountRecord};
+use sequence_store::orgs::{self, Organization};
 use sequence_store::{StoreError, Tx};
 
 use crate::auth::Principal;
@@ -28,42 +31,75 @@ pub(crate) fn account_not_found(id: &str) -> ApiError {
     )
 }
 
+/// A new, empty account of `org` (organization-clock timestamps `now`), with random routing and
+/// account numbers (stored in full, masked on the wire). Callers adjust the remaining fields.
+pub(crate) fn new_account(
+    org: &Organization,
+    kind: AccountKind,
+    name: &str,
+    now: DateTime<Utc>,
+) -> AccountRecord {
+    let digits = |count: usize| -> String {
+        let mut rng = rand::rng();
+        (0..count).map(|_| char::from(b'0' + rng.random_range(0..10u8))).collect()
+    };
+    AccountRecord {
+        id: AccountId::generate(),
+        org_id: org.id.clone(),
+        kind,
+        name: name.to_owned(),
+        description: None,
+        icon: None,
+        beneficiary_name: org.name.clone(),
+        institution_name: None,
+        routing_number: Some(digits(9)),
+        account_number: Some(digits(12)),
+        balance: Cents::ZERO,
+        reserved: Cents::ZERO,
+        reported_balance: None,
+        last_statement_balance: None,
+        next_payment_minimum: None,
+        next_payment_due_date: None,
+        balance_updated_at: now,
+        created_at: now,
+        updated_at: now,
+        deleted_at: None,
+    }
+}
+
 impl Server {
-    /// Creates an income source or a pod: the two kinds of account a client can open.
-    async fn create_internal_account(
+    /// `createIncomeSource` and `createPod`: the two kinds of account a client can open, with the
+    /// same body shape (`nickname`, `icon`).
+    async fn open_account<R: Replayable + FromError<ErrorResponse>>(
         &self,
-        tx: &mut Tx,
-        principal: &Principal,
-        kind: AccountKind,
-        nickname: &str,
-        icon: Option<&str>,
-    ) -> Result<AccountRecord, ApiError> {
-        let org = sequence_store::orgs::get(tx, &principal.org_id).await?;
-        let now = self.state.org_now(org.clock_offset_seconds);
-        let record = AccountRecord {
-            id: AccountId::generate(),
-            org_id: principal.org_id.clone(),
-            kind,
-            name: nickname.to_owned(),
-            description: None,
-            icon: icon.map(str::to_owned),
-            beneficiary_name: org.name.clone(),
-            institution_name: None,
-            routing_number: Some(crate::demo::routing_number()),
-            account_number: Some(crate::demo::account_number()),
-            balance: Cents::ZERO,
-            reserved: Cents::ZERO,
-            reported_balance: None,
-            last_statement_balance: None,
-            next_payment_minimum: None,
-            next_payment_due_date: None,
-            balance_updated_at: now,
-            created_at: now,
-            updated_at: now,
-            deleted_at: None,
-        };
-        accounts::insert(tx, &record).await?;
-        Ok(record)
+        ctx: &RequestContext<Principal>,
+        idempotency_key: Option<&str>,
+        path: &str,
+        (kind, nickname, icon): (AccountKind, &str, Option<&str>),
+        body: &impl serde::Serialize,
+        created: impl Fn(types::AccountResponse) -> R,
+    ) -> R {
+        if let Err(error) = ctx.principal.permissions.require(Scope::ManageAccounts) {
+            return respond(ctx, Err(error.into()));
+        }
+        self.mutate(ctx, idempotency_key, fingerprint("POST", path, body), |mut tx| async {
+            let result = async {
+                let org = orgs::get(&mut tx, &ctx.principal.org_id).await?;
+                let now = self.state.org_now(org.clock_offset_seconds);
+                let record = AccountRecord {
+                    icon: icon.map(str::to_owned),
+                    ..new_account(&org, kind, nickname, now)
+                };
+                accounts::insert(&mut tx, &record).await?;
+                Ok(created(types::AccountResponse {
+                    request_id: ctx.request_id.clone(),
+                    data: convert::account(&record),
+                }))
+            }
+            .await;
+            (tx, result)
+        })
+        .await
     }
 }
 
@@ -168,31 +204,21 @@ impl AccountsApi for Server {
         ctx: RequestContext<Principal>,
         params: CreateIncomeSourceParams,
     ) -> CreateIncomeSourceResponse {
-        if let Err(error) = ctx.principal.permissions.require(Scope::ManageAccounts) {
-            return respond(&ctx, Err(error.into()));
-        }
         let body = &params.body;
+        let account = (
+            AccountKind::IncomeSource,
+            body.nickname.as_str(),
+            body.icon.as_deref().map(String::as_str),
+        );
         let key = params.idempotency_key.as_deref().map(String::as_str);
-        let fingerprint = fingerprint("POST", "/accounts/income-sources", body);
-        self.mutate(&ctx, key, fingerprint, |mut tx| async {
-            let icon = body.icon.as_deref().map(String::as_str);
-            let result = self
-                .create_internal_account(
-                    &mut tx,
-                    &ctx.principal,
-                    AccountKind::IncomeSource,
-                    &body.nickname,
-                    icon,
-                )
-                .await
-                .map(|record| {
-                    CreateIncomeSourceResponse::Created(types::AccountResponse {
-                        request_id: ctx.request_id.clone(),
-                        data: convert::account(&record),
-                    })
-                });
-            (tx, result)
-        })
+        self.open_account(
+            &ctx,
+            key,
+            "/accounts/income-sources",
+            account,
+            body,
+            CreateIncomeSourceResponse::Created,
+        )
         .await
     }
 
@@ -201,31 +227,11 @@ impl AccountsApi for Server {
         ctx: RequestContext<Principal>,
         params: CreatePodParams,
     ) -> CreatePodResponse {
-        if let Err(error) = ctx.principal.permissions.require(Scope::ManageAccounts) {
-            return respond(&ctx, Err(error.into()));
-        }
         let body = &params.body;
+        let account =
+            (AccountKind::Pod, body.nickname.as_str(), body.icon.as_deref().map(String::as_str));
         let key = params.idempotency_key.as_deref().map(String::as_str);
-        let fingerprint = fingerprint("POST", "/accounts/pods", body);
-        self.mutate(&ctx, key, fingerprint, |mut tx| async {
-            let icon = body.icon.as_deref().map(String::as_str);
-            let result = self
-                .create_internal_account(
-                    &mut tx,
-                    &ctx.principal,
-                    AccountKind::Pod,
-                    &body.nickname,
-                    icon,
-                )
-                .await
-                .map(|record| {
-                    CreatePodResponse::Created(types::AccountResponse {
-                        request_id: ctx.request_id.clone(),
-                        data: convert::account(&record),
-                    })
-                });
-            (tx, result)
-        })
-        .await
+        self.open_account(&ctx, key, "/accounts/pods", account, body, CreatePodResponse::Created)
+            .await
     }
 }

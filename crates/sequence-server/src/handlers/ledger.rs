@@ -429,26 +429,12 @@ impl Server {
                 let org = orgs::get(&mut tx, &ctx.principal.org_id).await?;
                 let now = self.state.org_now(org.clock_offset_seconds);
                 let record = AccountRecord {
-                    id: AccountId::generate(),
-                    org_id: org.id.clone(),
-                    kind: AccountKind::External(kind),
-                    name: body.name.to_string(),
-                    description: None,
-                    icon: None,
-                    beneficiary_name: org.name.clone(),
                     institution_name: Some(body.institution_name.to_string()),
-                    routing_number: Some(crate::demo::routing_number()),
-                    account_number: Some(crate::demo::account_number()),
-                    balance: Cents::ZERO,
-                    reserved: Cents::ZERO,
                     reported_balance: Some(Cents::new(body.balance_in_cents)),
                     last_statement_balance: body.last_statement_balance_in_cents.map(Cents::new),
                     next_payment_minimum: body.next_payment_minimum_in_cents.map(Cents::new),
                     next_payment_due_date: body.next_payment_due_date,
-                    balance_updated_at: now,
-                    created_at: now,
-                    updated_at: now,
-                    deleted_at: None,
+                    ..super::new_account(&org, AccountKind::External(kind), &body.name, now)
                 };
                 accounts::insert(&mut tx, &record).await?;
                 Ok(CreateSandboxExternalAccountResponse::Created(types::AccountResponse {

@@ -18,5 +18,6 @@ mod rules;
 mod sandbox;
 mod transfers;
 
+pub(crate) use accounts::new_account;
 pub use ledger::run_worker;
 pub use rule_input_check::strict_rule_bodies;
