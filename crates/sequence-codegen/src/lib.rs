@@ -22,6 +22,10 @@
 //!   the error catalogue as `x-error-codes: [{code, status, description}]`.
 //! - Request and response bodies are `$ref`s to component schemas; at most one security scheme per
 //!   operation, of type `apiKey` in a header.
+//! - In request bodies, objects are closed: the generated validators refuse properties a schema
+//!   does not declare, at every depth, unless the schema sets `additionalProperties` to `true` or
+//!   a schema. (Put `additionalProperties: false` only on request-only schemas, where typify also
+//!   enforces it; schemas shared with responses stay open for clients, closed for the server.)
 
 mod client;
 mod format;

@@ -2,7 +2,9 @@
 //!
 //! typify's types already enforce enums, string patterns/lengths (through validated newtypes) and
 //! `additionalProperties: false` when they deserialize, but they ignore numeric bounds and item
-//! counts, and their error messages do not name the field. So the generated router first checks
+//! counts, their error messages do not name the field, and they accept unknown fields in nested
+//! objects whose schema is shared with responses. The validators also treat every request object
+//! as closed unless its schema explicitly allows additional properties. So the generated router first checks
 //! the raw JSON value against the schema with these generated functions, which report the first
 //! violation with its field path (`steps[0].actions[1].percentage_value: must be at most 100`), and
 //! only then deserializes into the typed struct.
@@ -195,11 +197,15 @@ impl ValidatorGen {
             }
             SchemaKind::Type(Type::Object(o)) => {
                 let known: Vec<&String> = o.properties.keys().collect();
+                // Request objects are closed unless they explicitly allow more properties: a typo
+                // in a nested field of a money-moving request must not be silently dropped. (The
+                // spec cannot say `additionalProperties: false` on schemas shared with responses,
+                // because typify would then make clients reject fields the server adds later.)
                 let unknown = match &o.additional_properties {
-                    Some(openapiv3::AdditionalProperties::Any(false)) => {
+                    None | Some(openapiv3::AdditionalProperties::Any(false)) => {
                         quote!(runtime::reject_unknown_fields(object, &[#(#known),*], #path)?;)
                     }
-                    _ => quote!(),
+                    Some(_) => quote!(),
                 };
                 let required = &o.required;
                 let required = if required.is_empty() {

@@ -30,7 +30,6 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 pub fn app(state: AppState) -> Router {
     let server = Arc::new(Server::new(state.clone()));
     let api = sequence_api::server::router::<_, AppState>(server);
-    let api = crate::handlers::strict_rule_bodies(api, state.clone());
     let layers = ServiceBuilder::new()
         // Outermost first: every answer, including the error envelope below, carries the id.
         .layer(axum::middleware::from_fn(middleware::request_id))

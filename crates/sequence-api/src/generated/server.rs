@@ -9259,6 +9259,21 @@ pub fn validate_rule_action(
 ) -> ::std::result::Result<(), Violation> {
     runtime::reject_null(value, path)?;
     let object = runtime::expect_object(value, path)?;
+    runtime::reject_unknown_fields(
+        object,
+        &[
+            "type",
+            "source_account_id",
+            "destination_account_id",
+            "amount_in_cents",
+            "percentage_value",
+            "percentage_target",
+            "group_index",
+            "up_to_enabled",
+            "limit",
+        ],
+        path,
+    )?;
     runtime::require_fields(
         object,
         &["type", "source_account_id", "destination_account_id"],
@@ -9380,6 +9395,11 @@ pub fn validate_rule_condition(
 ) -> ::std::result::Result<(), Violation> {
     runtime::reject_null(value, path)?;
     let object = runtime::expect_object(value, path)?;
+    runtime::reject_unknown_fields(
+        object,
+        &["fact", "operator", "value", "value_fact", "params"],
+        path,
+    )?;
     runtime::require_fields(object, &["fact", "operator"], path)?;
     if let Some(field) = object.get("fact") {
         let field_path = &runtime::field_path(path, "fact");
@@ -9426,6 +9446,7 @@ pub fn validate_rule_condition_group(
 ) -> ::std::result::Result<(), Violation> {
     runtime::reject_null(value, path)?;
     let object = runtime::expect_object(value, path)?;
+    runtime::reject_unknown_fields(object, &["condition", "any", "all"], path)?;
     if let Some(field) = object.get("condition") {
         let field_path = &runtime::field_path(path, "condition");
         validate_rule_condition(field, field_path)?;
@@ -9490,6 +9511,7 @@ pub fn validate_rule_condition_params(
 ) -> ::std::result::Result<(), Violation> {
     runtime::reject_null(value, path)?;
     let object = runtime::expect_object(value, path)?;
+    runtime::reject_unknown_fields(object, &["account_id", "value_account_id"], path)?;
     if let Some(field) = object.get("account_id") {
         let field_path = &runtime::field_path(path, "account_id");
         if !field.is_null() {
@@ -9620,6 +9642,7 @@ pub fn validate_rule_step(
 ) -> ::std::result::Result<(), Violation> {
     runtime::reject_null(value, path)?;
     let object = runtime::expect_object(value, path)?;
+    runtime::reject_unknown_fields(object, &["conditions", "actions"], path)?;
     runtime::require_fields(object, &["actions"], path)?;
     if let Some(field) = object.get("conditions") {
         let field_path = &runtime::field_path(path, "conditions");
@@ -9651,6 +9674,11 @@ pub fn validate_rule_trigger(
 ) -> ::std::result::Result<(), Violation> {
     runtime::reject_null(value, path)?;
     let object = runtime::expect_object(value, path)?;
+    runtime::reject_unknown_fields(
+        object,
+        &["type", "account_id", "schedule_type", "start_date"],
+        path,
+    )?;
     runtime::require_fields(object, &["type"], path)?;
     if let Some(field) = object.get("type") {
         let field_path = &runtime::field_path(path, "type");
@@ -9916,6 +9944,7 @@ pub fn validate_transfer_cap(
 ) -> ::std::result::Result<(), Violation> {
     runtime::reject_null(value, path)?;
     let object = runtime::expect_object(value, path)?;
+    runtime::reject_unknown_fields(object, &["period", "amount_in_cents"], path)?;
     runtime::require_fields(object, &["period", "amount_in_cents"], path)?;
     if let Some(field) = object.get("period") {
         let field_path = &runtime::field_path(path, "period");

@@ -12,7 +12,6 @@ mod ledger;
 mod rule_engine;
 mod rule_executions;
 mod rule_hooks;
-mod rule_input_check;
 mod rule_wire;
 mod rules;
 mod sandbox;
@@ -20,4 +19,3 @@ mod transfers;
 
 pub(crate) use accounts::new_account;
 pub use ledger::run_worker;
-pub use rule_input_check::strict_rule_bodies;

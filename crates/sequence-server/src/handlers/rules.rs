@@ -1,7 +1,7 @@
 //! `RulesApi` (list, read, create, replace, delete, trigger) and the sandbox's rule switches.
 //!
 //! Checks run in the spec's order: the router has authenticated (401) and validated the input
-//! (400; unknown nested fields in rule bodies too, see [`super::rule_input_check`]); the handler
+//! (400, including unknown fields at any depth of a rule body); the handler
 //! checks the scope and the id against the key's resources (403), then — for writes, inside
 //! [`Server::mutate`] — idempotency, existence (`404 rule_not_found`, `410 rule_deleted`), and the
 //! operation's own rules (`400 invalid_rule`, `403 rule_disabled`).

@@ -282,8 +282,8 @@ both_backends! {
 
 #[tokio::test]
 async fn checks_keep_the_documented_order_for_rule_bodies() {
-    // Goal: 401 before 400 before 403, also for the unknown-nested-field check, which runs
-    // outside the generated validator.
+    // Goal: 401 before 400 before 403, also for unknown nested fields (the generated validator
+    // treats request objects as closed).
     let world = RuleWorld::new(TestApp::new().await).await;
     let mut body = world.split_body();
     body["steps"][0]["actions"][0]["colour"] = json!("red");
