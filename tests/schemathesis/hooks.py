@@ -34,6 +34,10 @@ Schemathesis only knows the spec. These hooks tell it three things the spec says
    ST_SHOW_DROPPED=1 to print each one with its reason. Nothing here
    touches 5xx answers or schema violations in responses.
 
+   The spec's example rule id (`rule_01HXYZ1234`, "Auto-save on deposit") likewise stands for the
+   demo's enabled "Paycheck split" rule, but only for reads and `triggerRule`: substituting it in
+   updates, deletes or the sandbox's disable switch would disable the rule for the rest of the run.
+
 4. **Test data.** Before the first request the hook deposits $1,000,000.00 into Chase Checking
    and into Emergency Fund (the spec's example transfer source) and sets the organization's approval threshold to $2,500.00 (the spec's example), so generated
    transfers have funds to move and the large ones stop at `pending_approval`, which is what
@@ -58,6 +62,11 @@ EXAMPLE_ACCOUNTS = {
     "acc_01HABC4567": "Chase Checking ••4567",
     "acc_01HDEF0123": "Emergency Fund",
     "acc_01HGHI7890": "Amex Gold ••1234",
+}
+
+# The spec's example rule id and the demo rule it stands for (reads and triggerRule only).
+EXAMPLE_RULES = {
+    "rule_01HXYZ1234": "Paycheck split",
 }
 
 # Test data prepared before the first request (point 4): $1,000,000.00 in Chase Checking and in
@@ -101,6 +110,7 @@ DOCUMENTED_INVALID_REQUESTS = [
 ]
 
 _id_map: dict[str, str] | None = None
+_rule_map: dict[str, str] = {}
 
 
 def _api(method: str, path: str, **kwargs):
@@ -125,6 +135,10 @@ def _load_id_map() -> dict[str, str]:
         for example_id, name in EXAMPLE_ACCOUNTS.items():
             if name in by_name:
                 _id_map[example_id] = by_name[name]
+        rules_by_name = {rule["nickname"]: rule["id"] for rule in _api("GET", "/rules")["data"]}
+        for example_id, name in EXAMPLE_RULES.items():
+            if name in rules_by_name:
+                _rule_map[example_id] = rules_by_name[name]
         for example_id in ("acc_01HABC4567", "acc_01HDEF0123"):  # deposits go to income sources and pods
             if example_id in _id_map:
                 _api(
@@ -185,6 +199,13 @@ def before_call(context, case, kwargs):
             if isinstance(container, (dict, list)):
                 _, c = _substitute(container, id_map)
                 changed |= c
+        is_rule_read = case.method.upper() == "GET"
+        is_trigger = case.method.upper() == "POST" and case.operation.path == "/rules/{id}/trigger"
+        if _rule_map and (is_rule_read or is_trigger):
+            for container in (case.query, case.path_parameters):
+                if isinstance(container, dict):
+                    _, c = _substitute(container, _rule_map)
+                    changed |= c
 
     if changed:
         # Both edits swap a valid value for another valid value, so the case's validity (positive
