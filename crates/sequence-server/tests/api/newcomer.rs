@@ -202,6 +202,25 @@ both_backends! {
             assert_eq!(balance.balance_in_cents, balance_from_history(&account.id, &history), "{}", account.name);
             assert_eq!(balance.available_balance_in_cents, Some(balance.balance_in_cents), "{}", account.name);
         }
+
+        // The `sequence` CLI tells the same story.
+        let cli = |args: &[&str]| {
+            let mut all = vec!["sequence", "--base-url", &server.base_url, "--api-key", &server.api_key];
+            all.extend_from_slice(args);
+            sequence_cli::run(all.into_iter().map(str::to_owned).collect::<Vec<_>>())
+        };
+        let listed = cli(&["accounts", "list"]).await;
+        assert_eq!(listed.exit_code, 0, "{}", listed.stderr);
+        assert!(listed.stdout.contains("Chase Checking ••4567"), "{}", listed.stdout);
+        let as_json = cli(&["--json", "transfers", "list", "--account", pod.as_str(), "--all"]).await;
+        assert_eq!(as_json.exit_code, 0, "{}", as_json.stderr);
+        let printed: serde_json::Value = serde_json::from_str(&as_json.stdout).expect("--json prints JSON");
+        let printed_ids: Vec<&str> = printed["data"].as_array().expect("data").iter().map(|t| t["id"].as_str().unwrap()).collect();
+        let client_ids: Vec<&str> = pod_history.iter().map(|t| t.id.as_str()).collect();
+        assert_eq!(printed_ids, client_ids, "the CLI lists the pod's history like the client does");
+        let unimplemented = cli(&["accounts", "get", "acc_missing"]).await;
+        assert_eq!(unimplemented.exit_code, 1);
+        assert!(unimplemented.stderr.contains("account_not_found"), "{}", unimplemented.stderr);
         drop(server);
     }
 }
