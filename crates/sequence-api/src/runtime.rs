@@ -279,6 +279,20 @@ pub fn scalar(
     })
 }
 
+/// Parses one parameter: converts its raw string to the declared scalar, runs the generated
+/// schema `check` on it, then deserializes it into its typed form.
+pub fn param<T: serde::de::DeserializeOwned>(
+    raw: &str,
+    kind: Scalar,
+    location: Location,
+    name: &str,
+    check: impl FnOnce(&Value) -> Result<(), Violation>,
+) -> Result<T, InputError> {
+    let value = scalar(raw, kind, location, name)?;
+    check(&value).map_err(|violation| InputError::Invalid(location, violation))?;
+    typed(value, location, name)
+}
+
 /// Deserializes an already validated value into its typed form. A failure here means the
 /// validators and the types disagree; it is still answered as invalid input, naming the field.
 pub fn typed<T: serde::de::DeserializeOwned>(

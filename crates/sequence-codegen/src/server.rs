@@ -380,18 +380,15 @@ fn operation_items(
             ParamLocation::Header => quote!(runtime::Location::Header),
         };
         let scalar = scalar_kind(openapi, &param.schema);
-        let check = validators.check(&param.schema, &quote!(&value), &quote!(#name))?;
+        let check = validators.check(&param.schema, &quote!(value), &quote!(#name))?;
+        // Used inside a `match` arm that binds the parameter's raw string as `raw`.
         let convert = quote! {
-            |raw: &str| -> Result<#ty, InputError> {
-                let value = runtime::scalar(raw, #scalar, #location, #name)?;
-                (|| -> Result<(), Violation> { #check Ok(()) })().map_err(|v| InputError::Invalid(#location, v))?;
-                runtime::typed(value, #location, #name)
-            }
+            runtime::param::<#ty>(raw, #scalar, #location, #name, |value| { #check Ok(()) })
         };
         let stmt = if param.required {
             quote! {
                 let #field: #ty = match #raw {
-                    Some(raw) => (#convert)(raw)?,
+                    Some(raw) => #convert?,
                     None => return Err(InputError::Missing(#location, #name)),
                 };
             }
@@ -399,14 +396,14 @@ fn operation_items(
             let default_json = serde_json::to_string(&default).map_err(|e| e.to_string())?;
             quote! {
                 let #field: #ty = match #raw {
-                    Some(raw) => (#convert)(raw)?,
+                    Some(raw) => #convert?,
                     None => runtime::typed(::serde_json::from_str(#default_json).expect("the spec's default is valid JSON"), #location, #name)?,
                 };
             }
         } else {
             quote! {
                 let #field: ::std::option::Option<#ty> = match #raw {
-                    Some(raw) => Some((#convert)(raw)?),
+                    Some(raw) => Some(#convert?),
                     None => None,
                 };
             }

@@ -1379,20 +1379,18 @@ fn parse_list_accounts(
     let type_: ::std::option::Option<types::AccountType> = match query.get("type") {
         Some(raw) => {
             Some(
-                (|raw: &str| -> Result<types::AccountType, InputError> {
-                    let value = runtime::scalar(
-                        raw,
-                        runtime::Scalar::String,
-                        runtime::Location::Query,
-                        "type",
-                    )?;
-                    (|| -> Result<(), Violation> {
-                        validate_account_type(&value, "type")?;
+                runtime::param::<
+                    types::AccountType,
+                >(
+                    raw,
+                    runtime::Scalar::String,
+                    runtime::Location::Query,
+                    "type",
+                    |value| {
+                        validate_account_type(value, "type")?;
                         Ok(())
-                    })()
-                        .map_err(|v| InputError::Invalid(runtime::Location::Query, v))?;
-                    runtime::typed(value, runtime::Location::Query, "type")
-                })(raw)?,
+                    },
+                )?,
             )
         }
         None => None,
@@ -1403,20 +1401,18 @@ fn parse_list_accounts(
     )? {
         Some(raw) => {
             Some(
-                (|raw: &str| -> Result<types::RequestIdHeaderValue, InputError> {
-                    let value = runtime::scalar(
-                        raw,
-                        runtime::Scalar::String,
-                        runtime::Location::Header,
-                        "X-Request-ID",
-                    )?;
-                    (|| -> Result<(), Violation> {
-                        validate_request_id_header_value(&value, "X-Request-ID")?;
+                runtime::param::<
+                    types::RequestIdHeaderValue,
+                >(
+                    raw,
+                    runtime::Scalar::String,
+                    runtime::Location::Header,
+                    "X-Request-ID",
+                    |value| {
+                        validate_request_id_header_value(value, "X-Request-ID")?;
                         Ok(())
-                    })()
-                        .map_err(|v| InputError::Invalid(runtime::Location::Header, v))?;
-                    runtime::typed(value, runtime::Location::Header, "X-Request-ID")
-                })(raw)?,
+                    },
+                )?,
             )
         }
         None => None,
@@ -1583,20 +1579,18 @@ fn parse_get_account(
     let query = runtime::QueryParams::parse(uri.query(), &[])?;
     let id: types::ResourceId = match path.get("id") {
         Some(raw) => {
-            (|raw: &str| -> Result<types::ResourceId, InputError> {
-                let value = runtime::scalar(
-                    raw,
-                    runtime::Scalar::String,
-                    runtime::Location::Path,
-                    "id",
-                )?;
-                (|| -> Result<(), Violation> {
-                    validate_resource_id(&value, "id")?;
+            runtime::param::<
+                types::ResourceId,
+            >(
+                raw,
+                runtime::Scalar::String,
+                runtime::Location::Path,
+                "id",
+                |value| {
+                    validate_resource_id(value, "id")?;
                     Ok(())
-                })()
-                    .map_err(|v| InputError::Invalid(runtime::Location::Path, v))?;
-                runtime::typed(value, runtime::Location::Path, "id")
-            })(raw)?
+                },
+            )?
         }
         None => return Err(InputError::Missing(runtime::Location::Path, "id")),
     };
@@ -1606,20 +1600,18 @@ fn parse_get_account(
     )? {
         Some(raw) => {
             Some(
-                (|raw: &str| -> Result<types::RequestIdHeaderValue, InputError> {
-                    let value = runtime::scalar(
-                        raw,
-                        runtime::Scalar::String,
-                        runtime::Location::Header,
-                        "X-Request-ID",
-                    )?;
-                    (|| -> Result<(), Violation> {
-                        validate_request_id_header_value(&value, "X-Request-ID")?;
+                runtime::param::<
+                    types::RequestIdHeaderValue,
+                >(
+                    raw,
+                    runtime::Scalar::String,
+                    runtime::Location::Header,
+                    "X-Request-ID",
+                    |value| {
+                        validate_request_id_header_value(value, "X-Request-ID")?;
                         Ok(())
-                    })()
-                        .map_err(|v| InputError::Invalid(runtime::Location::Header, v))?;
-                    runtime::typed(value, runtime::Location::Header, "X-Request-ID")
-                })(raw)?,
+                    },
+                )?,
             )
         }
         None => None,
@@ -1809,20 +1801,18 @@ fn parse_delete_account(
     let query = runtime::QueryParams::parse(uri.query(), &[])?;
     let id: types::ResourceId = match path.get("id") {
         Some(raw) => {
-            (|raw: &str| -> Result<types::ResourceId, InputError> {
-                let value = runtime::scalar(
-                    raw,
-                    runtime::Scalar::String,
-                    runtime::Location::Path,
-                    "id",
-                )?;
-                (|| -> Result<(), Violation> {
-                    validate_resource_id(&value, "id")?;
+            runtime::param::<
+                types::ResourceId,
+            >(
+                raw,
+                runtime::Scalar::String,
+                runtime::Location::Path,
+                "id",
+                |value| {
+                    validate_resource_id(value, "id")?;
                     Ok(())
-                })()
-                    .map_err(|v| InputError::Invalid(runtime::Location::Path, v))?;
-                runtime::typed(value, runtime::Location::Path, "id")
-            })(raw)?
+                },
+            )?
         }
         None => return Err(InputError::Missing(runtime::Location::Path, "id")),
     };
@@ -1832,20 +1822,18 @@ fn parse_delete_account(
     )? {
         Some(raw) => {
             Some(
-                (|raw: &str| -> Result<types::IdempotencyKeyValue, InputError> {
-                    let value = runtime::scalar(
-                        raw,
-                        runtime::Scalar::String,
-                        runtime::Location::Header,
-                        "Idempotency-Key",
-                    )?;
-                    (|| -> Result<(), Violation> {
-                        validate_idempotency_key_value(&value, "Idempotency-Key")?;
+                runtime::param::<
+                    types::IdempotencyKeyValue,
+                >(
+                    raw,
+                    runtime::Scalar::String,
+                    runtime::Location::Header,
+                    "Idempotency-Key",
+                    |value| {
+                        validate_idempotency_key_value(value, "Idempotency-Key")?;
                         Ok(())
-                    })()
-                        .map_err(|v| InputError::Invalid(runtime::Location::Header, v))?;
-                    runtime::typed(value, runtime::Location::Header, "Idempotency-Key")
-                })(raw)?,
+                    },
+                )?,
             )
         }
         None => None,
@@ -1856,20 +1844,18 @@ fn parse_delete_account(
     )? {
         Some(raw) => {
             Some(
-                (|raw: &str| -> Result<types::RequestIdHeaderValue, InputError> {
-                    let value = runtime::scalar(
-                        raw,
-                        runtime::Scalar::String,
-                        runtime::Location::Header,
-                        "X-Request-ID",
-                    )?;
-                    (|| -> Result<(), Violation> {
-                        validate_request_id_header_value(&value, "X-Request-ID")?;
+                runtime::param::<
+                    types::RequestIdHeaderValue,
+                >(
+                    raw,
+                    runtime::Scalar::String,
+                    runtime::Location::Header,
+                    "X-Request-ID",
+                    |value| {
+                        validate_request_id_header_value(value, "X-Request-ID")?;
                         Ok(())
-                    })()
-                        .map_err(|v| InputError::Invalid(runtime::Location::Header, v))?;
-                    runtime::typed(value, runtime::Location::Header, "X-Request-ID")
-                })(raw)?,
+                    },
+                )?,
             )
         }
         None => None,
@@ -2075,20 +2061,18 @@ fn parse_create_income_source(
     )? {
         Some(raw) => {
             Some(
-                (|raw: &str| -> Result<types::IdempotencyKeyValue, InputError> {
-                    let value = runtime::scalar(
-                        raw,
-                        runtime::Scalar::String,
-                        runtime::Location::Header,
-                        "Idempotency-Key",
-                    )?;
-                    (|| -> Result<(), Violation> {
-                        validate_idempotency_key_value(&value, "Idempotency-Key")?;
+                runtime::param::<
+                    types::IdempotencyKeyValue,
+                >(
+                    raw,
+                    runtime::Scalar::String,
+                    runtime::Location::Header,
+                    "Idempotency-Key",
+                    |value| {
+                        validate_idempotency_key_value(value, "Idempotency-Key")?;
                         Ok(())
-                    })()
-                        .map_err(|v| InputError::Invalid(runtime::Location::Header, v))?;
-                    runtime::typed(value, runtime::Location::Header, "Idempotency-Key")
-                })(raw)?,
+                    },
+                )?,
             )
         }
         None => None,
@@ -2099,20 +2083,18 @@ fn parse_create_income_source(
     )? {
         Some(raw) => {
             Some(
-                (|raw: &str| -> Result<types::RequestIdHeaderValue, InputError> {
-                    let value = runtime::scalar(
-                        raw,
-                        runtime::Scalar::String,
-                        runtime::Location::Header,
-                        "X-Request-ID",
-                    )?;
-                    (|| -> Result<(), Violation> {
-                        validate_request_id_header_value(&value, "X-Request-ID")?;
+                runtime::param::<
+                    types::RequestIdHeaderValue,
+                >(
+                    raw,
+                    runtime::Scalar::String,
+                    runtime::Location::Header,
+                    "X-Request-ID",
+                    |value| {
+                        validate_request_id_header_value(value, "X-Request-ID")?;
                         Ok(())
-                    })()
-                        .map_err(|v| InputError::Invalid(runtime::Location::Header, v))?;
-                    runtime::typed(value, runtime::Location::Header, "X-Request-ID")
-                })(raw)?,
+                    },
+                )?,
             )
         }
         None => None,
@@ -2323,20 +2305,18 @@ fn parse_create_pod(
     )? {
         Some(raw) => {
             Some(
-                (|raw: &str| -> Result<types::IdempotencyKeyValue, InputError> {
-                    let value = runtime::scalar(
-                        raw,
-                        runtime::Scalar::String,
-                        runtime::Location::Header,
-                        "Idempotency-Key",
-                    )?;
-                    (|| -> Result<(), Violation> {
-                        validate_idempotency_key_value(&value, "Idempotency-Key")?;
+                runtime::param::<
+                    types::IdempotencyKeyValue,
+                >(
+                    raw,
+                    runtime::Scalar::String,
+                    runtime::Location::Header,
+                    "Idempotency-Key",
+                    |value| {
+                        validate_idempotency_key_value(value, "Idempotency-Key")?;
                         Ok(())
-                    })()
-                        .map_err(|v| InputError::Invalid(runtime::Location::Header, v))?;
-                    runtime::typed(value, runtime::Location::Header, "Idempotency-Key")
-                })(raw)?,
+                    },
+                )?,
             )
         }
         None => None,
@@ -2347,20 +2327,18 @@ fn parse_create_pod(
     )? {
         Some(raw) => {
             Some(
-                (|raw: &str| -> Result<types::RequestIdHeaderValue, InputError> {
-                    let value = runtime::scalar(
-                        raw,
-                        runtime::Scalar::String,
-                        runtime::Location::Header,
-                        "X-Request-ID",
-                    )?;
-                    (|| -> Result<(), Violation> {
-                        validate_request_id_header_value(&value, "X-Request-ID")?;
+                runtime::param::<
+                    types::RequestIdHeaderValue,
+                >(
+                    raw,
+                    runtime::Scalar::String,
+                    runtime::Location::Header,
+                    "X-Request-ID",
+                    |value| {
+                        validate_request_id_header_value(value, "X-Request-ID")?;
                         Ok(())
-                    })()
-                        .map_err(|v| InputError::Invalid(runtime::Location::Header, v))?;
-                    runtime::typed(value, runtime::Location::Header, "X-Request-ID")
-                })(raw)?,
+                    },
+                )?,
             )
         }
         None => None,
@@ -2528,16 +2506,16 @@ fn parse_list_rules(
     {
         Some(raw) => {
             Some(
-                (|raw: &str| -> Result<types::ListRulesSourceId, InputError> {
-                    let value = runtime::scalar(
-                        raw,
-                        runtime::Scalar::String,
-                        runtime::Location::Query,
-                        "source_id",
-                    )?;
-                    (|| -> Result<(), Violation> {
-                        runtime::reject_null(&value, "source_id")?;
-                        let text = runtime::expect_str(&value, "source_id")?;
+                runtime::param::<
+                    types::ListRulesSourceId,
+                >(
+                    raw,
+                    runtime::Scalar::String,
+                    runtime::Location::Query,
+                    "source_id",
+                    |value| {
+                        runtime::reject_null(value, "source_id")?;
+                        let text = runtime::expect_str(value, "source_id")?;
                         runtime::check_length(
                             text,
                             ::std::option::Option::Some(1u64),
@@ -2545,10 +2523,8 @@ fn parse_list_rules(
                             "source_id",
                         )?;
                         Ok(())
-                    })()
-                        .map_err(|v| InputError::Invalid(runtime::Location::Query, v))?;
-                    runtime::typed(value, runtime::Location::Query, "source_id")
-                })(raw)?,
+                    },
+                )?,
             )
         }
         None => None,
@@ -2559,20 +2535,18 @@ fn parse_list_rules(
     )? {
         Some(raw) => {
             Some(
-                (|raw: &str| -> Result<types::RequestIdHeaderValue, InputError> {
-                    let value = runtime::scalar(
-                        raw,
-                        runtime::Scalar::String,
-                        runtime::Location::Header,
-                        "X-Request-ID",
-                    )?;
-                    (|| -> Result<(), Violation> {
-                        validate_request_id_header_value(&value, "X-Request-ID")?;
+                runtime::param::<
+                    types::RequestIdHeaderValue,
+                >(
+                    raw,
+                    runtime::Scalar::String,
+                    runtime::Location::Header,
+                    "X-Request-ID",
+                    |value| {
+                        validate_request_id_header_value(value, "X-Request-ID")?;
                         Ok(())
-                    })()
-                        .map_err(|v| InputError::Invalid(runtime::Location::Header, v))?;
-                    runtime::typed(value, runtime::Location::Header, "X-Request-ID")
-                })(raw)?,
+                    },
+                )?,
             )
         }
         None => None,
@@ -2777,20 +2751,18 @@ fn parse_create_rule(
     )? {
         Some(raw) => {
             Some(
-                (|raw: &str| -> Result<types::IdempotencyKeyValue, InputError> {
-                    let value = runtime::scalar(
-                        raw,
-                        runtime::Scalar::String,
-                        runtime::Location::Header,
-                        "Idempotency-Key",
-                    )?;
-                    (|| -> Result<(), Violation> {
-                        validate_idempotency_key_value(&value, "Idempotency-Key")?;
+                runtime::param::<
+                    types::IdempotencyKeyValue,
+                >(
+                    raw,
+                    runtime::Scalar::String,
+                    runtime::Location::Header,
+                    "Idempotency-Key",
+                    |value| {
+                        validate_idempotency_key_value(value, "Idempotency-Key")?;
                         Ok(())
-                    })()
-                        .map_err(|v| InputError::Invalid(runtime::Location::Header, v))?;
-                    runtime::typed(value, runtime::Location::Header, "Idempotency-Key")
-                })(raw)?,
+                    },
+                )?,
             )
         }
         None => None,
@@ -2801,20 +2773,18 @@ fn parse_create_rule(
     )? {
         Some(raw) => {
             Some(
-                (|raw: &str| -> Result<types::RequestIdHeaderValue, InputError> {
-                    let value = runtime::scalar(
-                        raw,
-                        runtime::Scalar::String,
-                        runtime::Location::Header,
-                        "X-Request-ID",
-                    )?;
-                    (|| -> Result<(), Violation> {
-                        validate_request_id_header_value(&value, "X-Request-ID")?;
+                runtime::param::<
+                    types::RequestIdHeaderValue,
+                >(
+                    raw,
+                    runtime::Scalar::String,
+                    runtime::Location::Header,
+                    "X-Request-ID",
+                    |value| {
+                        validate_request_id_header_value(value, "X-Request-ID")?;
                         Ok(())
-                    })()
-                        .map_err(|v| InputError::Invalid(runtime::Location::Header, v))?;
-                    runtime::typed(value, runtime::Location::Header, "X-Request-ID")
-                })(raw)?,
+                    },
+                )?,
             )
         }
         None => None,
@@ -2995,20 +2965,18 @@ fn parse_get_rule(
     let query = runtime::QueryParams::parse(uri.query(), &[])?;
     let id: types::ResourceId = match path.get("id") {
         Some(raw) => {
-            (|raw: &str| -> Result<types::ResourceId, InputError> {
-                let value = runtime::scalar(
-                    raw,
-                    runtime::Scalar::String,
-                    runtime::Location::Path,
-                    "id",
-                )?;
-                (|| -> Result<(), Violation> {
-                    validate_resource_id(&value, "id")?;
+            runtime::param::<
+                types::ResourceId,
+            >(
+                raw,
+                runtime::Scalar::String,
+                runtime::Location::Path,
+                "id",
+                |value| {
+                    validate_resource_id(value, "id")?;
                     Ok(())
-                })()
-                    .map_err(|v| InputError::Invalid(runtime::Location::Path, v))?;
-                runtime::typed(value, runtime::Location::Path, "id")
-            })(raw)?
+                },
+            )?
         }
         None => return Err(InputError::Missing(runtime::Location::Path, "id")),
     };
@@ -3018,20 +2986,18 @@ fn parse_get_rule(
     )? {
         Some(raw) => {
             Some(
-                (|raw: &str| -> Result<types::RequestIdHeaderValue, InputError> {
-                    let value = runtime::scalar(
-                        raw,
-                        runtime::Scalar::String,
-                        runtime::Location::Header,
-                        "X-Request-ID",
-                    )?;
-                    (|| -> Result<(), Violation> {
-                        validate_request_id_header_value(&value, "X-Request-ID")?;
+                runtime::param::<
+                    types::RequestIdHeaderValue,
+                >(
+                    raw,
+                    runtime::Scalar::String,
+                    runtime::Location::Header,
+                    "X-Request-ID",
+                    |value| {
+                        validate_request_id_header_value(value, "X-Request-ID")?;
                         Ok(())
-                    })()
-                        .map_err(|v| InputError::Invalid(runtime::Location::Header, v))?;
-                    runtime::typed(value, runtime::Location::Header, "X-Request-ID")
-                })(raw)?,
+                    },
+                )?,
             )
         }
         None => None,
@@ -3249,20 +3215,18 @@ fn parse_update_rule(
     let query = runtime::QueryParams::parse(uri.query(), &[])?;
     let id: types::ResourceId = match path.get("id") {
         Some(raw) => {
-            (|raw: &str| -> Result<types::ResourceId, InputError> {
-                let value = runtime::scalar(
-                    raw,
-                    runtime::Scalar::String,
-                    runtime::Location::Path,
-                    "id",
-                )?;
-                (|| -> Result<(), Violation> {
-                    validate_resource_id(&value, "id")?;
+            runtime::param::<
+                types::ResourceId,
+            >(
+                raw,
+                runtime::Scalar::String,
+                runtime::Location::Path,
+                "id",
+                |value| {
+                    validate_resource_id(value, "id")?;
                     Ok(())
-                })()
-                    .map_err(|v| InputError::Invalid(runtime::Location::Path, v))?;
-                runtime::typed(value, runtime::Location::Path, "id")
-            })(raw)?
+                },
+            )?
         }
         None => return Err(InputError::Missing(runtime::Location::Path, "id")),
     };
@@ -3272,20 +3236,18 @@ fn parse_update_rule(
     )? {
         Some(raw) => {
             Some(
-                (|raw: &str| -> Result<types::IdempotencyKeyValue, InputError> {
-                    let value = runtime::scalar(
-                        raw,
-                        runtime::Scalar::String,
-                        runtime::Location::Header,
-                        "Idempotency-Key",
-                    )?;
-                    (|| -> Result<(), Violation> {
-                        validate_idempotency_key_value(&value, "Idempotency-Key")?;
+                runtime::param::<
+                    types::IdempotencyKeyValue,
+                >(
+                    raw,
+                    runtime::Scalar::String,
+                    runtime::Location::Header,
+                    "Idempotency-Key",
+                    |value| {
+                        validate_idempotency_key_value(value, "Idempotency-Key")?;
                         Ok(())
-                    })()
-                        .map_err(|v| InputError::Invalid(runtime::Location::Header, v))?;
-                    runtime::typed(value, runtime::Location::Header, "Idempotency-Key")
-                })(raw)?,
+                    },
+                )?,
             )
         }
         None => None,
@@ -3296,20 +3258,18 @@ fn parse_update_rule(
     )? {
         Some(raw) => {
             Some(
-                (|raw: &str| -> Result<types::RequestIdHeaderValue, InputError> {
-                    let value = runtime::scalar(
-                        raw,
-                        runtime::Scalar::String,
-                        runtime::Location::Header,
-                        "X-Request-ID",
-                    )?;
-                    (|| -> Result<(), Violation> {
-                        validate_request_id_header_value(&value, "X-Request-ID")?;
+                runtime::param::<
+                    types::RequestIdHeaderValue,
+                >(
+                    raw,
+                    runtime::Scalar::String,
+                    runtime::Location::Header,
+                    "X-Request-ID",
+                    |value| {
+                        validate_request_id_header_value(value, "X-Request-ID")?;
                         Ok(())
-                    })()
-                        .map_err(|v| InputError::Invalid(runtime::Location::Header, v))?;
-                    runtime::typed(value, runtime::Location::Header, "X-Request-ID")
-                })(raw)?,
+                    },
+                )?,
             )
         }
         None => None,
@@ -3514,20 +3474,18 @@ fn parse_delete_rule(
     let query = runtime::QueryParams::parse(uri.query(), &[])?;
     let id: types::ResourceId = match path.get("id") {
         Some(raw) => {
-            (|raw: &str| -> Result<types::ResourceId, InputError> {
-                let value = runtime::scalar(
-                    raw,
-                    runtime::Scalar::String,
-                    runtime::Location::Path,
-                    "id",
-                )?;
-                (|| -> Result<(), Violation> {
-                    validate_resource_id(&value, "id")?;
+            runtime::param::<
+                types::ResourceId,
+            >(
+                raw,
+                runtime::Scalar::String,
+                runtime::Location::Path,
+                "id",
+                |value| {
+                    validate_resource_id(value, "id")?;
                     Ok(())
-                })()
-                    .map_err(|v| InputError::Invalid(runtime::Location::Path, v))?;
-                runtime::typed(value, runtime::Location::Path, "id")
-            })(raw)?
+                },
+            )?
         }
         None => return Err(InputError::Missing(runtime::Location::Path, "id")),
     };
@@ -3537,20 +3495,18 @@ fn parse_delete_rule(
     )? {
         Some(raw) => {
             Some(
-                (|raw: &str| -> Result<types::IdempotencyKeyValue, InputError> {
-                    let value = runtime::scalar(
-                        raw,
-                        runtime::Scalar::String,
-                        runtime::Location::Header,
-                        "Idempotency-Key",
-                    )?;
-                    (|| -> Result<(), Violation> {
-                        validate_idempotency_key_value(&value, "Idempotency-Key")?;
+                runtime::param::<
+                    types::IdempotencyKeyValue,
+                >(
+                    raw,
+                    runtime::Scalar::String,
+                    runtime::Location::Header,
+                    "Idempotency-Key",
+                    |value| {
+                        validate_idempotency_key_value(value, "Idempotency-Key")?;
                         Ok(())
-                    })()
-                        .map_err(|v| InputError::Invalid(runtime::Location::Header, v))?;
-                    runtime::typed(value, runtime::Location::Header, "Idempotency-Key")
-                })(raw)?,
+                    },
+                )?,
             )
         }
         None => None,
@@ -3561,20 +3517,18 @@ fn parse_delete_rule(
     )? {
         Some(raw) => {
             Some(
-                (|raw: &str| -> Result<types::RequestIdHeaderValue, InputError> {
-                    let value = runtime::scalar(
-                        raw,
-                        runtime::Scalar::String,
-                        runtime::Location::Header,
-                        "X-Request-ID",
-                    )?;
-                    (|| -> Result<(), Violation> {
-                        validate_request_id_header_value(&value, "X-Request-ID")?;
+                runtime::param::<
+                    types::RequestIdHeaderValue,
+                >(
+                    raw,
+                    runtime::Scalar::String,
+                    runtime::Location::Header,
+                    "X-Request-ID",
+                    |value| {
+                        validate_request_id_header_value(value, "X-Request-ID")?;
                         Ok(())
-                    })()
-                        .map_err(|v| InputError::Invalid(runtime::Location::Header, v))?;
-                    runtime::typed(value, runtime::Location::Header, "X-Request-ID")
-                })(raw)?,
+                    },
+                )?,
             )
         }
         None => None,
@@ -3796,20 +3750,18 @@ fn parse_trigger_rule(
     let query = runtime::QueryParams::parse(uri.query(), &[])?;
     let id: types::ResourceId = match path.get("id") {
         Some(raw) => {
-            (|raw: &str| -> Result<types::ResourceId, InputError> {
-                let value = runtime::scalar(
-                    raw,
-                    runtime::Scalar::String,
-                    runtime::Location::Path,
-                    "id",
-                )?;
-                (|| -> Result<(), Violation> {
-                    validate_resource_id(&value, "id")?;
+            runtime::param::<
+                types::ResourceId,
+            >(
+                raw,
+                runtime::Scalar::String,
+                runtime::Location::Path,
+                "id",
+                |value| {
+                    validate_resource_id(value, "id")?;
                     Ok(())
-                })()
-                    .map_err(|v| InputError::Invalid(runtime::Location::Path, v))?;
-                runtime::typed(value, runtime::Location::Path, "id")
-            })(raw)?
+                },
+            )?
         }
         None => return Err(InputError::Missing(runtime::Location::Path, "id")),
     };
@@ -3819,20 +3771,18 @@ fn parse_trigger_rule(
     )? {
         Some(raw) => {
             Some(
-                (|raw: &str| -> Result<types::IdempotencyKeyValue, InputError> {
-                    let value = runtime::scalar(
-                        raw,
-                        runtime::Scalar::String,
-                        runtime::Location::Header,
-                        "Idempotency-Key",
-                    )?;
-                    (|| -> Result<(), Violation> {
-                        validate_idempotency_key_value(&value, "Idempotency-Key")?;
+                runtime::param::<
+                    types::IdempotencyKeyValue,
+                >(
+                    raw,
+                    runtime::Scalar::String,
+                    runtime::Location::Header,
+                    "Idempotency-Key",
+                    |value| {
+                        validate_idempotency_key_value(value, "Idempotency-Key")?;
                         Ok(())
-                    })()
-                        .map_err(|v| InputError::Invalid(runtime::Location::Header, v))?;
-                    runtime::typed(value, runtime::Location::Header, "Idempotency-Key")
-                })(raw)?,
+                    },
+                )?,
             )
         }
         None => None,
@@ -3843,20 +3793,18 @@ fn parse_trigger_rule(
     )? {
         Some(raw) => {
             Some(
-                (|raw: &str| -> Result<types::RequestIdHeaderValue, InputError> {
-                    let value = runtime::scalar(
-                        raw,
-                        runtime::Scalar::String,
-                        runtime::Location::Header,
-                        "X-Request-ID",
-                    )?;
-                    (|| -> Result<(), Violation> {
-                        validate_request_id_header_value(&value, "X-Request-ID")?;
+                runtime::param::<
+                    types::RequestIdHeaderValue,
+                >(
+                    raw,
+                    runtime::Scalar::String,
+                    runtime::Location::Header,
+                    "X-Request-ID",
+                    |value| {
+                        validate_request_id_header_value(value, "X-Request-ID")?;
                         Ok(())
-                    })()
-                        .map_err(|v| InputError::Invalid(runtime::Location::Header, v))?;
-                    runtime::typed(value, runtime::Location::Header, "X-Request-ID")
-                })(raw)?,
+                    },
+                )?,
             )
         }
         None => None,
@@ -4079,20 +4027,18 @@ fn parse_list_rule_executions(
     let after: ::std::option::Option<types::Cursor> = match query.get("after") {
         Some(raw) => {
             Some(
-                (|raw: &str| -> Result<types::Cursor, InputError> {
-                    let value = runtime::scalar(
-                        raw,
-                        runtime::Scalar::String,
-                        runtime::Location::Query,
-                        "after",
-                    )?;
-                    (|| -> Result<(), Violation> {
-                        validate_cursor(&value, "after")?;
+                runtime::param::<
+                    types::Cursor,
+                >(
+                    raw,
+                    runtime::Scalar::String,
+                    runtime::Location::Query,
+                    "after",
+                    |value| {
+                        validate_cursor(value, "after")?;
                         Ok(())
-                    })()
-                        .map_err(|v| InputError::Invalid(runtime::Location::Query, v))?;
-                    runtime::typed(value, runtime::Location::Query, "after")
-                })(raw)?,
+                    },
+                )?,
             )
         }
         None => None,
@@ -4102,36 +4048,34 @@ fn parse_list_rule_executions(
     {
         Some(raw) => {
             Some(
-                (|raw: &str| -> Result<types::ExecutionMode, InputError> {
-                    let value = runtime::scalar(
-                        raw,
-                        runtime::Scalar::String,
-                        runtime::Location::Query,
-                        "execution_mode",
-                    )?;
-                    (|| -> Result<(), Violation> {
-                        validate_execution_mode(&value, "execution_mode")?;
+                runtime::param::<
+                    types::ExecutionMode,
+                >(
+                    raw,
+                    runtime::Scalar::String,
+                    runtime::Location::Query,
+                    "execution_mode",
+                    |value| {
+                        validate_execution_mode(value, "execution_mode")?;
                         Ok(())
-                    })()
-                        .map_err(|v| InputError::Invalid(runtime::Location::Query, v))?;
-                    runtime::typed(value, runtime::Location::Query, "execution_mode")
-                })(raw)?,
+                    },
+                )?,
             )
         }
         None => None,
     };
     let first: i32 = match query.get("first") {
         Some(raw) => {
-            (|raw: &str| -> Result<i32, InputError> {
-                let value = runtime::scalar(
-                    raw,
-                    runtime::Scalar::Integer,
-                    runtime::Location::Query,
-                    "first",
-                )?;
-                (|| -> Result<(), Violation> {
-                    runtime::reject_null(&value, "first")?;
-                    let number = runtime::expect_i64(&value, "first")?;
+            runtime::param::<
+                i32,
+            >(
+                raw,
+                runtime::Scalar::Integer,
+                runtime::Location::Query,
+                "first",
+                |value| {
+                    runtime::reject_null(value, "first")?;
+                    let number = runtime::expect_i64(value, "first")?;
                     runtime::check_i64_range(
                         number,
                         ::std::option::Option::Some(1i64),
@@ -4141,10 +4085,8 @@ fn parse_list_rule_executions(
                         "first",
                     )?;
                     Ok(())
-                })()
-                    .map_err(|v| InputError::Invalid(runtime::Location::Query, v))?;
-                runtime::typed(value, runtime::Location::Query, "first")
-            })(raw)?
+                },
+            )?
         }
         None => {
             runtime::typed(
@@ -4159,38 +4101,36 @@ fn parse_list_rule_executions(
     {
         Some(raw) => {
             Some(
-                (|raw: &str| -> Result<::chrono::DateTime<::chrono::Utc>, InputError> {
-                    let value = runtime::scalar(
-                        raw,
-                        runtime::Scalar::String,
-                        runtime::Location::Query,
-                        "from",
-                    )?;
-                    (|| -> Result<(), Violation> {
-                        runtime::reject_null(&value, "from")?;
-                        let text = runtime::expect_str(&value, "from")?;
+                runtime::param::<
+                    ::chrono::DateTime<::chrono::Utc>,
+                >(
+                    raw,
+                    runtime::Scalar::String,
+                    runtime::Location::Query,
+                    "from",
+                    |value| {
+                        runtime::reject_null(value, "from")?;
+                        let text = runtime::expect_str(value, "from")?;
                         runtime::check_date_time(text, "from")?;
                         Ok(())
-                    })()
-                        .map_err(|v| InputError::Invalid(runtime::Location::Query, v))?;
-                    runtime::typed(value, runtime::Location::Query, "from")
-                })(raw)?,
+                    },
+                )?,
             )
         }
         None => None,
     };
     let rule_id: types::ListRuleExecutionsRuleId = match query.get("rule_id") {
         Some(raw) => {
-            (|raw: &str| -> Result<types::ListRuleExecutionsRuleId, InputError> {
-                let value = runtime::scalar(
-                    raw,
-                    runtime::Scalar::String,
-                    runtime::Location::Query,
-                    "rule_id",
-                )?;
-                (|| -> Result<(), Violation> {
-                    runtime::reject_null(&value, "rule_id")?;
-                    let text = runtime::expect_str(&value, "rule_id")?;
+            runtime::param::<
+                types::ListRuleExecutionsRuleId,
+            >(
+                raw,
+                runtime::Scalar::String,
+                runtime::Location::Query,
+                "rule_id",
+                |value| {
+                    runtime::reject_null(value, "rule_id")?;
+                    let text = runtime::expect_str(value, "rule_id")?;
                     runtime::check_length(
                         text,
                         ::std::option::Option::Some(1u64),
@@ -4198,10 +4138,8 @@ fn parse_list_rule_executions(
                         "rule_id",
                     )?;
                     Ok(())
-                })()
-                    .map_err(|v| InputError::Invalid(runtime::Location::Query, v))?;
-                runtime::typed(value, runtime::Location::Query, "rule_id")
-            })(raw)?
+                },
+            )?
         }
         None => return Err(InputError::Missing(runtime::Location::Query, "rule_id")),
     };
@@ -4210,20 +4148,18 @@ fn parse_list_rule_executions(
     {
         Some(raw) => {
             Some(
-                (|raw: &str| -> Result<types::RuleExecutionStatus, InputError> {
-                    let value = runtime::scalar(
-                        raw,
-                        runtime::Scalar::String,
-                        runtime::Location::Query,
-                        "status",
-                    )?;
-                    (|| -> Result<(), Violation> {
-                        validate_rule_execution_status(&value, "status")?;
+                runtime::param::<
+                    types::RuleExecutionStatus,
+                >(
+                    raw,
+                    runtime::Scalar::String,
+                    runtime::Location::Query,
+                    "status",
+                    |value| {
+                        validate_rule_execution_status(value, "status")?;
                         Ok(())
-                    })()
-                        .map_err(|v| InputError::Invalid(runtime::Location::Query, v))?;
-                    runtime::typed(value, runtime::Location::Query, "status")
-                })(raw)?,
+                    },
+                )?,
             )
         }
         None => None,
@@ -4233,22 +4169,20 @@ fn parse_list_rule_executions(
     {
         Some(raw) => {
             Some(
-                (|raw: &str| -> Result<::chrono::DateTime<::chrono::Utc>, InputError> {
-                    let value = runtime::scalar(
-                        raw,
-                        runtime::Scalar::String,
-                        runtime::Location::Query,
-                        "to",
-                    )?;
-                    (|| -> Result<(), Violation> {
-                        runtime::reject_null(&value, "to")?;
-                        let text = runtime::expect_str(&value, "to")?;
+                runtime::param::<
+                    ::chrono::DateTime<::chrono::Utc>,
+                >(
+                    raw,
+                    runtime::Scalar::String,
+                    runtime::Location::Query,
+                    "to",
+                    |value| {
+                        runtime::reject_null(value, "to")?;
+                        let text = runtime::expect_str(value, "to")?;
                         runtime::check_date_time(text, "to")?;
                         Ok(())
-                    })()
-                        .map_err(|v| InputError::Invalid(runtime::Location::Query, v))?;
-                    runtime::typed(value, runtime::Location::Query, "to")
-                })(raw)?,
+                    },
+                )?,
             )
         }
         None => None,
@@ -4258,20 +4192,18 @@ fn parse_list_rule_executions(
     {
         Some(raw) => {
             Some(
-                (|raw: &str| -> Result<types::RuleExecutionTriggerType, InputError> {
-                    let value = runtime::scalar(
-                        raw,
-                        runtime::Scalar::String,
-                        runtime::Location::Query,
-                        "trigger_type",
-                    )?;
-                    (|| -> Result<(), Violation> {
-                        validate_rule_execution_trigger_type(&value, "trigger_type")?;
+                runtime::param::<
+                    types::RuleExecutionTriggerType,
+                >(
+                    raw,
+                    runtime::Scalar::String,
+                    runtime::Location::Query,
+                    "trigger_type",
+                    |value| {
+                        validate_rule_execution_trigger_type(value, "trigger_type")?;
                         Ok(())
-                    })()
-                        .map_err(|v| InputError::Invalid(runtime::Location::Query, v))?;
-                    runtime::typed(value, runtime::Location::Query, "trigger_type")
-                })(raw)?,
+                    },
+                )?,
             )
         }
         None => None,
@@ -4282,20 +4214,18 @@ fn parse_list_rule_executions(
     )? {
         Some(raw) => {
             Some(
-                (|raw: &str| -> Result<types::RequestIdHeaderValue, InputError> {
-                    let value = runtime::scalar(
-                        raw,
-                        runtime::Scalar::String,
-                        runtime::Location::Header,
-                        "X-Request-ID",
-                    )?;
-                    (|| -> Result<(), Violation> {
-                        validate_request_id_header_value(&value, "X-Request-ID")?;
+                runtime::param::<
+                    types::RequestIdHeaderValue,
+                >(
+                    raw,
+                    runtime::Scalar::String,
+                    runtime::Location::Header,
+                    "X-Request-ID",
+                    |value| {
+                        validate_request_id_header_value(value, "X-Request-ID")?;
                         Ok(())
-                    })()
-                        .map_err(|v| InputError::Invalid(runtime::Location::Header, v))?;
-                    runtime::typed(value, runtime::Location::Header, "X-Request-ID")
-                })(raw)?,
+                    },
+                )?,
             )
         }
         None => None,
@@ -4469,20 +4399,18 @@ fn parse_get_rule_execution(
     let query = runtime::QueryParams::parse(uri.query(), &[])?;
     let id: types::ResourceId = match path.get("id") {
         Some(raw) => {
-            (|raw: &str| -> Result<types::ResourceId, InputError> {
-                let value = runtime::scalar(
-                    raw,
-                    runtime::Scalar::String,
-                    runtime::Location::Path,
-                    "id",
-                )?;
-                (|| -> Result<(), Violation> {
-                    validate_resource_id(&value, "id")?;
+            runtime::param::<
+                types::ResourceId,
+            >(
+                raw,
+                runtime::Scalar::String,
+                runtime::Location::Path,
+                "id",
+                |value| {
+                    validate_resource_id(value, "id")?;
                     Ok(())
-                })()
-                    .map_err(|v| InputError::Invalid(runtime::Location::Path, v))?;
-                runtime::typed(value, runtime::Location::Path, "id")
-            })(raw)?
+                },
+            )?
         }
         None => return Err(InputError::Missing(runtime::Location::Path, "id")),
     };
@@ -4492,20 +4420,18 @@ fn parse_get_rule_execution(
     )? {
         Some(raw) => {
             Some(
-                (|raw: &str| -> Result<types::RequestIdHeaderValue, InputError> {
-                    let value = runtime::scalar(
-                        raw,
-                        runtime::Scalar::String,
-                        runtime::Location::Header,
-                        "X-Request-ID",
-                    )?;
-                    (|| -> Result<(), Violation> {
-                        validate_request_id_header_value(&value, "X-Request-ID")?;
+                runtime::param::<
+                    types::RequestIdHeaderValue,
+                >(
+                    raw,
+                    runtime::Scalar::String,
+                    runtime::Location::Header,
+                    "X-Request-ID",
+                    |value| {
+                        validate_request_id_header_value(value, "X-Request-ID")?;
                         Ok(())
-                    })()
-                        .map_err(|v| InputError::Invalid(runtime::Location::Header, v))?;
-                    runtime::typed(value, runtime::Location::Header, "X-Request-ID")
-                })(raw)?,
+                    },
+                )?,
             )
         }
         None => None,
@@ -4725,16 +4651,16 @@ fn parse_list_transfers(
     )?;
     let account_id: types::ListTransfersAccountId = match query.get("account_id") {
         Some(raw) => {
-            (|raw: &str| -> Result<types::ListTransfersAccountId, InputError> {
-                let value = runtime::scalar(
-                    raw,
-                    runtime::Scalar::String,
-                    runtime::Location::Query,
-                    "account_id",
-                )?;
-                (|| -> Result<(), Violation> {
-                    runtime::reject_null(&value, "account_id")?;
-                    let text = runtime::expect_str(&value, "account_id")?;
+            runtime::param::<
+                types::ListTransfersAccountId,
+            >(
+                raw,
+                runtime::Scalar::String,
+                runtime::Location::Query,
+                "account_id",
+                |value| {
+                    runtime::reject_null(value, "account_id")?;
+                    let text = runtime::expect_str(value, "account_id")?;
                     runtime::check_length(
                         text,
                         ::std::option::Option::Some(1u64),
@@ -4742,10 +4668,8 @@ fn parse_list_transfers(
                         "account_id",
                     )?;
                     Ok(())
-                })()
-                    .map_err(|v| InputError::Invalid(runtime::Location::Query, v))?;
-                runtime::typed(value, runtime::Location::Query, "account_id")
-            })(raw)?
+                },
+            )?
         }
         None => return Err(InputError::Missing(runtime::Location::Query, "account_id")),
     };
@@ -4754,20 +4678,18 @@ fn parse_list_transfers(
     {
         Some(raw) => {
             Some(
-                (|raw: &str| -> Result<types::AccountRole, InputError> {
-                    let value = runtime::scalar(
-                        raw,
-                        runtime::Scalar::String,
-                        runtime::Location::Query,
-                        "account_role",
-                    )?;
-                    (|| -> Result<(), Violation> {
-                        validate_account_role(&value, "account_role")?;
+                runtime::param::<
+                    types::AccountRole,
+                >(
+                    raw,
+                    runtime::Scalar::String,
+                    runtime::Location::Query,
+                    "account_role",
+                    |value| {
+                        validate_account_role(value, "account_role")?;
                         Ok(())
-                    })()
-                        .map_err(|v| InputError::Invalid(runtime::Location::Query, v))?;
-                    runtime::typed(value, runtime::Location::Query, "account_role")
-                })(raw)?,
+                    },
+                )?,
             )
         }
         None => None,
@@ -4775,20 +4697,18 @@ fn parse_list_transfers(
     let after: ::std::option::Option<types::Cursor> = match query.get("after") {
         Some(raw) => {
             Some(
-                (|raw: &str| -> Result<types::Cursor, InputError> {
-                    let value = runtime::scalar(
-                        raw,
-                        runtime::Scalar::String,
-                        runtime::Location::Query,
-                        "after",
-                    )?;
-                    (|| -> Result<(), Violation> {
-                        validate_cursor(&value, "after")?;
+                runtime::param::<
+                    types::Cursor,
+                >(
+                    raw,
+                    runtime::Scalar::String,
+                    runtime::Location::Query,
+                    "after",
+                    |value| {
+                        validate_cursor(value, "after")?;
                         Ok(())
-                    })()
-                        .map_err(|v| InputError::Invalid(runtime::Location::Query, v))?;
-                    runtime::typed(value, runtime::Location::Query, "after")
-                })(raw)?,
+                    },
+                )?,
             )
         }
         None => None,
@@ -4798,20 +4718,18 @@ fn parse_list_transfers(
     {
         Some(raw) => {
             Some(
-                (|raw: &str| -> Result<types::TransferDirection, InputError> {
-                    let value = runtime::scalar(
-                        raw,
-                        runtime::Scalar::String,
-                        runtime::Location::Query,
-                        "direction",
-                    )?;
-                    (|| -> Result<(), Violation> {
-                        validate_transfer_direction(&value, "direction")?;
+                runtime::param::<
+                    types::TransferDirection,
+                >(
+                    raw,
+                    runtime::Scalar::String,
+                    runtime::Location::Query,
+                    "direction",
+                    |value| {
+                        validate_transfer_direction(value, "direction")?;
                         Ok(())
-                    })()
-                        .map_err(|v| InputError::Invalid(runtime::Location::Query, v))?;
-                    runtime::typed(value, runtime::Location::Query, "direction")
-                })(raw)?,
+                    },
+                )?,
             )
         }
         None => None,
@@ -4821,36 +4739,34 @@ fn parse_list_transfers(
     {
         Some(raw) => {
             Some(
-                (|raw: &str| -> Result<types::ExecutionMode, InputError> {
-                    let value = runtime::scalar(
-                        raw,
-                        runtime::Scalar::String,
-                        runtime::Location::Query,
-                        "execution_mode",
-                    )?;
-                    (|| -> Result<(), Violation> {
-                        validate_execution_mode(&value, "execution_mode")?;
+                runtime::param::<
+                    types::ExecutionMode,
+                >(
+                    raw,
+                    runtime::Scalar::String,
+                    runtime::Location::Query,
+                    "execution_mode",
+                    |value| {
+                        validate_execution_mode(value, "execution_mode")?;
                         Ok(())
-                    })()
-                        .map_err(|v| InputError::Invalid(runtime::Location::Query, v))?;
-                    runtime::typed(value, runtime::Location::Query, "execution_mode")
-                })(raw)?,
+                    },
+                )?,
             )
         }
         None => None,
     };
     let first: i32 = match query.get("first") {
         Some(raw) => {
-            (|raw: &str| -> Result<i32, InputError> {
-                let value = runtime::scalar(
-                    raw,
-                    runtime::Scalar::Integer,
-                    runtime::Location::Query,
-                    "first",
-                )?;
-                (|| -> Result<(), Violation> {
-                    runtime::reject_null(&value, "first")?;
-                    let number = runtime::expect_i64(&value, "first")?;
+            runtime::param::<
+                i32,
+            >(
+                raw,
+                runtime::Scalar::Integer,
+                runtime::Location::Query,
+                "first",
+                |value| {
+                    runtime::reject_null(value, "first")?;
+                    let number = runtime::expect_i64(value, "first")?;
                     runtime::check_i64_range(
                         number,
                         ::std::option::Option::Some(1i64),
@@ -4860,10 +4776,8 @@ fn parse_list_transfers(
                         "first",
                     )?;
                     Ok(())
-                })()
-                    .map_err(|v| InputError::Invalid(runtime::Location::Query, v))?;
-                runtime::typed(value, runtime::Location::Query, "first")
-            })(raw)?
+                },
+            )?
         }
         None => {
             runtime::typed(
@@ -4878,22 +4792,20 @@ fn parse_list_transfers(
     {
         Some(raw) => {
             Some(
-                (|raw: &str| -> Result<::chrono::DateTime<::chrono::Utc>, InputError> {
-                    let value = runtime::scalar(
-                        raw,
-                        runtime::Scalar::String,
-                        runtime::Location::Query,
-                        "from",
-                    )?;
-                    (|| -> Result<(), Violation> {
-                        runtime::reject_null(&value, "from")?;
-                        let text = runtime::expect_str(&value, "from")?;
+                runtime::param::<
+                    ::chrono::DateTime<::chrono::Utc>,
+                >(
+                    raw,
+                    runtime::Scalar::String,
+                    runtime::Location::Query,
+                    "from",
+                    |value| {
+                        runtime::reject_null(value, "from")?;
+                        let text = runtime::expect_str(value, "from")?;
                         runtime::check_date_time(text, "from")?;
                         Ok(())
-                    })()
-                        .map_err(|v| InputError::Invalid(runtime::Location::Query, v))?;
-                    runtime::typed(value, runtime::Location::Query, "from")
-                })(raw)?,
+                    },
+                )?,
             )
         }
         None => None,
@@ -4902,20 +4814,18 @@ fn parse_list_transfers(
     {
         Some(raw) => {
             Some(
-                (|raw: &str| -> Result<types::TransferOrigin, InputError> {
-                    let value = runtime::scalar(
-                        raw,
-                        runtime::Scalar::String,
-                        runtime::Location::Query,
-                        "origin",
-                    )?;
-                    (|| -> Result<(), Violation> {
-                        validate_transfer_origin(&value, "origin")?;
+                runtime::param::<
+                    types::TransferOrigin,
+                >(
+                    raw,
+                    runtime::Scalar::String,
+                    runtime::Location::Query,
+                    "origin",
+                    |value| {
+                        validate_transfer_origin(value, "origin")?;
                         Ok(())
-                    })()
-                        .map_err(|v| InputError::Invalid(runtime::Location::Query, v))?;
-                    runtime::typed(value, runtime::Location::Query, "origin")
-                })(raw)?,
+                    },
+                )?,
             )
         }
         None => None,
@@ -4924,20 +4834,18 @@ fn parse_list_transfers(
     {
         Some(raw) => {
             Some(
-                (|raw: &str| -> Result<types::TransferStatus, InputError> {
-                    let value = runtime::scalar(
-                        raw,
-                        runtime::Scalar::String,
-                        runtime::Location::Query,
-                        "status",
-                    )?;
-                    (|| -> Result<(), Violation> {
-                        validate_transfer_status(&value, "status")?;
+                runtime::param::<
+                    types::TransferStatus,
+                >(
+                    raw,
+                    runtime::Scalar::String,
+                    runtime::Location::Query,
+                    "status",
+                    |value| {
+                        validate_transfer_status(value, "status")?;
                         Ok(())
-                    })()
-                        .map_err(|v| InputError::Invalid(runtime::Location::Query, v))?;
-                    runtime::typed(value, runtime::Location::Query, "status")
-                })(raw)?,
+                    },
+                )?,
             )
         }
         None => None,
@@ -4947,22 +4855,20 @@ fn parse_list_transfers(
     {
         Some(raw) => {
             Some(
-                (|raw: &str| -> Result<::chrono::DateTime<::chrono::Utc>, InputError> {
-                    let value = runtime::scalar(
-                        raw,
-                        runtime::Scalar::String,
-                        runtime::Location::Query,
-                        "to",
-                    )?;
-                    (|| -> Result<(), Violation> {
-                        runtime::reject_null(&value, "to")?;
-                        let text = runtime::expect_str(&value, "to")?;
+                runtime::param::<
+                    ::chrono::DateTime<::chrono::Utc>,
+                >(
+                    raw,
+                    runtime::Scalar::String,
+                    runtime::Location::Query,
+                    "to",
+                    |value| {
+                        runtime::reject_null(value, "to")?;
+                        let text = runtime::expect_str(value, "to")?;
                         runtime::check_date_time(text, "to")?;
                         Ok(())
-                    })()
-                        .map_err(|v| InputError::Invalid(runtime::Location::Query, v))?;
-                    runtime::typed(value, runtime::Location::Query, "to")
-                })(raw)?,
+                    },
+                )?,
             )
         }
         None => None,
@@ -4973,20 +4879,18 @@ fn parse_list_transfers(
     )? {
         Some(raw) => {
             Some(
-                (|raw: &str| -> Result<types::RequestIdHeaderValue, InputError> {
-                    let value = runtime::scalar(
-                        raw,
-                        runtime::Scalar::String,
-                        runtime::Location::Header,
-                        "X-Request-ID",
-                    )?;
-                    (|| -> Result<(), Violation> {
-                        validate_request_id_header_value(&value, "X-Request-ID")?;
+                runtime::param::<
+                    types::RequestIdHeaderValue,
+                >(
+                    raw,
+                    runtime::Scalar::String,
+                    runtime::Location::Header,
+                    "X-Request-ID",
+                    |value| {
+                        validate_request_id_header_value(value, "X-Request-ID")?;
                         Ok(())
-                    })()
-                        .map_err(|v| InputError::Invalid(runtime::Location::Header, v))?;
-                    runtime::typed(value, runtime::Location::Header, "X-Request-ID")
-                })(raw)?,
+                    },
+                )?,
             )
         }
         None => None,
@@ -5200,20 +5104,18 @@ fn parse_create_transfer(
     )? {
         Some(raw) => {
             Some(
-                (|raw: &str| -> Result<types::IdempotencyKeyValue, InputError> {
-                    let value = runtime::scalar(
-                        raw,
-                        runtime::Scalar::String,
-                        runtime::Location::Header,
-                        "Idempotency-Key",
-                    )?;
-                    (|| -> Result<(), Violation> {
-                        validate_idempotency_key_value(&value, "Idempotency-Key")?;
+                runtime::param::<
+                    types::IdempotencyKeyValue,
+                >(
+                    raw,
+                    runtime::Scalar::String,
+                    runtime::Location::Header,
+                    "Idempotency-Key",
+                    |value| {
+                        validate_idempotency_key_value(value, "Idempotency-Key")?;
                         Ok(())
-                    })()
-                        .map_err(|v| InputError::Invalid(runtime::Location::Header, v))?;
-                    runtime::typed(value, runtime::Location::Header, "Idempotency-Key")
-                })(raw)?,
+                    },
+                )?,
             )
         }
         None => None,
@@ -5224,20 +5126,18 @@ fn parse_create_transfer(
     )? {
         Some(raw) => {
             Some(
-                (|raw: &str| -> Result<types::RequestIdHeaderValue, InputError> {
-                    let value = runtime::scalar(
-                        raw,
-                        runtime::Scalar::String,
-                        runtime::Location::Header,
-                        "X-Request-ID",
-                    )?;
-                    (|| -> Result<(), Violation> {
-                        validate_request_id_header_value(&value, "X-Request-ID")?;
+                runtime::param::<
+                    types::RequestIdHeaderValue,
+                >(
+                    raw,
+                    runtime::Scalar::String,
+                    runtime::Location::Header,
+                    "X-Request-ID",
+                    |value| {
+                        validate_request_id_header_value(value, "X-Request-ID")?;
                         Ok(())
-                    })()
-                        .map_err(|v| InputError::Invalid(runtime::Location::Header, v))?;
-                    runtime::typed(value, runtime::Location::Header, "X-Request-ID")
-                })(raw)?,
+                    },
+                )?,
             )
         }
         None => None,
@@ -5410,20 +5310,18 @@ fn parse_get_transfer(
     let query = runtime::QueryParams::parse(uri.query(), &[])?;
     let id: types::ResourceId = match path.get("id") {
         Some(raw) => {
-            (|raw: &str| -> Result<types::ResourceId, InputError> {
-                let value = runtime::scalar(
-                    raw,
-                    runtime::Scalar::String,
-                    runtime::Location::Path,
-                    "id",
-                )?;
-                (|| -> Result<(), Violation> {
-                    validate_resource_id(&value, "id")?;
+            runtime::param::<
+                types::ResourceId,
+            >(
+                raw,
+                runtime::Scalar::String,
+                runtime::Location::Path,
+                "id",
+                |value| {
+                    validate_resource_id(value, "id")?;
                     Ok(())
-                })()
-                    .map_err(|v| InputError::Invalid(runtime::Location::Path, v))?;
-                runtime::typed(value, runtime::Location::Path, "id")
-            })(raw)?
+                },
+            )?
         }
         None => return Err(InputError::Missing(runtime::Location::Path, "id")),
     };
@@ -5433,20 +5331,18 @@ fn parse_get_transfer(
     )? {
         Some(raw) => {
             Some(
-                (|raw: &str| -> Result<types::RequestIdHeaderValue, InputError> {
-                    let value = runtime::scalar(
-                        raw,
-                        runtime::Scalar::String,
-                        runtime::Location::Header,
-                        "X-Request-ID",
-                    )?;
-                    (|| -> Result<(), Violation> {
-                        validate_request_id_header_value(&value, "X-Request-ID")?;
+                runtime::param::<
+                    types::RequestIdHeaderValue,
+                >(
+                    raw,
+                    runtime::Scalar::String,
+                    runtime::Location::Header,
+                    "X-Request-ID",
+                    |value| {
+                        validate_request_id_header_value(value, "X-Request-ID")?;
                         Ok(())
-                    })()
-                        .map_err(|v| InputError::Invalid(runtime::Location::Header, v))?;
-                    runtime::typed(value, runtime::Location::Header, "X-Request-ID")
-                })(raw)?,
+                    },
+                )?,
             )
         }
         None => None,
@@ -5624,16 +5520,16 @@ fn parse_list_cards(
     )?;
     let account_id: types::ListCardsAccountId = match query.get("account_id") {
         Some(raw) => {
-            (|raw: &str| -> Result<types::ListCardsAccountId, InputError> {
-                let value = runtime::scalar(
-                    raw,
-                    runtime::Scalar::String,
-                    runtime::Location::Query,
-                    "account_id",
-                )?;
-                (|| -> Result<(), Violation> {
-                    runtime::reject_null(&value, "account_id")?;
-                    let text = runtime::expect_str(&value, "account_id")?;
+            runtime::param::<
+                types::ListCardsAccountId,
+            >(
+                raw,
+                runtime::Scalar::String,
+                runtime::Location::Query,
+                "account_id",
+                |value| {
+                    runtime::reject_null(value, "account_id")?;
+                    let text = runtime::expect_str(value, "account_id")?;
                     runtime::check_length(
                         text,
                         ::std::option::Option::Some(1u64),
@@ -5641,30 +5537,26 @@ fn parse_list_cards(
                         "account_id",
                     )?;
                     Ok(())
-                })()
-                    .map_err(|v| InputError::Invalid(runtime::Location::Query, v))?;
-                runtime::typed(value, runtime::Location::Query, "account_id")
-            })(raw)?
+                },
+            )?
         }
         None => return Err(InputError::Missing(runtime::Location::Query, "account_id")),
     };
     let status: ::std::option::Option<types::CardStatus> = match query.get("status") {
         Some(raw) => {
             Some(
-                (|raw: &str| -> Result<types::CardStatus, InputError> {
-                    let value = runtime::scalar(
-                        raw,
-                        runtime::Scalar::String,
-                        runtime::Location::Query,
-                        "status",
-                    )?;
-                    (|| -> Result<(), Violation> {
-                        validate_card_status(&value, "status")?;
+                runtime::param::<
+                    types::CardStatus,
+                >(
+                    raw,
+                    runtime::Scalar::String,
+                    runtime::Location::Query,
+                    "status",
+                    |value| {
+                        validate_card_status(value, "status")?;
                         Ok(())
-                    })()
-                        .map_err(|v| InputError::Invalid(runtime::Location::Query, v))?;
-                    runtime::typed(value, runtime::Location::Query, "status")
-                })(raw)?,
+                    },
+                )?,
             )
         }
         None => None,
@@ -5672,20 +5564,18 @@ fn parse_list_cards(
     let type_: ::std::option::Option<types::CardType> = match query.get("type") {
         Some(raw) => {
             Some(
-                (|raw: &str| -> Result<types::CardType, InputError> {
-                    let value = runtime::scalar(
-                        raw,
-                        runtime::Scalar::String,
-                        runtime::Location::Query,
-                        "type",
-                    )?;
-                    (|| -> Result<(), Violation> {
-                        validate_card_type(&value, "type")?;
+                runtime::param::<
+                    types::CardType,
+                >(
+                    raw,
+                    runtime::Scalar::String,
+                    runtime::Location::Query,
+                    "type",
+                    |value| {
+                        validate_card_type(value, "type")?;
                         Ok(())
-                    })()
-                        .map_err(|v| InputError::Invalid(runtime::Location::Query, v))?;
-                    runtime::typed(value, runtime::Location::Query, "type")
-                })(raw)?,
+                    },
+                )?,
             )
         }
         None => None,
@@ -5696,20 +5586,18 @@ fn parse_list_cards(
     )? {
         Some(raw) => {
             Some(
-                (|raw: &str| -> Result<types::RequestIdHeaderValue, InputError> {
-                    let value = runtime::scalar(
-                        raw,
-                        runtime::Scalar::String,
-                        runtime::Location::Header,
-                        "X-Request-ID",
-                    )?;
-                    (|| -> Result<(), Violation> {
-                        validate_request_id_header_value(&value, "X-Request-ID")?;
+                runtime::param::<
+                    types::RequestIdHeaderValue,
+                >(
+                    raw,
+                    runtime::Scalar::String,
+                    runtime::Location::Header,
+                    "X-Request-ID",
+                    |value| {
+                        validate_request_id_header_value(value, "X-Request-ID")?;
                         Ok(())
-                    })()
-                        .map_err(|v| InputError::Invalid(runtime::Location::Header, v))?;
-                    runtime::typed(value, runtime::Location::Header, "X-Request-ID")
-                })(raw)?,
+                    },
+                )?,
             )
         }
         None => None,
@@ -5878,20 +5766,18 @@ fn parse_get_card(
     let query = runtime::QueryParams::parse(uri.query(), &[])?;
     let id: types::ResourceId = match path.get("id") {
         Some(raw) => {
-            (|raw: &str| -> Result<types::ResourceId, InputError> {
-                let value = runtime::scalar(
-                    raw,
-                    runtime::Scalar::String,
-                    runtime::Location::Path,
-                    "id",
-                )?;
-                (|| -> Result<(), Violation> {
-                    validate_resource_id(&value, "id")?;
+            runtime::param::<
+                types::ResourceId,
+            >(
+                raw,
+                runtime::Scalar::String,
+                runtime::Location::Path,
+                "id",
+                |value| {
+                    validate_resource_id(value, "id")?;
                     Ok(())
-                })()
-                    .map_err(|v| InputError::Invalid(runtime::Location::Path, v))?;
-                runtime::typed(value, runtime::Location::Path, "id")
-            })(raw)?
+                },
+            )?
         }
         None => return Err(InputError::Missing(runtime::Location::Path, "id")),
     };
@@ -5901,20 +5787,18 @@ fn parse_get_card(
     )? {
         Some(raw) => {
             Some(
-                (|raw: &str| -> Result<types::RequestIdHeaderValue, InputError> {
-                    let value = runtime::scalar(
-                        raw,
-                        runtime::Scalar::String,
-                        runtime::Location::Header,
-                        "X-Request-ID",
-                    )?;
-                    (|| -> Result<(), Violation> {
-                        validate_request_id_header_value(&value, "X-Request-ID")?;
+                runtime::param::<
+                    types::RequestIdHeaderValue,
+                >(
+                    raw,
+                    runtime::Scalar::String,
+                    runtime::Location::Header,
+                    "X-Request-ID",
+                    |value| {
+                        validate_request_id_header_value(value, "X-Request-ID")?;
                         Ok(())
-                    })()
-                        .map_err(|v| InputError::Invalid(runtime::Location::Header, v))?;
-                    runtime::typed(value, runtime::Location::Header, "X-Request-ID")
-                })(raw)?,
+                    },
+                )?,
             )
         }
         None => None,
@@ -6103,40 +5987,36 @@ fn parse_list_card_transactions(
     )?;
     let id: types::ResourceId = match path.get("id") {
         Some(raw) => {
-            (|raw: &str| -> Result<types::ResourceId, InputError> {
-                let value = runtime::scalar(
-                    raw,
-                    runtime::Scalar::String,
-                    runtime::Location::Path,
-                    "id",
-                )?;
-                (|| -> Result<(), Violation> {
-                    validate_resource_id(&value, "id")?;
+            runtime::param::<
+                types::ResourceId,
+            >(
+                raw,
+                runtime::Scalar::String,
+                runtime::Location::Path,
+                "id",
+                |value| {
+                    validate_resource_id(value, "id")?;
                     Ok(())
-                })()
-                    .map_err(|v| InputError::Invalid(runtime::Location::Path, v))?;
-                runtime::typed(value, runtime::Location::Path, "id")
-            })(raw)?
+                },
+            )?
         }
         None => return Err(InputError::Missing(runtime::Location::Path, "id")),
     };
     let after: ::std::option::Option<types::Cursor> = match query.get("after") {
         Some(raw) => {
             Some(
-                (|raw: &str| -> Result<types::Cursor, InputError> {
-                    let value = runtime::scalar(
-                        raw,
-                        runtime::Scalar::String,
-                        runtime::Location::Query,
-                        "after",
-                    )?;
-                    (|| -> Result<(), Violation> {
-                        validate_cursor(&value, "after")?;
+                runtime::param::<
+                    types::Cursor,
+                >(
+                    raw,
+                    runtime::Scalar::String,
+                    runtime::Location::Query,
+                    "after",
+                    |value| {
+                        validate_cursor(value, "after")?;
                         Ok(())
-                    })()
-                        .map_err(|v| InputError::Invalid(runtime::Location::Query, v))?;
-                    runtime::typed(value, runtime::Location::Query, "after")
-                })(raw)?,
+                    },
+                )?,
             )
         }
         None => None,
@@ -6146,36 +6026,34 @@ fn parse_list_card_transactions(
     {
         Some(raw) => {
             Some(
-                (|raw: &str| -> Result<types::CardTransactionDirection, InputError> {
-                    let value = runtime::scalar(
-                        raw,
-                        runtime::Scalar::String,
-                        runtime::Location::Query,
-                        "direction",
-                    )?;
-                    (|| -> Result<(), Violation> {
-                        validate_card_transaction_direction(&value, "direction")?;
+                runtime::param::<
+                    types::CardTransactionDirection,
+                >(
+                    raw,
+                    runtime::Scalar::String,
+                    runtime::Location::Query,
+                    "direction",
+                    |value| {
+                        validate_card_transaction_direction(value, "direction")?;
                         Ok(())
-                    })()
-                        .map_err(|v| InputError::Invalid(runtime::Location::Query, v))?;
-                    runtime::typed(value, runtime::Location::Query, "direction")
-                })(raw)?,
+                    },
+                )?,
             )
         }
         None => None,
     };
     let first: i32 = match query.get("first") {
         Some(raw) => {
-            (|raw: &str| -> Result<i32, InputError> {
-                let value = runtime::scalar(
-                    raw,
-                    runtime::Scalar::Integer,
-                    runtime::Location::Query,
-                    "first",
-                )?;
-                (|| -> Result<(), Violation> {
-                    runtime::reject_null(&value, "first")?;
-                    let number = runtime::expect_i64(&value, "first")?;
+            runtime::param::<
+                i32,
+            >(
+                raw,
+                runtime::Scalar::Integer,
+                runtime::Location::Query,
+                "first",
+                |value| {
+                    runtime::reject_null(value, "first")?;
+                    let number = runtime::expect_i64(value, "first")?;
                     runtime::check_i64_range(
                         number,
                         ::std::option::Option::Some(1i64),
@@ -6185,10 +6063,8 @@ fn parse_list_card_transactions(
                         "first",
                     )?;
                     Ok(())
-                })()
-                    .map_err(|v| InputError::Invalid(runtime::Location::Query, v))?;
-                runtime::typed(value, runtime::Location::Query, "first")
-            })(raw)?
+                },
+            )?
         }
         None => {
             runtime::typed(
@@ -6203,22 +6079,20 @@ fn parse_list_card_transactions(
     {
         Some(raw) => {
             Some(
-                (|raw: &str| -> Result<::chrono::DateTime<::chrono::Utc>, InputError> {
-                    let value = runtime::scalar(
-                        raw,
-                        runtime::Scalar::String,
-                        runtime::Location::Query,
-                        "from",
-                    )?;
-                    (|| -> Result<(), Violation> {
-                        runtime::reject_null(&value, "from")?;
-                        let text = runtime::expect_str(&value, "from")?;
+                runtime::param::<
+                    ::chrono::DateTime<::chrono::Utc>,
+                >(
+                    raw,
+                    runtime::Scalar::String,
+                    runtime::Location::Query,
+                    "from",
+                    |value| {
+                        runtime::reject_null(value, "from")?;
+                        let text = runtime::expect_str(value, "from")?;
                         runtime::check_date_time(text, "from")?;
                         Ok(())
-                    })()
-                        .map_err(|v| InputError::Invalid(runtime::Location::Query, v))?;
-                    runtime::typed(value, runtime::Location::Query, "from")
-                })(raw)?,
+                    },
+                )?,
             )
         }
         None => None,
@@ -6228,22 +6102,20 @@ fn parse_list_card_transactions(
     {
         Some(raw) => {
             Some(
-                (|raw: &str| -> Result<::chrono::DateTime<::chrono::Utc>, InputError> {
-                    let value = runtime::scalar(
-                        raw,
-                        runtime::Scalar::String,
-                        runtime::Location::Query,
-                        "to",
-                    )?;
-                    (|| -> Result<(), Violation> {
-                        runtime::reject_null(&value, "to")?;
-                        let text = runtime::expect_str(&value, "to")?;
+                runtime::param::<
+                    ::chrono::DateTime<::chrono::Utc>,
+                >(
+                    raw,
+                    runtime::Scalar::String,
+                    runtime::Location::Query,
+                    "to",
+                    |value| {
+                        runtime::reject_null(value, "to")?;
+                        let text = runtime::expect_str(value, "to")?;
                         runtime::check_date_time(text, "to")?;
                         Ok(())
-                    })()
-                        .map_err(|v| InputError::Invalid(runtime::Location::Query, v))?;
-                    runtime::typed(value, runtime::Location::Query, "to")
-                })(raw)?,
+                    },
+                )?,
             )
         }
         None => None,
@@ -6254,20 +6126,18 @@ fn parse_list_card_transactions(
     )? {
         Some(raw) => {
             Some(
-                (|raw: &str| -> Result<types::RequestIdHeaderValue, InputError> {
-                    let value = runtime::scalar(
-                        raw,
-                        runtime::Scalar::String,
-                        runtime::Location::Header,
-                        "X-Request-ID",
-                    )?;
-                    (|| -> Result<(), Violation> {
-                        validate_request_id_header_value(&value, "X-Request-ID")?;
+                runtime::param::<
+                    types::RequestIdHeaderValue,
+                >(
+                    raw,
+                    runtime::Scalar::String,
+                    runtime::Location::Header,
+                    "X-Request-ID",
+                    |value| {
+                        validate_request_id_header_value(value, "X-Request-ID")?;
                         Ok(())
-                    })()
-                        .map_err(|v| InputError::Invalid(runtime::Location::Header, v))?;
-                    runtime::typed(value, runtime::Location::Header, "X-Request-ID")
-                })(raw)?,
+                    },
+                )?,
             )
         }
         None => None,
@@ -6485,20 +6355,18 @@ fn parse_create_sandbox_deposit(
     )? {
         Some(raw) => {
             Some(
-                (|raw: &str| -> Result<types::IdempotencyKeyValue, InputError> {
-                    let value = runtime::scalar(
-                        raw,
-                        runtime::Scalar::String,
-                        runtime::Location::Header,
-                        "Idempotency-Key",
-                    )?;
-                    (|| -> Result<(), Violation> {
-                        validate_idempotency_key_value(&value, "Idempotency-Key")?;
+                runtime::param::<
+                    types::IdempotencyKeyValue,
+                >(
+                    raw,
+                    runtime::Scalar::String,
+                    runtime::Location::Header,
+                    "Idempotency-Key",
+                    |value| {
+                        validate_idempotency_key_value(value, "Idempotency-Key")?;
                         Ok(())
-                    })()
-                        .map_err(|v| InputError::Invalid(runtime::Location::Header, v))?;
-                    runtime::typed(value, runtime::Location::Header, "Idempotency-Key")
-                })(raw)?,
+                    },
+                )?,
             )
         }
         None => None,
@@ -6509,20 +6377,18 @@ fn parse_create_sandbox_deposit(
     )? {
         Some(raw) => {
             Some(
-                (|raw: &str| -> Result<types::RequestIdHeaderValue, InputError> {
-                    let value = runtime::scalar(
-                        raw,
-                        runtime::Scalar::String,
-                        runtime::Location::Header,
-                        "X-Request-ID",
-                    )?;
-                    (|| -> Result<(), Violation> {
-                        validate_request_id_header_value(&value, "X-Request-ID")?;
+                runtime::param::<
+                    types::RequestIdHeaderValue,
+                >(
+                    raw,
+                    runtime::Scalar::String,
+                    runtime::Location::Header,
+                    "X-Request-ID",
+                    |value| {
+                        validate_request_id_header_value(value, "X-Request-ID")?;
                         Ok(())
-                    })()
-                        .map_err(|v| InputError::Invalid(runtime::Location::Header, v))?;
-                    runtime::typed(value, runtime::Location::Header, "X-Request-ID")
-                })(raw)?,
+                    },
+                )?,
             )
         }
         None => None,
@@ -6741,20 +6607,18 @@ fn parse_create_sandbox_external_account(
     )? {
         Some(raw) => {
             Some(
-                (|raw: &str| -> Result<types::IdempotencyKeyValue, InputError> {
-                    let value = runtime::scalar(
-                        raw,
-                        runtime::Scalar::String,
-                        runtime::Location::Header,
-                        "Idempotency-Key",
-                    )?;
-                    (|| -> Result<(), Violation> {
-                        validate_idempotency_key_value(&value, "Idempotency-Key")?;
+                runtime::param::<
+                    types::IdempotencyKeyValue,
+                >(
+                    raw,
+                    runtime::Scalar::String,
+                    runtime::Location::Header,
+                    "Idempotency-Key",
+                    |value| {
+                        validate_idempotency_key_value(value, "Idempotency-Key")?;
                         Ok(())
-                    })()
-                        .map_err(|v| InputError::Invalid(runtime::Location::Header, v))?;
-                    runtime::typed(value, runtime::Location::Header, "Idempotency-Key")
-                })(raw)?,
+                    },
+                )?,
             )
         }
         None => None,
@@ -6765,20 +6629,18 @@ fn parse_create_sandbox_external_account(
     )? {
         Some(raw) => {
             Some(
-                (|raw: &str| -> Result<types::RequestIdHeaderValue, InputError> {
-                    let value = runtime::scalar(
-                        raw,
-                        runtime::Scalar::String,
-                        runtime::Location::Header,
-                        "X-Request-ID",
-                    )?;
-                    (|| -> Result<(), Violation> {
-                        validate_request_id_header_value(&value, "X-Request-ID")?;
+                runtime::param::<
+                    types::RequestIdHeaderValue,
+                >(
+                    raw,
+                    runtime::Scalar::String,
+                    runtime::Location::Header,
+                    "X-Request-ID",
+                    |value| {
+                        validate_request_id_header_value(value, "X-Request-ID")?;
                         Ok(())
-                    })()
-                        .map_err(|v| InputError::Invalid(runtime::Location::Header, v))?;
-                    runtime::typed(value, runtime::Location::Header, "X-Request-ID")
-                })(raw)?,
+                    },
+                )?,
             )
         }
         None => None,
@@ -6984,20 +6846,18 @@ fn parse_approve_sandbox_transfer(
     let query = runtime::QueryParams::parse(uri.query(), &[])?;
     let id: types::ResourceId = match path.get("id") {
         Some(raw) => {
-            (|raw: &str| -> Result<types::ResourceId, InputError> {
-                let value = runtime::scalar(
-                    raw,
-                    runtime::Scalar::String,
-                    runtime::Location::Path,
-                    "id",
-                )?;
-                (|| -> Result<(), Violation> {
-                    validate_resource_id(&value, "id")?;
+            runtime::param::<
+                types::ResourceId,
+            >(
+                raw,
+                runtime::Scalar::String,
+                runtime::Location::Path,
+                "id",
+                |value| {
+                    validate_resource_id(value, "id")?;
                     Ok(())
-                })()
-                    .map_err(|v| InputError::Invalid(runtime::Location::Path, v))?;
-                runtime::typed(value, runtime::Location::Path, "id")
-            })(raw)?
+                },
+            )?
         }
         None => return Err(InputError::Missing(runtime::Location::Path, "id")),
     };
@@ -7007,20 +6867,18 @@ fn parse_approve_sandbox_transfer(
     )? {
         Some(raw) => {
             Some(
-                (|raw: &str| -> Result<types::IdempotencyKeyValue, InputError> {
-                    let value = runtime::scalar(
-                        raw,
-                        runtime::Scalar::String,
-                        runtime::Location::Header,
-                        "Idempotency-Key",
-                    )?;
-                    (|| -> Result<(), Violation> {
-                        validate_idempotency_key_value(&value, "Idempotency-Key")?;
+                runtime::param::<
+                    types::IdempotencyKeyValue,
+                >(
+                    raw,
+                    runtime::Scalar::String,
+                    runtime::Location::Header,
+                    "Idempotency-Key",
+                    |value| {
+                        validate_idempotency_key_value(value, "Idempotency-Key")?;
                         Ok(())
-                    })()
-                        .map_err(|v| InputError::Invalid(runtime::Location::Header, v))?;
-                    runtime::typed(value, runtime::Location::Header, "Idempotency-Key")
-                })(raw)?,
+                    },
+                )?,
             )
         }
         None => None,
@@ -7031,20 +6889,18 @@ fn parse_approve_sandbox_transfer(
     )? {
         Some(raw) => {
             Some(
-                (|raw: &str| -> Result<types::RequestIdHeaderValue, InputError> {
-                    let value = runtime::scalar(
-                        raw,
-                        runtime::Scalar::String,
-                        runtime::Location::Header,
-                        "X-Request-ID",
-                    )?;
-                    (|| -> Result<(), Violation> {
-                        validate_request_id_header_value(&value, "X-Request-ID")?;
+                runtime::param::<
+                    types::RequestIdHeaderValue,
+                >(
+                    raw,
+                    runtime::Scalar::String,
+                    runtime::Location::Header,
+                    "X-Request-ID",
+                    |value| {
+                        validate_request_id_header_value(value, "X-Request-ID")?;
                         Ok(())
-                    })()
-                        .map_err(|v| InputError::Invalid(runtime::Location::Header, v))?;
-                    runtime::typed(value, runtime::Location::Header, "X-Request-ID")
-                })(raw)?,
+                    },
+                )?,
             )
         }
         None => None,
@@ -7240,20 +7096,18 @@ fn parse_decline_sandbox_transfer(
     let query = runtime::QueryParams::parse(uri.query(), &[])?;
     let id: types::ResourceId = match path.get("id") {
         Some(raw) => {
-            (|raw: &str| -> Result<types::ResourceId, InputError> {
-                let value = runtime::scalar(
-                    raw,
-                    runtime::Scalar::String,
-                    runtime::Location::Path,
-                    "id",
-                )?;
-                (|| -> Result<(), Violation> {
-                    validate_resource_id(&value, "id")?;
+            runtime::param::<
+                types::ResourceId,
+            >(
+                raw,
+                runtime::Scalar::String,
+                runtime::Location::Path,
+                "id",
+                |value| {
+                    validate_resource_id(value, "id")?;
                     Ok(())
-                })()
-                    .map_err(|v| InputError::Invalid(runtime::Location::Path, v))?;
-                runtime::typed(value, runtime::Location::Path, "id")
-            })(raw)?
+                },
+            )?
         }
         None => return Err(InputError::Missing(runtime::Location::Path, "id")),
     };
@@ -7263,20 +7117,18 @@ fn parse_decline_sandbox_transfer(
     )? {
         Some(raw) => {
             Some(
-                (|raw: &str| -> Result<types::IdempotencyKeyValue, InputError> {
-                    let value = runtime::scalar(
-                        raw,
-                        runtime::Scalar::String,
-                        runtime::Location::Header,
-                        "Idempotency-Key",
-                    )?;
-                    (|| -> Result<(), Violation> {
-                        validate_idempotency_key_value(&value, "Idempotency-Key")?;
+                runtime::param::<
+                    types::IdempotencyKeyValue,
+                >(
+                    raw,
+                    runtime::Scalar::String,
+                    runtime::Location::Header,
+                    "Idempotency-Key",
+                    |value| {
+                        validate_idempotency_key_value(value, "Idempotency-Key")?;
                         Ok(())
-                    })()
-                        .map_err(|v| InputError::Invalid(runtime::Location::Header, v))?;
-                    runtime::typed(value, runtime::Location::Header, "Idempotency-Key")
-                })(raw)?,
+                    },
+                )?,
             )
         }
         None => None,
@@ -7287,20 +7139,18 @@ fn parse_decline_sandbox_transfer(
     )? {
         Some(raw) => {
             Some(
-                (|raw: &str| -> Result<types::RequestIdHeaderValue, InputError> {
-                    let value = runtime::scalar(
-                        raw,
-                        runtime::Scalar::String,
-                        runtime::Location::Header,
-                        "X-Request-ID",
-                    )?;
-                    (|| -> Result<(), Violation> {
-                        validate_request_id_header_value(&value, "X-Request-ID")?;
+                runtime::param::<
+                    types::RequestIdHeaderValue,
+                >(
+                    raw,
+                    runtime::Scalar::String,
+                    runtime::Location::Header,
+                    "X-Request-ID",
+                    |value| {
+                        validate_request_id_header_value(value, "X-Request-ID")?;
                         Ok(())
-                    })()
-                        .map_err(|v| InputError::Invalid(runtime::Location::Header, v))?;
-                    runtime::typed(value, runtime::Location::Header, "X-Request-ID")
-                })(raw)?,
+                    },
+                )?,
             )
         }
         None => None,
@@ -7514,20 +7364,18 @@ fn parse_advance_sandbox_clock(
     )? {
         Some(raw) => {
             Some(
-                (|raw: &str| -> Result<types::IdempotencyKeyValue, InputError> {
-                    let value = runtime::scalar(
-                        raw,
-                        runtime::Scalar::String,
-                        runtime::Location::Header,
-                        "Idempotency-Key",
-                    )?;
-                    (|| -> Result<(), Violation> {
-                        validate_idempotency_key_value(&value, "Idempotency-Key")?;
+                runtime::param::<
+                    types::IdempotencyKeyValue,
+                >(
+                    raw,
+                    runtime::Scalar::String,
+                    runtime::Location::Header,
+                    "Idempotency-Key",
+                    |value| {
+                        validate_idempotency_key_value(value, "Idempotency-Key")?;
                         Ok(())
-                    })()
-                        .map_err(|v| InputError::Invalid(runtime::Location::Header, v))?;
-                    runtime::typed(value, runtime::Location::Header, "Idempotency-Key")
-                })(raw)?,
+                    },
+                )?,
             )
         }
         None => None,
@@ -7538,20 +7386,18 @@ fn parse_advance_sandbox_clock(
     )? {
         Some(raw) => {
             Some(
-                (|raw: &str| -> Result<types::RequestIdHeaderValue, InputError> {
-                    let value = runtime::scalar(
-                        raw,
-                        runtime::Scalar::String,
-                        runtime::Location::Header,
-                        "X-Request-ID",
-                    )?;
-                    (|| -> Result<(), Violation> {
-                        validate_request_id_header_value(&value, "X-Request-ID")?;
+                runtime::param::<
+                    types::RequestIdHeaderValue,
+                >(
+                    raw,
+                    runtime::Scalar::String,
+                    runtime::Location::Header,
+                    "X-Request-ID",
+                    |value| {
+                        validate_request_id_header_value(value, "X-Request-ID")?;
                         Ok(())
-                    })()
-                        .map_err(|v| InputError::Invalid(runtime::Location::Header, v))?;
-                    runtime::typed(value, runtime::Location::Header, "X-Request-ID")
-                })(raw)?,
+                    },
+                )?,
             )
         }
         None => None,
@@ -7724,20 +7570,18 @@ fn parse_get_sandbox_organization(
     )? {
         Some(raw) => {
             Some(
-                (|raw: &str| -> Result<types::RequestIdHeaderValue, InputError> {
-                    let value = runtime::scalar(
-                        raw,
-                        runtime::Scalar::String,
-                        runtime::Location::Header,
-                        "X-Request-ID",
-                    )?;
-                    (|| -> Result<(), Violation> {
-                        validate_request_id_header_value(&value, "X-Request-ID")?;
+                runtime::param::<
+                    types::RequestIdHeaderValue,
+                >(
+                    raw,
+                    runtime::Scalar::String,
+                    runtime::Location::Header,
+                    "X-Request-ID",
+                    |value| {
+                        validate_request_id_header_value(value, "X-Request-ID")?;
                         Ok(())
-                    })()
-                        .map_err(|v| InputError::Invalid(runtime::Location::Header, v))?;
-                    runtime::typed(value, runtime::Location::Header, "X-Request-ID")
-                })(raw)?,
+                    },
+                )?,
             )
         }
         None => None,
@@ -7949,20 +7793,18 @@ fn parse_update_sandbox_organization(
     )? {
         Some(raw) => {
             Some(
-                (|raw: &str| -> Result<types::IdempotencyKeyValue, InputError> {
-                    let value = runtime::scalar(
-                        raw,
-                        runtime::Scalar::String,
-                        runtime::Location::Header,
-                        "Idempotency-Key",
-                    )?;
-                    (|| -> Result<(), Violation> {
-                        validate_idempotency_key_value(&value, "Idempotency-Key")?;
+                runtime::param::<
+                    types::IdempotencyKeyValue,
+                >(
+                    raw,
+                    runtime::Scalar::String,
+                    runtime::Location::Header,
+                    "Idempotency-Key",
+                    |value| {
+                        validate_idempotency_key_value(value, "Idempotency-Key")?;
                         Ok(())
-                    })()
-                        .map_err(|v| InputError::Invalid(runtime::Location::Header, v))?;
-                    runtime::typed(value, runtime::Location::Header, "Idempotency-Key")
-                })(raw)?,
+                    },
+                )?,
             )
         }
         None => None,
@@ -7973,20 +7815,18 @@ fn parse_update_sandbox_organization(
     )? {
         Some(raw) => {
             Some(
-                (|raw: &str| -> Result<types::RequestIdHeaderValue, InputError> {
-                    let value = runtime::scalar(
-                        raw,
-                        runtime::Scalar::String,
-                        runtime::Location::Header,
-                        "X-Request-ID",
-                    )?;
-                    (|| -> Result<(), Violation> {
-                        validate_request_id_header_value(&value, "X-Request-ID")?;
+                runtime::param::<
+                    types::RequestIdHeaderValue,
+                >(
+                    raw,
+                    runtime::Scalar::String,
+                    runtime::Location::Header,
+                    "X-Request-ID",
+                    |value| {
+                        validate_request_id_header_value(value, "X-Request-ID")?;
                         Ok(())
-                    })()
-                        .map_err(|v| InputError::Invalid(runtime::Location::Header, v))?;
-                    runtime::typed(value, runtime::Location::Header, "X-Request-ID")
-                })(raw)?,
+                    },
+                )?,
             )
         }
         None => None,
@@ -8195,20 +8035,18 @@ fn parse_enable_sandbox_rule(
     let query = runtime::QueryParams::parse(uri.query(), &[])?;
     let id: types::ResourceId = match path.get("id") {
         Some(raw) => {
-            (|raw: &str| -> Result<types::ResourceId, InputError> {
-                let value = runtime::scalar(
-                    raw,
-                    runtime::Scalar::String,
-                    runtime::Location::Path,
-                    "id",
-                )?;
-                (|| -> Result<(), Violation> {
-                    validate_resource_id(&value, "id")?;
+            runtime::param::<
+                types::ResourceId,
+            >(
+                raw,
+                runtime::Scalar::String,
+                runtime::Location::Path,
+                "id",
+                |value| {
+                    validate_resource_id(value, "id")?;
                     Ok(())
-                })()
-                    .map_err(|v| InputError::Invalid(runtime::Location::Path, v))?;
-                runtime::typed(value, runtime::Location::Path, "id")
-            })(raw)?
+                },
+            )?
         }
         None => return Err(InputError::Missing(runtime::Location::Path, "id")),
     };
@@ -8218,20 +8056,18 @@ fn parse_enable_sandbox_rule(
     )? {
         Some(raw) => {
             Some(
-                (|raw: &str| -> Result<types::IdempotencyKeyValue, InputError> {
-                    let value = runtime::scalar(
-                        raw,
-                        runtime::Scalar::String,
-                        runtime::Location::Header,
-                        "Idempotency-Key",
-                    )?;
-                    (|| -> Result<(), Violation> {
-                        validate_idempotency_key_value(&value, "Idempotency-Key")?;
+                runtime::param::<
+                    types::IdempotencyKeyValue,
+                >(
+                    raw,
+                    runtime::Scalar::String,
+                    runtime::Location::Header,
+                    "Idempotency-Key",
+                    |value| {
+                        validate_idempotency_key_value(value, "Idempotency-Key")?;
                         Ok(())
-                    })()
-                        .map_err(|v| InputError::Invalid(runtime::Location::Header, v))?;
-                    runtime::typed(value, runtime::Location::Header, "Idempotency-Key")
-                })(raw)?,
+                    },
+                )?,
             )
         }
         None => None,
@@ -8242,20 +8078,18 @@ fn parse_enable_sandbox_rule(
     )? {
         Some(raw) => {
             Some(
-                (|raw: &str| -> Result<types::RequestIdHeaderValue, InputError> {
-                    let value = runtime::scalar(
-                        raw,
-                        runtime::Scalar::String,
-                        runtime::Location::Header,
-                        "X-Request-ID",
-                    )?;
-                    (|| -> Result<(), Violation> {
-                        validate_request_id_header_value(&value, "X-Request-ID")?;
+                runtime::param::<
+                    types::RequestIdHeaderValue,
+                >(
+                    raw,
+                    runtime::Scalar::String,
+                    runtime::Location::Header,
+                    "X-Request-ID",
+                    |value| {
+                        validate_request_id_header_value(value, "X-Request-ID")?;
                         Ok(())
-                    })()
-                        .map_err(|v| InputError::Invalid(runtime::Location::Header, v))?;
-                    runtime::typed(value, runtime::Location::Header, "X-Request-ID")
-                })(raw)?,
+                    },
+                )?,
             )
         }
         None => None,
@@ -8459,20 +8293,18 @@ fn parse_disable_sandbox_rule(
     let query = runtime::QueryParams::parse(uri.query(), &[])?;
     let id: types::ResourceId = match path.get("id") {
         Some(raw) => {
-            (|raw: &str| -> Result<types::ResourceId, InputError> {
-                let value = runtime::scalar(
-                    raw,
-                    runtime::Scalar::String,
-                    runtime::Location::Path,
-                    "id",
-                )?;
-                (|| -> Result<(), Violation> {
-                    validate_resource_id(&value, "id")?;
+            runtime::param::<
+                types::ResourceId,
+            >(
+                raw,
+                runtime::Scalar::String,
+                runtime::Location::Path,
+                "id",
+                |value| {
+                    validate_resource_id(value, "id")?;
                     Ok(())
-                })()
-                    .map_err(|v| InputError::Invalid(runtime::Location::Path, v))?;
-                runtime::typed(value, runtime::Location::Path, "id")
-            })(raw)?
+                },
+            )?
         }
         None => return Err(InputError::Missing(runtime::Location::Path, "id")),
     };
@@ -8482,20 +8314,18 @@ fn parse_disable_sandbox_rule(
     )? {
         Some(raw) => {
             Some(
-                (|raw: &str| -> Result<types::IdempotencyKeyValue, InputError> {
-                    let value = runtime::scalar(
-                        raw,
-                        runtime::Scalar::String,
-                        runtime::Location::Header,
-                        "Idempotency-Key",
-                    )?;
-                    (|| -> Result<(), Violation> {
-                        validate_idempotency_key_value(&value, "Idempotency-Key")?;
+                runtime::param::<
+                    types::IdempotencyKeyValue,
+                >(
+                    raw,
+                    runtime::Scalar::String,
+                    runtime::Location::Header,
+                    "Idempotency-Key",
+                    |value| {
+                        validate_idempotency_key_value(value, "Idempotency-Key")?;
                         Ok(())
-                    })()
-                        .map_err(|v| InputError::Invalid(runtime::Location::Header, v))?;
-                    runtime::typed(value, runtime::Location::Header, "Idempotency-Key")
-                })(raw)?,
+                    },
+                )?,
             )
         }
         None => None,
@@ -8506,20 +8336,18 @@ fn parse_disable_sandbox_rule(
     )? {
         Some(raw) => {
             Some(
-                (|raw: &str| -> Result<types::RequestIdHeaderValue, InputError> {
-                    let value = runtime::scalar(
-                        raw,
-                        runtime::Scalar::String,
-                        runtime::Location::Header,
-                        "X-Request-ID",
-                    )?;
-                    (|| -> Result<(), Violation> {
-                        validate_request_id_header_value(&value, "X-Request-ID")?;
+                runtime::param::<
+                    types::RequestIdHeaderValue,
+                >(
+                    raw,
+                    runtime::Scalar::String,
+                    runtime::Location::Header,
+                    "X-Request-ID",
+                    |value| {
+                        validate_request_id_header_value(value, "X-Request-ID")?;
                         Ok(())
-                    })()
-                        .map_err(|v| InputError::Invalid(runtime::Location::Header, v))?;
-                    runtime::typed(value, runtime::Location::Header, "X-Request-ID")
-                })(raw)?,
+                    },
+                )?,
             )
         }
         None => None,
