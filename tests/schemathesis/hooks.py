@@ -38,6 +38,10 @@ Schemathesis only knows the spec. These hooks tell it three things the spec says
    demo's enabled "Paycheck split" rule, but only for reads and `triggerRule`: substituting it in
    updates, deletes or the sandbox's disable switch would disable the rule for the rest of the run.
 
+   For the approval switches, the spec's example transfer id (`txr_01HABC1111`) stands for one of
+   two transfers the hook creates above the approval threshold: one for
+   `approveSandboxTransfer`, one for `declineSandboxTransfer`, so both reach their 200 answer.
+
 4. **Test data.** Before the first request the hook deposits $1,000,000.00 into Chase Checking
    and into Emergency Fund (the spec's example transfer source) and sets the organization's approval threshold to $2,500.00 (the spec's example), so generated
    transfers have funds to move and the large ones stop at `pending_approval`, which is what
@@ -111,6 +115,9 @@ DOCUMENTED_INVALID_REQUESTS = [
 
 _id_map: dict[str, str] | None = None
 _rule_map: dict[str, str] = {}
+# Path -> {example transfer id: a transfer waiting for approval}, for approve and decline.
+_approval_maps: dict[str, dict[str, str]] = {}
+EXAMPLE_TRANSFER = "txr_01HABC1111"
 
 
 def _api(method: str, path: str, **kwargs):
@@ -147,6 +154,20 @@ def _load_id_map() -> dict[str, str]:
                     json={"account_id": _id_map[example_id], "amount_in_cents": DEPOSIT_IN_CENTS, "origin": "paycheck"},
                 )
         _api("PUT", "/sandbox/organization", json={"approval_threshold_in_cents": APPROVAL_THRESHOLD_IN_CENTS})
+        source, destination = by_name.get("Emergency Fund"), by_name.get("Taxes")
+        if source and destination:
+            for path in ("/sandbox/transfers/{id}/approve", "/sandbox/transfers/{id}/decline"):
+                waiting = _api(
+                    "POST",
+                    "/transfers",
+                    json={
+                        "source_account_id": source,
+                        "destination_account_id": destination,
+                        "amount_in_cents": APPROVAL_THRESHOLD_IN_CENTS,
+                    },
+                )["data"]
+                if waiting["status"] == "pending_approval":
+                    _approval_maps[path] = {EXAMPLE_TRANSFER: waiting["id"]}
     except Exception as error:  # noqa: BLE001 - missing test data only lowers coverage
         print(f"hooks.py: cannot prepare the demo data ({error}); coverage will be lower", file=sys.stderr)
     return _id_map
@@ -201,6 +222,10 @@ def before_call(context, case, kwargs):
                 changed |= c
         is_rule_read = case.method.upper() == "GET"
         is_trigger = case.method.upper() == "POST" and case.operation.path == "/rules/{id}/trigger"
+        approval_map = _approval_maps.get(case.operation.path)
+        if approval_map and case.method.upper() == "POST" and isinstance(case.path_parameters, dict):
+            _, c = _substitute(case.path_parameters, approval_map)
+            changed |= c
         if _rule_map and (is_rule_read or is_trigger):
             for container in (case.query, case.path_parameters):
                 if isinstance(container, dict):
