@@ -205,7 +205,23 @@ impl ValidatorGen {
                     None | Some(openapiv3::AdditionalProperties::Any(false)) => {
                         quote!(runtime::reject_unknown_fields(object, &[#(#known),*], #path)?;)
                     }
-                    Some(_) => quote!(),
+                    Some(openapiv3::AdditionalProperties::Any(true)) => quote!(),
+                    // A map: every value that is not a declared property follows the schema.
+                    Some(openapiv3::AdditionalProperties::Schema(schema)) => {
+                        let check = self.check(schema, &quote!(entry), &quote!(entry_path))?;
+                        let declared: &[&String] = &known;
+                        let entries = if declared.is_empty() {
+                            quote!(object.iter())
+                        } else {
+                            quote!(object.iter().filter(|(key, _)| ![#(#known),*].contains(&key.as_str())))
+                        };
+                        quote! {
+                            for (key, entry) in #entries {
+                                let entry_path = &runtime::field_path(#path, key);
+                                #check
+                            }
+                        }
+                    }
                 };
                 let required = &o.required;
                 let required = if required.is_empty() {

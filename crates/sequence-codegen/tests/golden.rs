@@ -38,6 +38,11 @@ fn widgets() {
 }
 
 #[test]
+fn jobs() {
+    check_generated("jobs.yaml");
+}
+
+#[test]
 fn generation_is_deterministic() {
     let spec = fixture("widgets.yaml");
     let first = generate(&spec, &Layout::default()).unwrap();
