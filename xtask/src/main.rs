@@ -13,6 +13,7 @@
 
 mod codegen;
 mod spec_diff;
+mod tidy;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
