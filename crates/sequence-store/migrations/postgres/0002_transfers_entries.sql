@@ -6,7 +6,10 @@ CREATE TABLE transfers (
     -- NULL on the API side means "the outside world" (a deposit has no source account).
     source_account_id         TEXT    NULL REFERENCES accounts (id),
     destination_account_id    TEXT    NULL REFERENCES accounts (id),
-    amount_cents              BIGINT NOT NULL CHECK (amount_cents > 0),
+    -- Positive, except 0 for a rule action that failed before its amount was known (the spec's
+    -- `Transfer.amount_in_cents`: "0 only for failed rule actions whose amount could not be
+    -- computed").
+    amount_cents              BIGINT NOT NULL CHECK (amount_cents > 0 OR (amount_cents = 0 AND status = 'error')),
     direction                 TEXT    NOT NULL CHECK (direction IN ('money_in', 'money_out', 'internal')),
     origin                    TEXT    NOT NULL CHECK (origin IN ('paycheck', 'check_deposit', 'cashback', 'user_pull', 'rule', 'user', 'external_pull')),
     status                    TEXT    NOT NULL CHECK (status IN ('pending_approval', 'processing', 'pending', 'complete', 'error', 'cancelled')),

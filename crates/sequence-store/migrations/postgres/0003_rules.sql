@@ -1,13 +1,4 @@
--- Rules, rule executions and the transfers rules make (PostgreSQL).
---
--- This migration also relaxes one CHECK of `transfers` (from 0002): a rule action that fails
--- before its amount can be computed (missing liability data, a deleted account) is recorded as a
--- transfer in `error` with amount 0, as the spec documents (`Transfer.amount_in_cents`: "0 only
--- for failed rule actions whose amount could not be computed").
-
-ALTER TABLE transfers DROP CONSTRAINT transfers_amount_cents_check;
-ALTER TABLE transfers ADD CONSTRAINT transfers_amount_cents_check
-    CHECK (amount_cents > 0 OR (amount_cents = 0 AND status = 'error'));
+-- Rules and rule executions (PostgreSQL).
 
 -- A rule. `definition` is the JSON of `sequence_core::rules::Rule` (its serde shape is the
 -- storage shape) and is authoritative; the other descriptive columns are copies written from it

@@ -1,60 +1,4 @@
--- no-transaction
--- Rules, rule executions and the transfers rules make (SQLite).
---
--- This migration also relaxes one CHECK of `transfers` (from 0002): a rule action that fails
--- before its amount can be computed (missing liability data, a deleted account) is recorded as a
--- transfer in `error` with amount 0, as the spec documents (`Transfer.amount_in_cents`: "0 only
--- for failed rule actions whose amount could not be computed"). SQLite cannot alter a CHECK, so
--- the table is rebuilt with SQLite's documented procedure (new table, copy, drop, rename), which
--- needs foreign-key enforcement off; that pragma is a no-op inside a transaction, hence
--- `no-transaction` above and the explicit BEGIN/COMMIT around the work.
-
-PRAGMA foreign_keys = OFF;
-BEGIN;
-
-CREATE TABLE transfers_rebuilt (
-    id                        TEXT    PRIMARY KEY,
-    org_id                    TEXT    NOT NULL REFERENCES organizations (id),
-    source_account_id         TEXT    NULL REFERENCES accounts (id),
-    destination_account_id    TEXT    NULL REFERENCES accounts (id),
-    -- Positive, except 0 for a rule action that failed before its amount was known.
-    amount_cents              INTEGER NOT NULL CHECK (amount_cents > 0 OR (amount_cents = 0 AND status = 'error')),
-    direction                 TEXT    NOT NULL CHECK (direction IN ('money_in', 'money_out', 'internal')),
-    origin                    TEXT    NOT NULL CHECK (origin IN ('paycheck', 'check_deposit', 'cashback', 'user_pull', 'rule', 'user', 'external_pull')),
-    status                    TEXT    NOT NULL CHECK (status IN ('pending_approval', 'processing', 'pending', 'complete', 'error', 'cancelled')),
-    error_code                TEXT    NULL,
-    description               TEXT    NULL,
-    simulation                INTEGER NOT NULL CHECK (simulation IN (0, 1)),
-    reserved_cents            INTEGER NOT NULL DEFAULT 0 CHECK (reserved_cents = 0 OR reserved_cents = amount_cents),
-    rule_id                   TEXT    NULL,
-    rule_execution_id         TEXT    NULL,
-    processing_started_at_ms  INTEGER NULL,
-    next_step_at_ms           INTEGER NULL,
-    created_at_ms             INTEGER NOT NULL,
-    updated_at_ms             INTEGER NOT NULL,
-    completed_at_ms           INTEGER NULL,
-    CHECK (source_account_id IS NOT NULL OR destination_account_id IS NOT NULL),
-    CHECK (source_account_id IS NULL OR destination_account_id IS NULL OR source_account_id <> destination_account_id),
-    CHECK ((status = 'complete') = (completed_at_ms IS NOT NULL)),
-    CHECK ((status = 'error') = (error_code IS NOT NULL)),
-    CHECK (simulation = 0 OR reserved_cents = 0)
-);
-INSERT INTO transfers_rebuilt (
-    id, org_id, source_account_id, destination_account_id, amount_cents, direction, origin, status,
-    error_code, description, simulation, reserved_cents, rule_id, rule_execution_id,
-    processing_started_at_ms, next_step_at_ms, created_at_ms, updated_at_ms, completed_at_ms
-)
-SELECT
-    id, org_id, source_account_id, destination_account_id, amount_cents, direction, origin, status,
-    error_code, description, simulation, reserved_cents, rule_id, rule_execution_id,
-    processing_started_at_ms, next_step_at_ms, created_at_ms, updated_at_ms, completed_at_ms
-FROM transfers;
-DROP TABLE transfers;
-ALTER TABLE transfers_rebuilt RENAME TO transfers;
-CREATE INDEX transfers_by_source ON transfers (org_id, source_account_id, created_at_ms);
-CREATE INDEX transfers_by_destination ON transfers (org_id, destination_account_id, created_at_ms);
-CREATE INDEX transfers_due ON transfers (next_step_at_ms) WHERE next_step_at_ms IS NOT NULL;
-CREATE INDEX transfers_by_execution ON transfers (rule_execution_id) WHERE rule_execution_id IS NOT NULL;
+-- Rules and rule executions (SQLite).
 
 -- A rule. `definition` is the JSON of `sequence_core::rules::Rule` (its serde shape is the
 -- storage shape) and is authoritative; the other descriptive columns are copies written from it
@@ -132,5 +76,3 @@ CREATE TABLE rule_transfers (
 );
 CREATE INDEX rule_transfers_by_rule ON rule_transfers (rule_id, group_index);
 
-COMMIT;
-PRAGMA foreign_keys = ON;

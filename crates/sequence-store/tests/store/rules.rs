@@ -1,7 +1,7 @@
 //! The rules store on SQLite and PostgreSQL (the latter when `SEQUENCE_TEST_POSTGRES_URL` is
 //! set): round trips, the one-`ON_FUNDS_TRANSFERRED`-rule-per-account index, exactly-once claims
 //! of scheduled occurrences and exactly-once counting of settled rule transfers under
-//! concurrency, cap usage, execution listing, and the zero-amount error transfers migration 0003
+//! concurrency, cap usage, execution listing, and the zero-amount error transfers migration 0002
 //! allows.
 
 use std::future::Future;
