@@ -397,20 +397,17 @@ fn is_retryable_status(status: StatusCode, code: Option<&str>) -> bool {
 pub async fn collect_transfers(
     request: builder::ListTransfers<'_>,
 ) -> Result<Vec<types::Transfer>, Error<types::ErrorResponse>> {
-    let mut items = Vec::new();
-    let mut after: Option<String> = None;
-    loop {
+    collect_pages(|after| {
         let page = match &after {
             Some(cursor) => request.clone().after(cursor.as_str()),
             None => request.clone(),
         };
-        let page = page.send().await?.into_inner();
-        items.extend(page.data);
-        match next_cursor(page.page_info, after.as_deref()).map_err(Error::Custom)? {
-            Some(cursor) => after = Some(cursor),
-            None => return Ok(items),
+        async move {
+            let page = page.send().await?.into_inner();
+            Ok((page.data, page.page_info))
         }
-    }
+    })
+    .await
 }
 
 /// Fetches every page of a `listRuleExecutions` request and returns all executions, newest
@@ -418,16 +415,32 @@ pub async fn collect_transfers(
 pub async fn collect_rule_executions(
     request: builder::ListRuleExecutions<'_>,
 ) -> Result<Vec<types::RuleExecution>, Error<types::ErrorResponse>> {
-    let mut items = Vec::new();
-    let mut after: Option<String> = None;
-    loop {
+    collect_pages(|after| {
         let page = match &after {
             Some(cursor) => request.clone().after(cursor.as_str()),
             None => request.clone(),
         };
-        let page = page.send().await?.into_inner();
-        items.extend(page.data);
-        match next_cursor(page.page_info, after.as_deref()).map_err(Error::Custom)? {
+        async move {
+            let page = page.send().await?.into_inner();
+            Ok((page.data, page.page_info))
+        }
+    })
+    .await
+}
+
+/// The walk both `collect_*` helpers share: `fetch` gets the cursor to continue from (`None` for
+/// the first page) and returns one page.
+async fn collect_pages<T, F, Fut>(mut fetch: F) -> Result<Vec<T>, Error<types::ErrorResponse>>
+where
+    F: FnMut(Option<String>) -> Fut,
+    Fut: std::future::Future<Output = Result<(Vec<T>, types::PageInfo), Error<types::ErrorResponse>>>,
+{
+    let mut items = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let (page, page_info) = fetch(after.clone()).await?;
+        items.extend(page);
+        match next_cursor(page_info, after.as_deref()).map_err(Error::Custom)? {
             Some(cursor) => after = Some(cursor),
             None => return Ok(items),
         }

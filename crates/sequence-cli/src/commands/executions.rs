@@ -3,8 +3,7 @@
 use sequence_client::types;
 
 use crate::cli::{ExecutionListArgs, ExecutionsCommand};
-use crate::commands::transfers::ALL_PAGE_SIZE;
-use crate::commands::{Call, Ctx, walk_pages};
+use crate::commands::{Call, Ctx, fetch_pages, page_size};
 use crate::error::CliError;
 use crate::render;
 
@@ -35,28 +34,20 @@ async fn list(ctx: &Ctx, args: &ExecutionListArgs) -> Result<String, CliError> {
     if let Some(mode) = args.mode {
         request = request.execution_mode(types::ExecutionMode::from(mode));
     }
-    if let Some(first) = args.page.first.or(args.page.all.then_some(ALL_PAGE_SIZE)) {
+    if let Some(first) = page_size(&args.page) {
         request = request.first(first);
     }
-    let (executions, page_info) = if args.page.all {
-        walk_pages(args.page.after.clone(), |after| {
-            let request = match &after {
-                Some(cursor) => request.clone().after(cursor.as_str()),
-                None => request.clone(),
-            };
-            async move {
-                let page = ctx.call(Call::READ, request.send()).await?;
-                Ok((page.data, page.page_info))
-            }
-        })
-        .await?
-    } else {
-        if let Some(after) = &args.page.after {
-            request = request.after(after.as_str());
+    let (executions, page_info) = fetch_pages(&args.page, |after| {
+        let request = match &after {
+            Some(cursor) => request.clone().after(cursor.as_str()),
+            None => request.clone(),
+        };
+        async move {
+            let page = ctx.call(Call::READ, request.send()).await?;
+            Ok((page.data, page.page_info))
         }
-        let page = ctx.call(Call::READ, request.send()).await?;
-        (page.data, page.page_info)
-    };
+    })
+    .await?;
     Ok(if ctx.json {
         render::json_page(&executions, &page_info)
     } else {

@@ -5,7 +5,7 @@ use std::future::Future;
 
 use sequence_client::{Client, Error, ResponseValue, types};
 
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, PageArgs};
 use crate::error::{CliError, Situation, from_client_error};
 
 pub mod accounts;
@@ -119,10 +119,36 @@ pub(crate) fn check_description(description: &str) -> Result<(), CliError> {
     }
 }
 
+/// Page size used by `--all` when `--first` is not given: the API maximum, for the fewest round
+/// trips.
+pub(crate) const ALL_PAGE_SIZE: u32 = 100;
+
+/// The `first` to send: `--first` as given, or [`ALL_PAGE_SIZE`] when walking every page.
+pub(crate) fn page_size(page: &PageArgs) -> Option<u32> {
+    page.first.or(page.all.then_some(ALL_PAGE_SIZE))
+}
+
+/// The page after `--after`, or with `--all` every page from there. `fetch` gets the cursor to
+/// continue from and returns one page.
+pub(crate) async fn fetch_pages<T, F, Fut>(
+    page: &PageArgs,
+    mut fetch: F,
+) -> Result<(Vec<T>, types::PageInfo), CliError>
+where
+    F: FnMut(Option<String>) -> Fut,
+    Fut: Future<Output = Result<(Vec<T>, types::PageInfo), CliError>>,
+{
+    if page.all {
+        walk_pages(page.after.clone(), fetch).await
+    } else {
+        fetch(page.after.clone()).await
+    }
+}
+
 /// Fetches pages until the last one, starting after `after`. `fetch` gets the cursor to continue
 /// from and returns one page. Returns every item and the last page's `page_info` (so
 /// `has_next_page` is false).
-pub(crate) async fn walk_pages<T, F, Fut>(
+async fn walk_pages<T, F, Fut>(
     mut after: Option<String>,
     mut fetch: F,
 ) -> Result<(Vec<T>, types::PageInfo), CliError>

@@ -3,13 +3,11 @@
 use sequence_client::{new_idempotency_key, types};
 
 use crate::cli::{TransferCreateArgs, TransferListArgs, TransfersCommand};
-use crate::commands::{Call, Ctx, check_description, check_idempotency_key, walk_pages};
+use crate::commands::{
+    Call, Ctx, check_description, check_idempotency_key, fetch_pages, page_size,
+};
 use crate::error::CliError;
 use crate::render;
-
-/// Page size used by `--all` when `--first` is not given: the API maximum, for the fewest round
-/// trips.
-pub const ALL_PAGE_SIZE: u32 = 100;
 
 /// Runs a `transfers` subcommand.
 pub async fn run(ctx: &Ctx, command: &TransfersCommand) -> Result<String, CliError> {
@@ -74,28 +72,20 @@ async fn list(ctx: &Ctx, args: &TransferListArgs) -> Result<String, CliError> {
     if let Some(mode) = args.mode {
         request = request.execution_mode(types::ExecutionMode::from(mode));
     }
-    if let Some(first) = args.page.first.or(args.page.all.then_some(ALL_PAGE_SIZE)) {
+    if let Some(first) = page_size(&args.page) {
         request = request.first(first);
     }
-    let (transfers, page_info) = if args.page.all {
-        walk_pages(args.page.after.clone(), |after| {
-            let request = match &after {
-                Some(cursor) => request.clone().after(cursor.as_str()),
-                None => request.clone(),
-            };
-            async move {
-                let page = ctx.call(Call::READ, request.send()).await?;
-                Ok((page.data, page.page_info))
-            }
-        })
-        .await?
-    } else {
-        if let Some(after) = &args.page.after {
-            request = request.after(after.as_str());
+    let (transfers, page_info) = fetch_pages(&args.page, |after| {
+        let request = match &after {
+            Some(cursor) => request.clone().after(cursor.as_str()),
+            None => request.clone(),
+        };
+        async move {
+            let page = ctx.call(Call::READ, request.send()).await?;
+            Ok((page.data, page.page_info))
         }
-        let page = ctx.call(Call::READ, request.send()).await?;
-        (page.data, page.page_info)
-    };
+    })
+    .await?;
     Ok(if ctx.json {
         render::json_page(&transfers, &page_info)
     } else {
