@@ -77,21 +77,35 @@ pub fn account(account: &AccountRecord) -> types::Account {
             balance_last_updated_at: account.balance_updated_at,
         }
     };
+    // The full account is the list item plus numbers and balance: derive the shared fields once.
+    let types::AccountSummary {
+        id,
+        name,
+        type_,
+        description,
+        external_account_type,
+        beneficiary_name,
+        institution_name,
+        can_be_source,
+        can_be_destination,
+        created_at,
+        updated_at,
+    } = account_summary(account);
     types::Account {
-        id: account.id.to_string(),
-        name: account.name.clone(),
-        type_: account_type(account.kind),
-        description: account.description.clone(),
-        external_account_type: external_type(account.kind),
-        beneficiary_name: account.beneficiary_name.clone(),
-        institution_name: account.institution_name.clone(),
-        can_be_source: account.kind.can_be_source(),
-        can_be_destination: account.kind.can_be_destination(),
+        id,
+        name,
+        type_,
+        description,
+        external_account_type,
+        beneficiary_name,
+        institution_name,
+        can_be_source,
+        can_be_destination,
         routing_number: account.routing_number.as_deref().map(mask),
         bank_account_number: account.account_number.as_deref().map(mask),
         balance,
-        created_at: account.created_at,
-        updated_at: account.updated_at,
+        created_at,
+        updated_at,
     }
 }
 
