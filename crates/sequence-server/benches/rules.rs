@@ -21,8 +21,8 @@ use std::time::{Duration, Instant};
 use axum::body::Body;
 use axum::http::Request;
 use chrono::NaiveDate;
-use sequence_core::ids::{AccountId, OrgId, RuleId};
-use sequence_core::ledger::{AccountKind, ExternalAccountType, SystemAccounts};
+use sequence_core::ids::{AccountId, RuleId};
+use sequence_core::ledger::{AccountKind, ExternalAccountType};
 use sequence_core::money::Cents;
 use sequence_core::permissions::Permissions;
 use sequence_core::rules::{
@@ -206,14 +206,7 @@ async fn end_to_end(phase: Duration) {
     let store = Store::connect(&format!("sqlite://{}", dir.path().join("bench.db").display()))
         .await
         .expect("store");
-    let org = Organization {
-        id: OrgId::generate(),
-        name: "Bench".to_owned(),
-        clock_offset_seconds: 0,
-        approval_threshold: None,
-        system_accounts: SystemAccounts::generate(),
-        created_at: chrono::Utc::now(),
-    };
+    let org = Organization::new("Bench", chrono::Utc::now());
     let minted = sequence_server::auth::mint(
         &org.id,
         "bench",

@@ -8,7 +8,6 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 use sequence_core::ids::{ApiKeyId, OrgId};
-use sequence_core::ledger::SystemAccounts;
 use sequence_core::permissions::Permissions;
 use sequence_store::orgs::{self, Organization};
 use sequence_store::{Store, StoreError, keys};
@@ -158,14 +157,7 @@ async fn orgs_command(url: &str, command: OrgsCommand) -> Result<(), CliError> {
             if name.is_empty() || name.chars().count() > 200 {
                 return Err(CliError::Usage("--name must be 1 to 200 characters".to_owned()));
             }
-            let org = Organization {
-                id: OrgId::generate(),
-                name: name.to_owned(),
-                clock_offset_seconds: 0,
-                approval_threshold: None,
-                system_accounts: SystemAccounts::generate(),
-                created_at: chrono::Utc::now(),
-            };
+            let org = Organization::new(name, chrono::Utc::now());
             let mut tx = store.begin().await?;
             orgs::insert(&mut tx, &org).await?;
             tx.commit().await?;

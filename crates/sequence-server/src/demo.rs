@@ -23,7 +23,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Datelike, Days, Months, NaiveDate, TimeDelta, Utc};
 use sequence_core::ids::{AccountId, OrgId, RuleId};
-use sequence_core::ledger::{AccountKind, ExternalAccountType, SystemAccounts};
+use sequence_core::ledger::{AccountKind, ExternalAccountType};
 use sequence_core::money::Cents;
 use sequence_core::permissions::Permissions;
 use sequence_core::rules::{
@@ -64,14 +64,7 @@ pub async fn seed(store: &Store, now: DateTime<Utc>) -> StoreResult<DemoSeed> {
 }
 
 async fn create_demo_org(tx: &mut sequence_store::Tx, now: DateTime<Utc>) -> StoreResult<OrgId> {
-    let org = Organization {
-        id: OrgId::generate(),
-        name: DEMO_ORG_NAME.to_owned(),
-        clock_offset_seconds: 0,
-        approval_threshold: None,
-        system_accounts: SystemAccounts::generate(),
-        created_at: now,
-    };
+    let org = Organization::new(DEMO_ORG_NAME, now);
     orgs::insert(tx, &org).await?;
     let account = |kind, name: &str| crate::handlers::new_account(&org, kind, name, now);
     let checking = AccountRecord {

@@ -25,6 +25,21 @@ pub struct Organization {
     pub created_at: DateTime<Utc>,
 }
 
+impl Organization {
+    /// A new organization: fresh id and system accounts, its clock at real time, no approval
+    /// threshold.
+    pub fn new(name: &str, created_at: DateTime<Utc>) -> Organization {
+        Organization {
+            id: OrgId::generate(),
+            name: name.to_owned(),
+            clock_offset_seconds: 0,
+            approval_threshold: None,
+            system_accounts: SystemAccounts::generate(),
+            created_at,
+        }
+    }
+}
+
 /// Inserts a new organization with its two system accounts (the ledger counterparties that make
 /// every transfer two-sided; see `sequence_core::ledger::postings_for`).
 pub async fn insert(conn: &mut AnyConnection, org: &Organization) -> StoreResult<()> {

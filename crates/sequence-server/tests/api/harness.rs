@@ -12,7 +12,6 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use sequence_core::ids::OrgId;
-use sequence_core::ledger::SystemAccounts;
 use sequence_core::permissions::Permissions;
 use sequence_server::AppState;
 use sequence_server::state::Server;
@@ -133,14 +132,7 @@ impl TestApp {
 
     /// Creates an organization.
     pub async fn org(&self, name: &str) -> OrgId {
-        let org = Organization {
-            id: OrgId::generate(),
-            name: name.to_owned(),
-            clock_offset_seconds: 0,
-            approval_threshold: None,
-            system_accounts: SystemAccounts::generate(),
-            created_at: chrono::Utc::now(),
-        };
+        let org = Organization::new(name, chrono::Utc::now());
         let mut tx = self.state.store.begin().await.unwrap();
         orgs::insert(&mut tx, &org).await.unwrap();
         tx.commit().await.unwrap();

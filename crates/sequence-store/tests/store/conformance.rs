@@ -10,9 +10,8 @@ use std::sync::Arc;
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use sequence_core::ids::{AccountId, ApiKeyId, OrgId, TransferId};
 use sequence_core::ledger::{
-    AccountKind, Endpoint, ExternalAccountType, Posting, ReportedBalances, SystemAccounts,
-    TransferDirection, TransferErrorCode, TransferLegs, TransferOrigin, TransferStatus,
-    postings_for, replay,
+    AccountKind, Endpoint, ExternalAccountType, Posting, ReportedBalances, TransferDirection,
+    TransferErrorCode, TransferLegs, TransferOrigin, TransferStatus, postings_for, replay,
 };
 use sequence_core::money::Cents;
 use sequence_store::accounts::{self, AccountRecord};
@@ -78,14 +77,7 @@ fn at(seconds: i64) -> DateTime<Utc> {
 }
 
 async fn new_org(store: &Store, name: &str) -> Organization {
-    let org = Organization {
-        id: OrgId::generate(),
-        name: name.to_owned(),
-        clock_offset_seconds: 0,
-        approval_threshold: None,
-        system_accounts: SystemAccounts::generate(),
-        created_at: at(0),
-    };
+    let org = Organization::new(name, at(0));
     let mut tx = store.begin().await.unwrap();
     orgs::insert(&mut tx, &org).await.unwrap();
     tx.commit().await.unwrap();

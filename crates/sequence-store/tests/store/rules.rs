@@ -9,8 +9,7 @@ use std::future::Future;
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use sequence_core::ids::{AccountId, OrgId, RuleExecutionId, RuleId, TransferId};
 use sequence_core::ledger::{
-    AccountKind, SystemAccounts, TransferDirection, TransferErrorCode, TransferOrigin,
-    TransferStatus,
+    AccountKind, TransferDirection, TransferErrorCode, TransferOrigin, TransferStatus,
 };
 use sequence_core::money::Cents;
 use sequence_core::rules::{
@@ -75,14 +74,7 @@ struct World {
 }
 
 async fn world(store: &Store) -> World {
-    let org = Organization {
-        id: OrgId::generate(),
-        name: "Org".to_owned(),
-        clock_offset_seconds: 0,
-        approval_threshold: None,
-        system_accounts: SystemAccounts::generate(),
-        created_at: at(0),
-    };
+    let org = Organization::new("Org", at(0));
     let account = |kind, name: &str| AccountRecord {
         id: AccountId::generate(),
         org_id: org.id.clone(),
