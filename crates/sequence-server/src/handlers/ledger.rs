@@ -611,6 +611,19 @@ impl Server {
             orgs::list_ids(&mut conn).await?
         };
         for id in ids {
+            // Look before taking the write lock (on SQLite, the whole database's): most ticks
+            // find nothing due, and must not make requests wait for nothing.
+            {
+                let mut conn = self.state.store.pool().acquire().await.map_err(StoreError::from)?;
+                let org = orgs::get(&mut conn, &id).await?;
+                let now = self.state.org_now(org.clock_offset_seconds);
+                let settlement_due = !transfers::due(&mut conn, &id, now, 1).await?.is_empty();
+                let schedule_due =
+                    sequence_store::rules::next_due(&mut conn, &id, now).await?.is_some();
+                if !settlement_due && !schedule_due {
+                    continue;
+                }
+            }
             let mut tx = self.state.store.begin().await?;
             let org = orgs::get(&mut tx, &id).await?;
             let now = self.state.org_now(org.clock_offset_seconds);
