@@ -28,7 +28,16 @@ use crate::error::ApiError;
 use crate::state::Server;
 
 /// How many times a use case is attempted when its transaction collides with another.
-const ATTEMPTS_MAX: u32 = 5;
+const ATTEMPTS_MAX: u32 = 10;
+
+/// Waits before attempt `attempt + 1`: a growing, jittered pause, so that transactions that just
+/// deadlocked (PostgreSQL aborts one of them) do not collide again in lockstep.
+async fn back_off(attempt: u32) {
+    use rand::Rng;
+    let base_ms = 5 * u64::from(attempt);
+    let jitter_ms = rand::rng().random_range(0..=base_ms);
+    tokio::time::sleep(std::time::Duration::from_millis(base_ms + jitter_ms)).await;
+}
 
 /// Identifies "the same request" for an idempotency key: method, path and the typed body
 /// (serialized canonically, so whitespace and key order in the original JSON do not matter).
@@ -130,7 +139,10 @@ impl Server {
             let tx = match self.state.store.begin().await {
                 Ok(tx) => tx,
                 // SQLite answers "busy" when another writer holds the lock past the busy timeout.
-                Err(StoreError::Retry) if attempt < ATTEMPTS_MAX => continue,
+                Err(StoreError::Retry) if attempt < ATTEMPTS_MAX => {
+                    back_off(attempt).await;
+                    continue;
+                }
                 Err(error) => return Err(error.into()),
             };
             let (mut tx, result) = use_case(tx).await;
@@ -147,7 +159,7 @@ impl Server {
             match outcome {
                 Ok(response) => match tx.commit().await.map_err(StoreError::from) {
                     Ok(()) => return Ok(response),
-                    Err(StoreError::Retry) if attempt < ATTEMPTS_MAX => continue,
+                    Err(StoreError::Retry) if attempt < ATTEMPTS_MAX => back_off(attempt).await,
                     Err(error) => return Err(error.into()),
                 },
                 Err(error) => {
@@ -156,6 +168,7 @@ impl Server {
                     if !(error.retryable && attempt < ATTEMPTS_MAX) {
                         return Err(error);
                     }
+                    back_off(attempt).await;
                 }
             }
         }
