@@ -1,10 +1,11 @@
 //! The command line, declared with clap's derive API.
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
 use sequence_client::{DEFAULT_BASE_URL, types};
 
 use crate::amount::parse_dollars;
 use crate::duration::parse_duration;
+use crate::enums::wire;
 
 const AMOUNT_HELP: &str = "Amounts are US dollars: 12.34, 1000, 1,000.50 or '$1,000' (quote a \
 leading $ for the shell). At most two decimals, never negative; parsed exactly, without floating \
@@ -41,12 +42,13 @@ pub struct Cli {
     )]
     pub api_key: Option<String>,
 
-    /// Base URL of the API, including the `/api/v1` prefix.
+    /// Base URL of the API; `/api/v1` is appended to a bare host such as http://127.0.0.1:8080.
     #[arg(
         long,
         env = "SEQUENCE_BASE_URL",
         hide_env_values = true,
         default_value = DEFAULT_BASE_URL,
+        value_parser = parse_base_url,
         global = true,
         help_heading = "Global options"
     )]
@@ -60,6 +62,27 @@ pub struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// The path prefix of every API operation (the path of the spec's `servers[0].url`).
+pub const API_PREFIX: &str = "/api/v1";
+
+/// The base URL the client gets for `--base-url`/`SEQUENCE_BASE_URL`: a bare `http(s)://` host
+/// (`http://127.0.0.1:8080`, with or without a trailing `/`) gets [`API_PREFIX`] appended; a URL
+/// with a path, such as one already ending in `/api/v1`, is kept as is, and so is anything
+/// malformed, for the client to reject with its own message.
+pub fn api_base_url(base_url: &str) -> String {
+    let trimmed = base_url.trim_end_matches('/');
+    match trimmed.split_once("://") {
+        Some(("http" | "https", host)) if !host.is_empty() && !host.contains(['/', '?', '#']) => {
+            format!("{trimmed}{API_PREFIX}")
+        }
+        _ => base_url.to_string(),
+    }
+}
+
+fn parse_base_url(text: &str) -> Result<String, std::convert::Infallible> {
+    Ok(api_base_url(text))
 }
 
 /// Top-level command groups.
@@ -95,8 +118,8 @@ pub enum AccountsCommand {
     )]
     List {
         /// Only accounts of this type.
-        #[arg(long = "type", value_enum)]
-        type_: Option<AccountTypeArg>,
+        #[arg(long = "type", value_parser = wire::<types::AccountType>())]
+        type_: Option<types::AccountType>,
     },
     /// Show one account, with its balance.
     #[command(after_help = "Example:\n  sequence accounts get acc_01HDEF0123")]
@@ -104,28 +127,6 @@ pub enum AccountsCommand {
         /// Account ID (`acc_…`).
         id: String,
     },
-}
-
-/// Account types.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-#[value(rename_all = "snake_case")]
-pub enum AccountTypeArg {
-    /// Where money lands from outside (payroll, deposits).
-    IncomeSource,
-    /// A sub-account holding money at Sequence.
-    Pod,
-    /// An account at another institution.
-    ExternalAccount,
-}
-
-impl From<AccountTypeArg> for types::AccountType {
-    fn from(value: AccountTypeArg) -> Self {
-        match value {
-            AccountTypeArg::IncomeSource => types::AccountType::IncomeSource,
-            AccountTypeArg::Pod => types::AccountType::Pod,
-            AccountTypeArg::ExternalAccount => types::AccountType::ExternalAccount,
-        }
-    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -190,20 +191,20 @@ pub struct TransferListArgs {
     #[arg(long)]
     pub account: String,
     /// Which side of the transfer the account is on.
-    #[arg(long, value_enum)]
-    pub role: Option<RoleArg>,
+    #[arg(long, value_parser = wire::<types::AccountRole>())]
+    pub role: Option<types::AccountRole>,
     /// Only transfers in this direction.
-    #[arg(long, value_enum)]
-    pub direction: Option<DirectionArg>,
+    #[arg(long, value_parser = wire::<types::TransferDirection>())]
+    pub direction: Option<types::TransferDirection>,
     /// Only transfers with this status.
-    #[arg(long, value_enum)]
-    pub status: Option<TransferStatusArg>,
+    #[arg(long, value_parser = wire::<types::TransferStatus>())]
+    pub status: Option<types::TransferStatus>,
     /// Only transfers with this origin.
-    #[arg(long, value_enum)]
-    pub origin: Option<OriginArg>,
+    #[arg(long, value_parser = wire::<types::TransferOrigin>())]
+    pub origin: Option<types::TransferOrigin>,
     /// Live records (default), simulated ones, or both.
-    #[arg(long, value_enum)]
-    pub mode: Option<ModeArg>,
+    #[arg(long, value_parser = wire::<types::ExecutionMode>())]
+    pub mode: Option<types::ExecutionMode>,
     #[command(flatten)]
     pub page: PageArgs,
 }
@@ -220,137 +221,6 @@ pub struct PageArgs {
     /// Fetch every page (starting at --after, if given).
     #[arg(long)]
     pub all: bool,
-}
-
-/// Account roles in a transfer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-#[value(rename_all = "snake_case")]
-pub enum RoleArg {
-    /// The account sends.
-    Source,
-    /// The account receives.
-    Destination,
-    /// Either (API default).
-    Either,
-}
-
-impl From<RoleArg> for types::AccountRole {
-    fn from(value: RoleArg) -> Self {
-        match value {
-            RoleArg::Source => types::AccountRole::Source,
-            RoleArg::Destination => types::AccountRole::Destination,
-            RoleArg::Either => types::AccountRole::Either,
-        }
-    }
-}
-
-/// Transfer directions.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-#[value(rename_all = "snake_case")]
-pub enum DirectionArg {
-    /// Money arriving from outside Sequence.
-    MoneyIn,
-    /// Money leaving Sequence.
-    MoneyOut,
-    /// Between accounts at Sequence.
-    Internal,
-}
-
-impl From<DirectionArg> for types::TransferDirection {
-    fn from(value: DirectionArg) -> Self {
-        match value {
-            DirectionArg::MoneyIn => types::TransferDirection::MoneyIn,
-            DirectionArg::MoneyOut => types::TransferDirection::MoneyOut,
-            DirectionArg::Internal => types::TransferDirection::Internal,
-        }
-    }
-}
-
-/// Transfer statuses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-#[value(rename_all = "snake_case")]
-pub enum TransferStatusArg {
-    /// Waiting for a person to approve or decline it.
-    PendingApproval,
-    /// Accepted, not yet sent.
-    Processing,
-    /// Sent, not yet settled.
-    Pending,
-    /// Settled.
-    Complete,
-    /// Failed (see its error code).
-    Error,
-    /// Declined or cancelled.
-    Cancelled,
-}
-
-impl From<TransferStatusArg> for types::TransferStatus {
-    fn from(value: TransferStatusArg) -> Self {
-        match value {
-            TransferStatusArg::PendingApproval => types::TransferStatus::PendingApproval,
-            TransferStatusArg::Processing => types::TransferStatus::Processing,
-            TransferStatusArg::Pending => types::TransferStatus::Pending,
-            TransferStatusArg::Complete => types::TransferStatus::Complete,
-            TransferStatusArg::Error => types::TransferStatus::Error,
-            TransferStatusArg::Cancelled => types::TransferStatus::Cancelled,
-        }
-    }
-}
-
-/// Transfer origins.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-#[value(rename_all = "snake_case")]
-pub enum OriginArg {
-    /// A paycheck deposit.
-    Paycheck,
-    /// A check deposit.
-    CheckDeposit,
-    /// Cashback.
-    Cashback,
-    /// Pulled by the user.
-    UserPull,
-    /// Created by a rule.
-    Rule,
-    /// A manual transfer.
-    User,
-    /// Pulled by an outside party.
-    ExternalPull,
-}
-
-impl From<OriginArg> for types::TransferOrigin {
-    fn from(value: OriginArg) -> Self {
-        match value {
-            OriginArg::Paycheck => types::TransferOrigin::Paycheck,
-            OriginArg::CheckDeposit => types::TransferOrigin::CheckDeposit,
-            OriginArg::Cashback => types::TransferOrigin::Cashback,
-            OriginArg::UserPull => types::TransferOrigin::UserPull,
-            OriginArg::Rule => types::TransferOrigin::Rule,
-            OriginArg::User => types::TransferOrigin::User,
-            OriginArg::ExternalPull => types::TransferOrigin::ExternalPull,
-        }
-    }
-}
-
-/// Which records a list returns.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-#[value(rename_all = "snake_case")]
-pub enum ModeArg {
-    /// Only live records (API default).
-    Live,
-    /// Only simulated (dry-run) records.
-    Simulation,
-    /// Both.
-    All,
-}
-
-impl From<ModeArg> for types::ExecutionMode {
-    fn from(value: ModeArg) -> Self {
-        match value {
-            ModeArg::Live => types::ExecutionMode::Live,
-            ModeArg::Simulation => types::ExecutionMode::Simulation,
-            ModeArg::All => types::ExecutionMode::All,
-        }
-    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -430,65 +300,16 @@ pub struct ExecutionListArgs {
     #[arg(long)]
     pub rule: String,
     /// Only executions with this status.
-    #[arg(long, value_enum)]
-    pub status: Option<ExecutionStatusArg>,
+    #[arg(long, value_parser = wire::<types::RuleExecutionStatus>())]
+    pub status: Option<types::RuleExecutionStatus>,
     /// Only executions started this way.
-    #[arg(long, value_enum)]
-    pub trigger: Option<ExecutionTriggerArg>,
+    #[arg(long, value_parser = wire::<types::RuleExecutionTriggerType>())]
+    pub trigger: Option<types::RuleExecutionTriggerType>,
     /// Live records (default), simulated ones, or both.
-    #[arg(long, value_enum)]
-    pub mode: Option<ModeArg>,
+    #[arg(long, value_parser = wire::<types::ExecutionMode>())]
+    pub mode: Option<types::ExecutionMode>,
     #[command(flatten)]
     pub page: PageArgs,
-}
-
-/// Rule execution statuses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-#[value(rename_all = "snake_case")]
-pub enum ExecutionStatusArg {
-    /// Still running.
-    InProgress,
-    /// Every transfer succeeded (or the conditions were not met).
-    Executed,
-    /// Some transfers failed.
-    Partial,
-    /// The run failed.
-    Failed,
-}
-
-impl From<ExecutionStatusArg> for types::RuleExecutionStatus {
-    fn from(value: ExecutionStatusArg) -> Self {
-        match value {
-            ExecutionStatusArg::InProgress => types::RuleExecutionStatus::InProgress,
-            ExecutionStatusArg::Executed => types::RuleExecutionStatus::Executed,
-            ExecutionStatusArg::Partial => types::RuleExecutionStatus::Partial,
-            ExecutionStatusArg::Failed => types::RuleExecutionStatus::Failed,
-        }
-    }
-}
-
-/// How a rule execution was started.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-#[value(rename_all = "snake_case")]
-pub enum ExecutionTriggerArg {
-    /// `triggerRule`.
-    Manual,
-    /// The rule's schedule.
-    Scheduled,
-    /// Money arriving in the trigger account.
-    OnFundsTransferred,
-}
-
-impl From<ExecutionTriggerArg> for types::RuleExecutionTriggerType {
-    fn from(value: ExecutionTriggerArg) -> Self {
-        match value {
-            ExecutionTriggerArg::Manual => types::RuleExecutionTriggerType::Manual,
-            ExecutionTriggerArg::Scheduled => types::RuleExecutionTriggerType::Scheduled,
-            ExecutionTriggerArg::OnFundsTransferred => {
-                types::RuleExecutionTriggerType::OnFundsTransferred
-            }
-        }
-    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -581,36 +402,14 @@ pub struct DepositArgs {
     #[arg(long, value_parser = parse_dollars, allow_negative_numbers = true, long_help = AMOUNT_HELP)]
     pub amount: i64,
     /// Where the money comes from (API default: paycheck).
-    #[arg(long, value_enum)]
-    pub origin: Option<DepositOriginArg>,
+    #[arg(long, value_parser = wire::<types::DepositOrigin>())]
+    pub origin: Option<types::DepositOrigin>,
     /// Statement label: letters, digits and spaces, at most 10 characters.
     #[arg(long)]
     pub description: Option<String>,
     /// Idempotency key (1–255 of `A-Z a-z 0-9 . _ : / | -`); default: a fresh random key.
     #[arg(long)]
     pub idempotency_key: Option<String>,
-}
-
-/// Deposit origins.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-#[value(rename_all = "snake_case")]
-pub enum DepositOriginArg {
-    /// A paycheck.
-    Paycheck,
-    /// A check deposit.
-    CheckDeposit,
-    /// Cashback.
-    Cashback,
-}
-
-impl From<DepositOriginArg> for types::DepositOrigin {
-    fn from(value: DepositOriginArg) -> Self {
-        match value {
-            DepositOriginArg::Paycheck => types::DepositOrigin::Paycheck,
-            DepositOriginArg::CheckDeposit => types::DepositOrigin::CheckDeposit,
-            DepositOriginArg::Cashback => types::DepositOrigin::Cashback,
-        }
-    }
 }
 
 /// `sequence sandbox external-account`
@@ -620,8 +419,8 @@ pub struct ExternalAccountArgs {
     #[arg(long)]
     pub name: String,
     /// Kind of account.
-    #[arg(long = "type", value_enum, ignore_case = true)]
-    pub type_: ExternalTypeArg,
+    #[arg(long = "type", value_parser = wire::<types::ExternalAccountType>(), ignore_case = true)]
+    pub type_: types::ExternalAccountType,
     /// Bank or institution name (1–100 characters).
     #[arg(long)]
     pub institution: String,
@@ -637,28 +436,6 @@ pub struct ExternalAccountArgs {
     /// LIABILITY only: next payment due date, YYYY-MM-DD.
     #[arg(long)]
     pub due_date: Option<chrono::NaiveDate>,
-}
-
-/// External account kinds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-#[value(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum ExternalTypeArg {
-    /// A bank account (checking, savings).
-    Depository,
-    /// A brokerage or retirement account.
-    Investment,
-    /// A credit card or loan (can only receive payments).
-    Liability,
-}
-
-impl From<ExternalTypeArg> for types::ExternalAccountType {
-    fn from(value: ExternalTypeArg) -> Self {
-        match value {
-            ExternalTypeArg::Depository => types::ExternalAccountType::Depository,
-            ExternalTypeArg::Investment => types::ExternalAccountType::Investment,
-            ExternalTypeArg::Liability => types::ExternalAccountType::Liability,
-        }
-    }
 }
 
 /// An approval threshold: an amount in cents, or none.
@@ -731,6 +508,64 @@ mod tests {
     }
 
     #[test]
+    fn base_url_gets_the_api_prefix_when_it_names_only_a_host() {
+        assert!(DEFAULT_BASE_URL.ends_with(API_PREFIX), "{DEFAULT_BASE_URL}");
+        let cases = [
+            ("http://127.0.0.1:8080", "http://127.0.0.1:8080/api/v1"),
+            ("http://127.0.0.1:8080/", "http://127.0.0.1:8080/api/v1"),
+            ("https://api.getsequence.io", "https://api.getsequence.io/api/v1"),
+            ("http://127.0.0.1:8080/api/v1", "http://127.0.0.1:8080/api/v1"),
+            ("http://127.0.0.1:8080/api/v1/", "http://127.0.0.1:8080/api/v1/"),
+            ("http://h/proxy/api/v1", "http://h/proxy/api/v1"),
+            // Malformed: passed through for the client to reject.
+            ("localhost:8080", "localhost:8080"),
+            ("ftp://h", "ftp://h"),
+            ("http://", "http://"),
+            ("http:///", "http:///"),
+        ];
+        for (given, used) in cases {
+            assert_eq!(api_base_url(given), used, "{given}");
+        }
+        let cli = parse(&["--base-url", "http://127.0.0.1:8080", "accounts", "list"]).unwrap();
+        assert_eq!(cli.base_url, "http://127.0.0.1:8080/api/v1");
+        let cli = parse(&["accounts", "list"]).unwrap();
+        assert_eq!(cli.base_url, DEFAULT_BASE_URL);
+    }
+
+    #[test]
+    fn enum_flags_take_the_wire_names() {
+        let cli = parse(&[
+            "transfers",
+            "list",
+            "--account",
+            "a",
+            "--role",
+            "source",
+            "--direction",
+            "money_out",
+            "--status",
+            "pending_approval",
+            "--origin",
+            "external_pull",
+            "--mode",
+            "all",
+        ])
+        .unwrap();
+        let Command::Transfers(TransfersCommand::List(args)) = cli.command else { panic!() };
+        assert_eq!(args.role, Some(types::AccountRole::Source));
+        assert_eq!(args.direction, Some(types::TransferDirection::MoneyOut));
+        assert_eq!(args.status, Some(types::TransferStatus::PendingApproval));
+        assert_eq!(args.origin, Some(types::TransferOrigin::ExternalPull));
+        assert_eq!(args.mode, Some(types::ExecutionMode::All));
+        let error = parse(&["transfers", "list", "--account", "a", "--status", "Pending"])
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("invalid value 'Pending' for '--status <STATUS>'"), "{error}");
+        assert!(error.contains("[possible values: pending_approval, processing,"), "{error}");
+        assert!(error.contains("a similar value exists: 'pending'"), "{error}");
+    }
+
+    #[test]
     fn thresholds_and_durations() {
         let cli = parse(&["sandbox", "approval-threshold", "none"]).unwrap();
         assert!(matches!(
@@ -759,6 +594,6 @@ mod tests {
         ])
         .unwrap();
         let Command::Sandbox(SandboxCommand::ExternalAccount(args)) = cli.command else { panic!() };
-        assert_eq!(args.type_, ExternalTypeArg::Liability);
+        assert_eq!(args.type_, types::ExternalAccountType::Liability);
     }
 }

@@ -9,12 +9,14 @@
 //! - [`commands`]: one function per command, returning its stdout text.
 //! - [`render`]: tables, money and timestamps (pure, snapshot-tested).
 //! - [`amount`] and [`duration`]: exact parsing of `--amount` dollars and `advance` durations.
+//! - [`enums`]: the generated enums as flag values (`--status`, `--type`, …), help per variant.
 //! - [`error`]: error messages and exit codes (0 ok, 1 API error, 2 usage, 3 connection).
 
 pub mod amount;
 pub mod cli;
 pub mod commands;
 pub mod duration;
+pub mod enums;
 pub mod error;
 pub mod render;
 

@@ -142,6 +142,40 @@ async fn accounts_list_sends_the_key_and_api_version() {
     assert_eq!(data[0]["id"], "acc_01HDEF0123");
 }
 
+fn empty_account_list(_: &Seen) -> (u16, &'static str, String) {
+    (200, JSON, serde_json::json!({"request_id": "req_1", "data": []}).to_string())
+}
+
+#[tokio::test]
+async fn base_url_may_name_just_the_host() {
+    let server = MockServer::start(empty_account_list);
+    let host = server.base_url.strip_suffix("/api/v1").unwrap().to_string();
+    for base_url in [host.clone(), format!("{host}/"), server.base_url.clone()] {
+        let argv = ["sequence", "--api-key", "k", "--base-url", &base_url, "accounts", "list"];
+        let outcome = sequence_cli::run(argv).await;
+        assert_eq!(outcome.exit_code, 0, "{base_url}: {}", outcome.stderr);
+        assert_eq!(outcome.stdout, "No accounts.\n");
+    }
+    let targets: Vec<String> = server.seen().into_iter().map(|seen| seen.target).collect();
+    assert_eq!(targets, ["/api/v1/accounts"; 3]);
+}
+
+#[test]
+fn sequence_base_url_may_name_just_the_host() {
+    let server = MockServer::start(empty_account_list);
+    let host = server.base_url.strip_suffix("/api/v1").unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_sequence"))
+        .args(["accounts", "list"])
+        .env("SEQUENCE_BASE_URL", host)
+        .env("SEQUENCE_API_KEY", "seqk_test")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert_eq!(String::from_utf8_lossy(&output.stdout), "No accounts.\n");
+    assert_eq!(server.seen()[0].target, "/api/v1/accounts");
+}
+
 #[tokio::test]
 async fn not_implemented_is_printed_cleanly() {
     let server = MockServer::start(|_| {

@@ -11,7 +11,7 @@ pub async fn run(ctx: &Ctx, command: &AccountsCommand) -> Result<String, CliErro
         AccountsCommand::List { type_ } => {
             let mut request = ctx.client.list_accounts();
             if let Some(type_) = type_ {
-                request = request.type_(sequence_client::types::AccountType::from(*type_));
+                request = request.type_(*type_);
             }
             let response = ctx.call(Call::READ, request.send()).await?;
             Ok(if ctx.json {

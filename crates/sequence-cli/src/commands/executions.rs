@@ -1,7 +1,5 @@
 //! `sequence executions …`
 
-use sequence_client::types;
-
 use crate::cli::{ExecutionListArgs, ExecutionsCommand};
 use crate::commands::{Call, Ctx, fetch_pages, page_size};
 use crate::error::CliError;
@@ -26,13 +24,13 @@ pub async fn run(ctx: &Ctx, command: &ExecutionsCommand) -> Result<String, CliEr
 async fn list(ctx: &Ctx, args: &ExecutionListArgs) -> Result<String, CliError> {
     let mut request = ctx.client.list_rule_executions().rule_id(args.rule.as_str());
     if let Some(status) = args.status {
-        request = request.status(types::RuleExecutionStatus::from(status));
+        request = request.status(status);
     }
     if let Some(trigger) = args.trigger {
-        request = request.trigger_type(types::RuleExecutionTriggerType::from(trigger));
+        request = request.trigger_type(trigger);
     }
     if let Some(mode) = args.mode {
-        request = request.execution_mode(types::ExecutionMode::from(mode));
+        request = request.execution_mode(mode);
     }
     if let Some(first) = page_size(&args.page) {
         request = request.first(first);

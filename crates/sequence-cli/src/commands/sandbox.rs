@@ -105,12 +105,11 @@ async fn deposit(ctx: &Ctx, args: &DepositArgs) -> Result<String, CliError> {
     };
     let key = args.idempotency_key.clone().unwrap_or_else(new_idempotency_key);
     check_idempotency_key(&key)?;
-    let origin = args.origin.map(types::DepositOrigin::from);
     let request =
         ctx.client.create_sandbox_deposit().idempotency_key(key.as_str()).body_map(|body| {
             body.account_id(args.account.as_str())
                 .amount_in_cents(amount)
-                .origin(origin)
+                .origin(args.origin)
                 .description(description)
         });
     let call = Call { sandbox: true, idempotency_key: Some(&key) };
@@ -125,7 +124,7 @@ async fn deposit(ctx: &Ctx, args: &DepositArgs) -> Result<String, CliError> {
 async fn external_account(ctx: &Ctx, args: &ExternalAccountArgs) -> Result<String, CliError> {
     let request = ctx.client.create_sandbox_external_account().body_map(|body| {
         body.name(args.name.as_str())
-            .external_account_type(types::ExternalAccountType::from(args.type_))
+            .external_account_type(args.type_)
             .institution_name(args.institution.as_str())
             .balance_in_cents(args.balance)
             .last_statement_balance_in_cents(args.statement_balance)

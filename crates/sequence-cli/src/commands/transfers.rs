@@ -58,19 +58,19 @@ async fn create(ctx: &Ctx, args: &TransferCreateArgs) -> Result<String, CliError
 async fn list(ctx: &Ctx, args: &TransferListArgs) -> Result<String, CliError> {
     let mut request = ctx.client.list_transfers().account_id(args.account.as_str());
     if let Some(role) = args.role {
-        request = request.account_role(types::AccountRole::from(role));
+        request = request.account_role(role);
     }
     if let Some(direction) = args.direction {
-        request = request.direction(types::TransferDirection::from(direction));
+        request = request.direction(direction);
     }
     if let Some(status) = args.status {
-        request = request.status(types::TransferStatus::from(status));
+        request = request.status(status);
     }
     if let Some(origin) = args.origin {
-        request = request.origin(types::TransferOrigin::from(origin));
+        request = request.origin(origin);
     }
     if let Some(mode) = args.mode {
-        request = request.execution_mode(types::ExecutionMode::from(mode));
+        request = request.execution_mode(mode);
     }
     if let Some(first) = page_size(&args.page) {
         request = request.first(first);
