@@ -137,6 +137,15 @@ pub enum InputError {
     /// The body is not JSON.
     #[error("the request body is not valid JSON: {0}")]
     MalformedJson(String),
+    /// An object in the JSON body names the same key twice. JSON parsers disagree on which
+    /// occurrence wins, so such a body is refused rather than read one way.
+    #[error("duplicate key `{key}` {}in the request body", at_path(.path))]
+    DuplicateKey {
+        /// The repeated key.
+        key: String,
+        /// The path of the object holding it (`steps[0].actions[1]`; empty at the top level).
+        path: String,
+    },
     /// A body was sent to an operation that takes none.
     #[error("this operation takes no request body")]
     UnexpectedBody,
@@ -166,6 +175,11 @@ pub enum InputError {
     /// Path parameters that are not valid UTF-8 once percent-decoded.
     #[error("the path is malformed: {0}")]
     MalformedPath(String),
+}
+
+/// `at `path` ` (with a trailing space), or nothing for the top level.
+fn at_path(path: &str) -> String {
+    if path.is_empty() { String::new() } else { format!("at `{path}` ") }
 }
 
 impl InputError {
@@ -327,7 +341,129 @@ pub fn json_body(
     if !essence.eq_ignore_ascii_case("application/json") {
         return Err(InputError::UnsupportedMediaType);
     }
-    serde_json::from_slice(&bytes).map(Some).map_err(|e| InputError::MalformedJson(e.to_string()))
+    parse_json(&bytes).map(Some)
+}
+
+/// Parses a JSON document into the same [`Value`] as `serde_json::from_slice` would, except that
+/// an object naming the same key twice, at any depth, is refused with
+/// [`InputError::DuplicateKey`] instead of keeping the last occurrence.
+pub fn parse_json(bytes: &[u8]) -> Result<Value, InputError> {
+    use serde::de::DeserializeSeed;
+
+    let duplicate = std::cell::Cell::new(None);
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let parsed = UniqueKeys { path: JsonPath::Root, duplicate: &duplicate }
+        .deserialize(&mut deserializer)
+        .and_then(|value| deserializer.end().map(|()| value));
+    parsed.map_err(|error| match duplicate.take() {
+        Some((key, path)) => InputError::DuplicateKey { key, path },
+        None => InputError::MalformedJson(error.to_string()),
+    })
+}
+
+/// Where a value sits in the document being parsed, rendered (as the validators write paths)
+/// only when a duplicate key is found.
+#[derive(Clone, Copy)]
+enum JsonPath<'a> {
+    Root,
+    Key(&'a JsonPath<'a>, &'a str),
+    Index(&'a JsonPath<'a>, usize),
+}
+
+impl JsonPath<'_> {
+    fn render(&self) -> String {
+        match self {
+            JsonPath::Root => String::new(),
+            JsonPath::Key(parent, key) => field_path(&parent.render(), key),
+            JsonPath::Index(parent, index) => index_path(&parent.render(), *index),
+        }
+    }
+}
+
+/// Builds a [`Value`] exactly as serde_json's own `Value` visitor does, refusing repeated keys.
+/// The duplicate (key, object path) is recorded in `duplicate`, since the error that carries it
+/// out of serde_json is only text.
+struct UniqueKeys<'a> {
+    path: JsonPath<'a>,
+    duplicate: &'a std::cell::Cell<Option<(String, String)>>,
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for UniqueKeys<'_> {
+    type Value = Value;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for UniqueKeys<'_> {
+    type Value = Value;
+
+    fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("any valid JSON value")
+    }
+
+    fn visit_bool<E>(self, value: bool) -> Result<Value, E> {
+        Ok(Value::Bool(value))
+    }
+
+    fn visit_i64<E>(self, value: i64) -> Result<Value, E> {
+        Ok(Value::Number(value.into()))
+    }
+
+    fn visit_u64<E>(self, value: u64) -> Result<Value, E> {
+        Ok(Value::Number(value.into()))
+    }
+
+    fn visit_f64<E>(self, value: f64) -> Result<Value, E> {
+        Ok(serde_json::Number::from_f64(value).map_or(Value::Null, Value::Number))
+    }
+
+    fn visit_str<E>(self, value: &str) -> Result<Value, E> {
+        Ok(Value::String(value.to_owned()))
+    }
+
+    fn visit_string<E>(self, value: String) -> Result<Value, E> {
+        Ok(Value::String(value))
+    }
+
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_some<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
+        serde::de::DeserializeSeed::deserialize(self, deserializer)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        loop {
+            let path = JsonPath::Index(&self.path, items.len());
+            match seq.next_element_seed(UniqueKeys { path, duplicate: self.duplicate })? {
+                Some(item) => items.push(item),
+                None => return Ok(Value::Array(items)),
+            }
+        }
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut access: A) -> Result<Value, A::Error> {
+        let mut map = Map::new();
+        while let Some(key) = access.next_key::<String>()? {
+            if map.contains_key(&key) {
+                let message = format!("duplicate key `{key}`");
+                self.duplicate.set(Some((key, self.path.render())));
+                return Err(serde::de::Error::custom(message));
+            }
+            let path = JsonPath::Key(&self.path, &key);
+            let value = access.next_value_seed(UniqueKeys { path, duplicate: self.duplicate })?;
+            map.insert(key, value);
+        }
+        Ok(Value::Object(map))
+    }
 }
 
 /// Refuses a body on an operation that takes none.
@@ -601,5 +737,108 @@ mod tests {
             "invalid query parameter `nickname`: must not contain the NUL character (U+0000)"
         );
         assert_eq!(error.status(), StatusCode::BAD_REQUEST);
+    }
+
+    fn json_request(body: &str) -> Result<Option<Value>, InputError> {
+        let mut headers = HeaderMap::new();
+        headers.insert(header::CONTENT_TYPE, "application/json".parse().unwrap());
+        json_body(&headers, Ok(Bytes::from(body.to_owned())))
+    }
+
+    #[test]
+    fn a_duplicate_top_level_key_is_refused_not_last_one_wins() {
+        let body = r#"{"source_account_id": "acc_a", "amount_in_cents": 100,
+                       "destination_account_id": "acc_b", "amount_in_cents": 50000000}"#;
+        let error = json_request(body).unwrap_err();
+        assert_eq!(
+            error,
+            InputError::DuplicateKey { key: "amount_in_cents".into(), path: String::new() }
+        );
+        assert_eq!(error.to_string(), "duplicate key `amount_in_cents` in the request body");
+        assert_eq!(error.status(), StatusCode::BAD_REQUEST);
+    }
+
+    #[test]
+    fn a_duplicate_nested_key_is_refused_with_its_path() {
+        let body = r#"{"steps": [{"actions": [{"type": "FIXED"},
+                                              {"type": "FIXED", "amount_in_cents": 1, "type": "PERCENTAGE"}]}]}"#;
+        let error = json_request(body).unwrap_err();
+        assert_eq!(
+            error,
+            InputError::DuplicateKey { key: "type".into(), path: "steps[0].actions[1]".into() }
+        );
+        assert_eq!(
+            error.to_string(),
+            "duplicate key `type` at `steps[0].actions[1]` in the request body"
+        );
+        let nested_object = parse_json(br#"{"trigger": {"a": 1, "b": {"c": 1, "c": 2}}}"#);
+        assert_eq!(
+            nested_object,
+            Err(InputError::DuplicateKey { key: "c".into(), path: "trigger.b".into() })
+        );
+        let in_array = parse_json(br#"[{}, [{"x": 1, "x": 1}]]"#);
+        assert_eq!(
+            in_array,
+            Err(InputError::DuplicateKey { key: "x".into(), path: "[1][0]".into() })
+        );
+    }
+
+    #[test]
+    fn keys_are_compared_after_unescaping() {
+        assert_eq!(
+            parse_json(br#"{"type": 1, "typ\u0065": 2}"#),
+            Err(InputError::DuplicateKey { key: "type".into(), path: String::new() })
+        );
+    }
+
+    #[test]
+    fn the_same_key_in_different_objects_is_fine() {
+        let body = r#"{"a": {"type": 1}, "b": {"type": 2}, "c": [{"type": 3}, {"type": 4}]}"#;
+        assert_eq!(
+            json_request(body),
+            Ok(Some(json!({"a": {"type": 1}, "b": {"type": 2}, "c": [{"type": 3}, {"type": 4}]})))
+        );
+    }
+
+    #[test]
+    fn parsing_gives_the_same_value_as_serde_json() {
+        let documents = [
+            "0",
+            "-0",
+            "-0.0",
+            "1.5e3",
+            "0.1",
+            "9007199254740993",
+            "18446744073709551615",
+            "18446744073709551616",
+            "-9223372036854775808",
+            "-9223372036854775809",
+            "123456789012345678901234567890",
+            "1e308",
+            "5e-324",
+            "true",
+            "null",
+            r#""caf\u00e9 \ud83d\ude00 \"q\"""#,
+            r#"{"amount_in_cents": 18446744073709551615, "n": -1, "f": 2.5, "z": [], "o": {}}"#,
+            r#"  [1, "two", [3.0, {"four": null}], false]  "#,
+        ];
+        for document in documents {
+            let expected: Value = serde_json::from_slice(document.as_bytes()).unwrap();
+            let parsed = parse_json(document.as_bytes()).unwrap();
+            assert_eq!(parsed, expected, "{document}");
+            assert_eq!(parsed.to_string(), expected.to_string(), "{document}");
+        }
+    }
+
+    #[test]
+    fn malformed_json_is_still_malformed_json() {
+        for document in ["{nope", "{\"a\": 1} trailing", "[1,]", "1e400", "", "{\"a\": 1,}"] {
+            let expected = serde_json::from_slice::<Value>(document.as_bytes()).unwrap_err();
+            assert_eq!(
+                parse_json(document.as_bytes()),
+                Err(InputError::MalformedJson(expected.to_string())),
+                "{document}"
+            );
+        }
     }
 }

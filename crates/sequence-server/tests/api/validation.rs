@@ -117,3 +117,45 @@ async fn sandbox_routes_are_hidden_without_sandbox_mode() {
     let (_, key) = app.org_with_admin_key().await;
     assert_error(&app.get("/api/v1/sandbox/organization", Some(&key)).await, 404, "not_found");
 }
+
+/// A JSON object naming a key twice is refused (400, naming the key and where it is) instead of
+/// letting the last occurrence win, at the top level and deep inside a rule; nothing is created.
+#[tokio::test]
+async fn duplicate_json_keys_are_refused_at_every_depth() {
+    let app = TestApp::new().await;
+    let (_, key) = app.org_with_admin_key().await;
+    let income = app.create_income_source(&key, "Payroll").await;
+    let savings = app.create_pod(&key, "Savings").await;
+    app.deposit(&key, &income, 100_000).await;
+
+    let transfer = format!(
+        r#"{{"source_account_id": "{income}", "destination_account_id": "{savings}",
+             "amount_in_cents": 100, "amount_in_cents": 50000000}}"#
+    );
+    let response =
+        app.send(request("POST", "/api/v1/transfers", Some(&key), Some(transfer), &[])).await;
+    assert_error(&response, 400, "invalid_request");
+    assert_eq!(
+        response.body["error"]["message"],
+        "duplicate key `amount_in_cents` in the request body"
+    );
+    let transfers = app.get(&format!("/api/v1/transfers?account_id={savings}"), Some(&key)).await;
+    assert_eq!(transfers.status, 200, "{}", transfers.raw);
+    assert_eq!(transfers.body["data"], json!([]), "no transfer was created");
+
+    let rule = format!(
+        r#"{{"nickname": "Top savings", "trigger": {{"type": "MANUAL", "account_id": "{income}"}},
+             "steps": [{{"actions": [{{"type": "FIXED", "source_account_id": "{income}",
+                                       "destination_account_id": "{savings}",
+                                       "amount_in_cents": 100, "amount_in_cents": 50000000}}]}}]}}"#
+    );
+    let response = app.send(request("POST", "/api/v1/rules", Some(&key), Some(rule), &[])).await;
+    assert_error(&response, 400, "invalid_request");
+    assert_eq!(
+        response.body["error"]["message"],
+        "duplicate key `amount_in_cents` at `steps[0].actions[0]` in the request body"
+    );
+    let rules = app.get("/api/v1/rules", Some(&key)).await;
+    assert_eq!(rules.status, 200, "{}", rules.raw);
+    assert_eq!(rules.body["data"], json!([]), "no rule was created");
+}
