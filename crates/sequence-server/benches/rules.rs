@@ -148,12 +148,14 @@ fn split_rule_and_facts() -> (Rule, Facts) {
         kind,
         available_balance: Cents::new(cents),
         balance: Cents::new(cents),
+        incoming_in_flight: Cents::ZERO,
         liability: None,
     };
     let card = AccountFacts {
         kind: AccountKind::External(ExternalAccountType::Liability),
         available_balance: Cents::new(245_000),
         balance: Cents::new(245_000),
+        incoming_in_flight: Cents::ZERO,
         liability: Some(LiabilityFacts {
             current_balance_owed: Cents::new(245_000),
             last_statement_balance: Some(Cents::new(198_000)),

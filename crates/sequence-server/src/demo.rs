@@ -66,7 +66,7 @@ pub async fn seed(store: &Store, now: DateTime<Utc>) -> StoreResult<DemoSeed> {
 async fn create_demo_org(tx: &mut sequence_store::Tx, now: DateTime<Utc>) -> StoreResult<OrgId> {
     let org = Organization::new(DEMO_ORG_NAME, now);
     orgs::insert(tx, &org).await?;
-    let account = |kind, name: &str| crate::handlers::new_account(&org, kind, name, now);
+    let account = |kind, name: &str| sequence_app::accounts::new_account(&org, kind, name, now);
     let checking = AccountRecord {
         description: Some("Main payroll account".to_owned()),
         institution_name: Some("Chase".to_owned()),

@@ -1,14 +1,16 @@
 //! [`ApiError`]: the single boundary where domain and storage errors become HTTP answers.
 //!
-//! Domain crates keep their own error enums and know nothing about HTTP; the `From` impls below
-//! are the only place that decides a status and an error code. The error code is always one of
+//! Errors are layered: the domain's (`TransferRejection`, `Denied`, …) and the store's become
+//! the application layer's `AppError`, and `From<AppError>` below is the only place that decides
+//! a status and an error code. The error code is always one of
 //! the spec's catalogue ([`ErrorCode`], generated from `x-error-codes`). Internal details (database
 //! errors, broken invariants) are logged with the request id and never sent to the client.
 
 use sequence_api::runtime::{FromError, RequestContext};
 use sequence_api::server::{ErrorCode, error_body};
 use sequence_api::types::ErrorResponse;
-use sequence_core::ledger::{DeletionRefused, TransferRejection};
+use sequence_app::{AppError, Resource};
+use sequence_core::ledger::TransferRejection;
 use sequence_core::permissions::{Denied, TransferDenied};
 use sequence_store::StoreError;
 
@@ -86,67 +88,98 @@ pub fn respond<P, R: FromError<ErrorResponse>>(
 
 impl From<StoreError> for ApiError {
     fn from(error: StoreError) -> Self {
+        ApiError::from(AppError::Store(error))
+    }
+}
+
+/// The one mapping from the application layer's errors to catalogue codes and statuses.
+impl From<AppError> for ApiError {
+    fn from(error: AppError) -> Self {
+        let message = error.to_string();
         match error {
-            // Handlers map "not found" to the specific resource's code themselves; reaching
-            // here means an internal lookup failed, which is a bug.
-            StoreError::NotFound => ApiError::internal("unexpected missing row"),
-            StoreError::Retry => ApiError {
+            AppError::NotFound { resource, .. } => {
+                let code = match resource {
+                    Resource::Account => ErrorCode::AccountNotFound,
+                    Resource::TransferSource => ErrorCode::TransferSourceNotFound,
+                    Resource::TransferDestination => ErrorCode::TransferDestinationNotFound,
+                    Resource::Transfer => ErrorCode::TransferNotFound,
+                    Resource::Rule => ErrorCode::RuleNotFound,
+                    Resource::RuleExecution => ErrorCode::RuleExecutionNotFound,
+                };
+                ApiError::new(code, message)
+            }
+            AppError::RuleDeleted(_) => ApiError::new(ErrorCode::RuleDeleted, message),
+            AppError::RuleDisabled(_) => ApiError::new(ErrorCode::RuleDisabled, message),
+            AppError::InvalidRule { .. } => ApiError::new(ErrorCode::InvalidRule, message),
+            AppError::Invalid(_) => ApiError::new(ErrorCode::InvalidRequest, message),
+            AppError::TransferNotPendingApproval { .. } => {
+                ApiError::new(ErrorCode::TransferNotPendingApproval, message)
+            }
+            AppError::DeletionRefused(_) => ApiError::new(ErrorCode::AccountNotEmpty, message),
+            AppError::Rejected(rejection) => {
+                let code = match rejection {
+                    TransferRejection::SourceDeleted { .. } => ErrorCode::TransferSourceNotFound,
+                    TransferRejection::DestinationDeleted { .. } => {
+                        ErrorCode::TransferDestinationNotFound
+                    }
+                    TransferRejection::SourceCannotSend { .. } => ErrorCode::AccountCannotBeSource,
+                    TransferRejection::DestinationCannotReceive { .. } => {
+                        ErrorCode::AccountCannotBeDestination
+                    }
+                    TransferRejection::AmountBelowMinimum { .. }
+                    | TransferRejection::AmountAboveMaximum { .. }
+                    | TransferRejection::AmountNotPositive { .. } => ErrorCode::InvalidRequest,
+                    _ => ErrorCode::TransferNotSupported,
+                };
+                ApiError::new(code, message)
+            }
+            AppError::Denied(denied) => {
+                tracing::debug!(%denied, "permission denied");
+                ApiError::forbidden()
+            }
+            AppError::TransferDenied(TransferDenied::MaximumAmountExceeded { max_amount }) => {
+                ApiError::new(
+                    ErrorCode::MaximumAmountExceeded,
+                    format!(
+                        "The amount exceeds this API key's maximum of {} ({} cents) for this source and destination.",
+                        max_amount,
+                        max_amount.get()
+                    ),
+                )
+            }
+            AppError::TransferDenied(other) => {
+                tracing::debug!(denied = %other, "transfer not permitted");
+                ApiError::forbidden()
+            }
+            AppError::Conflict(what) => ApiError {
+                code: ErrorCode::InternalError,
+                message: "The request conflicted with concurrent requests; retry it.".to_owned(),
+                internal: Some(format!("{what} changed concurrently; retries exhausted")),
+                retryable: true,
+            },
+            AppError::Store(StoreError::Retry) => ApiError {
                 code: ErrorCode::InternalError,
                 message: "The request conflicted with concurrent requests; retry it.".to_owned(),
                 internal: Some("transaction retries exhausted".to_owned()),
                 retryable: true,
             },
-            other => ApiError::internal(other),
+            // Handlers map "not found" to the specific resource's code through the use cases;
+            // reaching here means an internal lookup failed, which is a bug.
+            AppError::Store(StoreError::NotFound) => ApiError::internal("unexpected missing row"),
+            AppError::Store(other) => ApiError::internal(other),
+            AppError::Internal(cause) => ApiError::internal(cause),
         }
     }
 }
 
 impl From<Denied> for ApiError {
     fn from(denied: Denied) -> Self {
-        tracing::debug!(%denied, "permission denied");
-        ApiError::forbidden()
+        ApiError::from(AppError::Denied(denied))
     }
 }
 
 impl From<TransferDenied> for ApiError {
     fn from(denied: TransferDenied) -> Self {
-        match denied {
-            TransferDenied::MaximumAmountExceeded { max_amount } => ApiError::new(
-                ErrorCode::MaximumAmountExceeded,
-                format!(
-                    "The amount exceeds this API key's maximum of {} ({} cents) for this source and destination.",
-                    max_amount,
-                    max_amount.get()
-                ),
-            ),
-            other => {
-                tracing::debug!(denied = %other, "transfer not permitted");
-                ApiError::forbidden()
-            }
-        }
-    }
-}
-
-impl From<TransferRejection> for ApiError {
-    fn from(rejection: TransferRejection) -> Self {
-        let code = match rejection {
-            TransferRejection::SourceDeleted { .. } => ErrorCode::TransferSourceNotFound,
-            TransferRejection::DestinationDeleted { .. } => ErrorCode::TransferDestinationNotFound,
-            TransferRejection::SourceCannotSend { .. } => ErrorCode::AccountCannotBeSource,
-            TransferRejection::DestinationCannotReceive { .. } => {
-                ErrorCode::AccountCannotBeDestination
-            }
-            TransferRejection::AmountBelowMinimum { .. }
-            | TransferRejection::AmountAboveMaximum { .. }
-            | TransferRejection::AmountNotPositive { .. } => ErrorCode::InvalidRequest,
-            _ => ErrorCode::TransferNotSupported,
-        };
-        ApiError::new(code, rejection.to_string())
-    }
-}
-
-impl From<DeletionRefused> for ApiError {
-    fn from(refused: DeletionRefused) -> Self {
-        ApiError::new(ErrorCode::AccountNotEmpty, refused.to_string())
+        ApiError::from(AppError::TransferDenied(denied))
     }
 }

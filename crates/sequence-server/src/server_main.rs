@@ -26,10 +26,8 @@ pub async fn serve(url: &str, args: ServeArgs) -> Result<(), CliError> {
     let state = AppState::new(store.clone(), sandbox);
     // Settles transfers (and runs scheduled rules) as real time passes; the sandbox clock moves
     // them along faster on demand.
-    let worker = tokio::spawn(crate::handlers::run_worker(
-        crate::state::Server::new(state.clone()),
-        std::time::Duration::from_secs(1),
-    ));
+    let worker =
+        tokio::spawn(sequence_app::worker::run(state.app(), std::time::Duration::from_secs(1)));
     let app = crate::app(state);
     axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
     worker.abort();

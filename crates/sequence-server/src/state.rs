@@ -1,9 +1,10 @@
-//! Shared server state: the store, the clock and the switches a deployment chooses.
+//! Shared server state: the application layer's handle, plus the switches a deployment chooses.
 
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
-use sequence_core::clock::{Clock, org_now};
+use sequence_app::App;
+use sequence_app::worker::{self, Pass};
+use sequence_core::clock::Clock;
 use sequence_store::Store;
 
 /// Everything a request handler needs. Cheap to clone (all `Arc`s inside).
@@ -23,31 +24,29 @@ impl AppState {
         AppState { store, clock: Arc::new(sequence_core::clock::SystemClock), sandbox }
     }
 
-    /// Real time now, at the millisecond precision timestamps are stored with (so a response
-    /// shows exactly what a later read returns).
-    pub fn now(&self) -> DateTime<Utc> {
-        truncate_to_millis(self.clock.now())
-    }
-
-    /// An organization's time now, given its sandbox clock offset (millisecond precision).
-    pub fn org_now(&self, offset_seconds: i64) -> DateTime<Utc> {
-        truncate_to_millis(org_now(self.clock.as_ref(), offset_seconds))
+    /// The application layer over this state's store and clock.
+    pub fn app(&self) -> App {
+        App::with_clock(self.store.clone(), self.clock.clone())
     }
 }
 
-fn truncate_to_millis(at: DateTime<Utc>) -> DateTime<Utc> {
-    sequence_store::from_millis(sequence_store::to_millis(at))
-}
-
-/// The implementation of every generated trait: a handle to the shared state.
+/// The implementation of every generated trait: a handle to the application layer.
 #[derive(Clone)]
 pub struct Server {
     pub(crate) state: AppState,
+    pub(crate) app: App,
 }
 
 impl Server {
     /// Wraps the state.
     pub fn new(state: AppState) -> Server {
-        Server { state }
+        let app = state.app();
+        Server { state, app }
+    }
+
+    /// One pass of the background worker over every organization (see
+    /// [`sequence_app::worker`]); exposed for tests that play a replica's worker.
+    pub async fn tick(&self) -> Result<Pass, sequence_app::AppError> {
+        worker::tick(&self.app).await
     }
 }

@@ -29,6 +29,8 @@ use std::time::Duration;
 pub use error::{StoreError, StoreResult};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 pub use sqlx::{Any, AnyConnection, Transaction};
+/// A connection borrowed from the pool, for reads outside a transaction.
+pub type PooledConnection = sqlx::pool::PoolConnection<Any>;
 use sqlx::{AnyPool, Executor};
 pub use time::{from_millis, to_millis};
 

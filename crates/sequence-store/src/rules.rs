@@ -227,6 +227,24 @@ pub async fn next_due(
     row.as_ref().map(rule_from_row).transpose()
 }
 
+/// Locks a rule's row until the end of the transaction, so that runs of one rule (and changes to
+/// it) serialize: whatever a run reads after this (its cap usage, its accounts' balances and the
+/// money in flight to them) includes every earlier run's committed transfers, and nothing another
+/// run commits can slip between the read and this run's transfers. On PostgreSQL this is
+/// `SELECT … FOR UPDATE` (READ COMMITTED gives each later statement a fresh snapshot, taken after
+/// the lock was granted); SQLite's write transaction (`BEGIN IMMEDIATE`) already excludes every
+/// other writer. Returns whether the organization has the rule (deleted or not).
+pub async fn lock(conn: &mut AnyConnection, org: &OrgId, id: &str) -> StoreResult<bool> {
+    let lock = if conn.backend_name() == "PostgreSQL" { " FOR UPDATE" } else { "" };
+    let sql = format!("SELECT id FROM rules WHERE org_id = $1 AND id = $2{lock}");
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(org.as_str())
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    Ok(row.is_some())
+}
+
 /// Claims the occurrence `due` of a scheduled rule by moving its `next_run_at` to `next` (`None`:
 /// no further occurrence), if it still is `due` and the rule is still enabled and live. Returns
 /// whether this call won; the winner runs the occurrence in the same transaction.
@@ -251,97 +269,14 @@ pub async fn claim_occurrence(
     Ok(result.rows_affected() == 1)
 }
 
-/// Declares a small enum stored as fixed strings, with `as_str`, `Display` and `FromStr`.
-macro_rules! stored_enum {
-    ($(#[$meta:meta])* $name:ident { $($(#[$variant_meta:meta])* $variant:ident => $text:literal,)+ }) => {
-        $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-        pub enum $name {
-            $($(#[$variant_meta])* $variant,)+
-        }
+/// The execution vocabulary is the domain's (`sequence_core::rules`); re-exported so that the
+/// store's records and their types come from one place for callers.
+pub use sequence_core::rules::{
+    CapPeriodStarts, ExecutionStatus, ExecutionTrigger, TransferCounters, TransferOutcome,
+};
 
-        impl $name {
-            /// Every value.
-            pub const ALL: &'static [$name] = &[$($name::$variant),+];
-
-            /// The stored (and wire) spelling.
-            pub const fn as_str(self) -> &'static str {
-                match self {
-                    $($name::$variant => $text,)+
-                }
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-
-        impl FromStr for $name {
-            type Err = StoreError;
-
-            fn from_str(text: &str) -> StoreResult<Self> {
-                match text {
-                    $($text => Ok($name::$variant),)+
-                    other => Err(corrupt(stringify!($name), other)),
-                }
-            }
-        }
-    };
-}
-
-stored_enum! {
-    /// How a run started (the API's `RuleExecutionTriggerType`).
-    ExecutionTrigger {
-        /// `triggerRule`.
-        Manual => "manual",
-        /// A scheduled occurrence.
-        Scheduled => "scheduled",
-        /// Money arrived in the trigger account.
-        OnFundsTransferred => "on_funds_transferred",
-    }
-}
-
-stored_enum! {
-    /// Where a run stands (the API's `RuleExecutionStatus`).
-    ExecutionStatus {
-        /// Transfers are still in flight.
-        InProgress => "in_progress",
-        /// Every transfer completed, or there was nothing to do.
-        Executed => "executed",
-        /// Some transfers completed and some failed.
-        Partial => "partial",
-        /// Every transfer failed, or an error stopped the run before anything completed.
-        Failed => "failed",
-    }
-}
-
-stored_enum! {
-    /// The bucket a rule transfer is counted in.
-    TransferOutcome {
-        /// Still in flight (`pending_approval`, `processing`, `pending`).
-        Pending => "pending",
-        /// `complete`.
-        Completed => "completed",
-        /// `error` or `cancelled`.
-        Failed => "failed",
-    }
-}
-
-/// An execution's transfer counters (`attempted = completed + failed + pending`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct TransferCounters {
-    /// Transfers the run created.
-    pub attempted: u32,
-    /// Of which complete.
-    pub completed: u32,
-    /// Of which in `error` or `cancelled`.
-    pub failed: u32,
-    /// Of which still in flight.
-    pub pending: u32,
-    /// Actions that made no transfer (below $1.00, cap reached, nothing to move).
-    pub skipped: u32,
+fn parse_stored<T: FromStr>(what: &str, text: String) -> StoreResult<T> {
+    text.parse().map_err(|_| corrupt(what, text))
 }
 
 /// One run of a rule, as stored.
@@ -397,9 +332,9 @@ fn execution_from_row(row: &sqlx::any::AnyRow) -> StoreResult<ExecutionRecord> {
         org_id: OrgId::from_raw(row.try_get::<String, _>(1)?),
         rule_id: RuleId::from_raw(row.try_get::<String, _>(2)?),
         rule_name: row.try_get(3)?,
-        trigger: row.try_get::<String, _>(4)?.parse()?,
+        trigger: parse_stored("execution trigger", row.try_get::<String, _>(4)?)?,
         simulation: row.try_get::<i64, _>(5)? != 0,
-        status: row.try_get::<String, _>(6)?.parse()?,
+        status: parse_stored("execution status", row.try_get::<String, _>(6)?)?,
         trigger_amount: row.try_get::<Option<i64>, _>(7)?.map(Cents::new),
         scheduled_time: row.try_get::<Option<i64>, _>(8)?.map(from_millis),
         step_index_matched: step
@@ -666,17 +601,6 @@ pub async fn record_transfer_outcome(
     find_execution(conn, org, &execution).await
 }
 
-/// The starts of the cap periods containing a moment (organization clock, UTC).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CapPeriodStarts {
-    /// Monday 00:00 of the current week.
-    pub week: DateTime<Utc>,
-    /// The 1st 00:00 of the current month.
-    pub month: DateTime<Utc>,
-    /// 1 January 00:00 of the current year.
-    pub year: DateTime<Utc>,
-}
-
 /// What `rule` already moved in each limit group during the current week, month and year: the
 /// amounts of its live transfers that are not `error`/`cancelled` (in flight or complete), keyed
 /// by (group index, period) as the evaluator expects. Groups that moved nothing are absent.
@@ -687,23 +611,25 @@ pub async fn cap_usage(
 ) -> StoreResult<BTreeMap<(u32, CapPeriod), Cents>> {
     let earliest = starts.week.min(starts.month).min(starts.year);
     // PostgreSQL's SUM over BIGINT is NUMERIC, which the Any driver cannot decode: cast back.
-    let rows = sqlx::query(
+    let sql = format!(
         "SELECT rt.group_index, \
          CAST(COALESCE(SUM(CASE WHEN t.created_at_ms >= $2 THEN t.amount_cents ELSE 0 END), 0) AS BIGINT), \
          CAST(COALESCE(SUM(CASE WHEN t.created_at_ms >= $3 THEN t.amount_cents ELSE 0 END), 0) AS BIGINT), \
          CAST(COALESCE(SUM(CASE WHEN t.created_at_ms >= $4 THEN t.amount_cents ELSE 0 END), 0) AS BIGINT) \
          FROM rule_transfers rt JOIN transfers t ON t.id = rt.transfer_id \
-         WHERE rt.rule_id = $1 AND t.simulation = 0 AND t.status NOT IN ('error', 'cancelled') \
+         WHERE rt.rule_id = $1 AND t.simulation = 0 AND t.status IN ({counted}) \
          AND t.created_at_ms >= $5 \
          GROUP BY rt.group_index",
-    )
-    .bind(rule.as_str())
-    .bind(to_millis(starts.week))
-    .bind(to_millis(starts.month))
-    .bind(to_millis(starts.year))
-    .bind(to_millis(earliest))
-    .fetch_all(&mut *conn)
-    .await?;
+        counted = crate::transfers::status_list(sequence_core::rules::counts_toward_caps),
+    );
+    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(rule.as_str())
+        .bind(to_millis(starts.week))
+        .bind(to_millis(starts.month))
+        .bind(to_millis(starts.year))
+        .bind(to_millis(earliest))
+        .fetch_all(&mut *conn)
+        .await?;
     let mut usage = BTreeMap::new();
     for row in rows {
         let group: i64 = row.try_get(0)?;

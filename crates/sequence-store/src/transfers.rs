@@ -290,16 +290,53 @@ pub async fn count_in_flight(
     org: &OrgId,
     account: &AccountId,
 ) -> StoreResult<u64> {
-    let row = sqlx::query(
+    let sql = format!(
         "SELECT COUNT(*) FROM transfers WHERE org_id = $1 AND simulation = 0 \
-         AND status IN ('pending_approval', 'processing', 'pending') \
+         AND status IN ({in_flight}) \
          AND (source_account_id = $2 OR destination_account_id = $2)",
-    )
-    .bind(org.as_str())
-    .bind(account.as_str())
-    .fetch_one(&mut *conn)
-    .await?;
+        in_flight = status_list(TransferStatus::is_in_flight),
+    );
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(org.as_str())
+        .bind(account.as_str())
+        .fetch_one(&mut *conn)
+        .await?;
     Ok(u64::try_from(row.try_get::<i64, _>(0)?).unwrap_or(0))
+}
+
+/// What live, in-flight transfers will bring `account` when they complete: the sum of their
+/// amounts (money on its way in, which `TOP_UP` and liability payments count as arrived).
+pub async fn incoming_in_flight(
+    conn: &mut AnyConnection,
+    org: &OrgId,
+    account: &AccountId,
+) -> StoreResult<Cents> {
+    // PostgreSQL's SUM over BIGINT is NUMERIC, which the Any driver cannot decode: cast back.
+    let sql = format!(
+        "SELECT CAST(COALESCE(SUM(amount_cents), 0) AS BIGINT) FROM transfers \
+         WHERE org_id = $1 AND destination_account_id = $2 AND simulation = 0 AND status IN ({in_flight})",
+        in_flight = status_list(TransferStatus::is_in_flight),
+    );
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(org.as_str())
+        .bind(account.as_str())
+        .fetch_one(&mut *conn)
+        .await?;
+    Ok(Cents::new(row.try_get::<i64, _>(0)?))
+}
+
+/// The stored spellings of the transfer statuses for which `keep` holds, as an SQL list
+/// (`'pending_approval', 'processing'`): status lists in queries come from the domain's
+/// definitions, never retyped. The spellings are the domain's fixed identifiers, so splicing
+/// them into SQL is safe.
+pub fn status_list(keep: impl Fn(TransferStatus) -> bool) -> String {
+    let quoted: Vec<String> = TransferStatus::ALL
+        .iter()
+        .filter(|status| keep(**status))
+        .map(|status| format!("'{}'", status.as_str()))
+        .collect();
+    assert!(!quoted.is_empty(), "an empty status list matches nothing");
+    quoted.join(", ")
 }
 
 /// Ids of the organization's live transfers whose next settlement step is due at `now`, oldest

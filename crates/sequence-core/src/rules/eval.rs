@@ -38,12 +38,13 @@
 //!   after earlier actions, so two 50% actions on one source move 50% and then 25%.
 //! - `TOP_UP`: `max(0, target − destination balance)`, where a pod's balance is its *available*
 //!   balance and any other destination's is its balance (the API's definition), plus what earlier
-//!   actions sent it.
+//!   actions sent it and what live transfers already in flight will bring it
+//!   ([`AccountFacts::incoming_in_flight`]).
 //! - `ROUND_DOWN(multiple)`: `source available mod multiple`, the remainder whose removal leaves
 //!   the source at a multiple.
 //! - `NEXT_PAYMENT_MINIMUM`, `TOTAL_AMOUNT_DUE` (the balance owed), `LAST_STATEMENT_BALANCE` and
 //!   `PERCENTAGE_LIABILITY_BALANCE` (`floor(owed × bp / 10 000)`) read the destination
-//!   liability, less what earlier actions paid it (the API lowers all three figures when a payment
+//!   liability, less what earlier actions paid it and what is in flight to it (the API lowers all three figures when a payment
 //!   completes, the statement figures not below zero): paying the minimum and then the statement
 //!   balance pays the statement balance in total. Missing data fails the action
 //!   (`MissingLiabilityData`).
@@ -110,6 +111,11 @@ pub struct AccountFacts {
     pub available_balance: Cents,
     /// The settled balance: what `TOP_UP` fills for accounts other than pods.
     pub balance: Cents,
+    /// Money already on its way in: live transfers to this account that are in flight
+    /// (`pending_approval`, `processing`, `pending`). `TOP_UP` and the liability actions count it
+    /// as arrived, exactly like a transfer planned by an earlier action, so two runs in a row (or
+    /// a run while the last one's transfer settles) never fill the same gap twice.
+    pub incoming_in_flight: Cents,
     /// Statement data, for liabilities that have it.
     pub liability: Option<LiabilityFacts>,
 }
@@ -366,7 +372,13 @@ fn run_step(step: &Step, facts: &Facts) -> Vec<ActionOutcome> {
         facts,
         group_limits,
         planned_out: BTreeMap::new(),
-        planned_in: BTreeMap::new(),
+        // Money in flight towards an account counts as arrived, as if an earlier action planned it.
+        planned_in: facts
+            .accounts
+            .iter()
+            .filter(|(_, account)| account.incoming_in_flight.is_positive())
+            .map(|(id, account)| (id.clone(), account.incoming_in_flight))
+            .collect(),
         planned_by_group: BTreeMap::new(),
     };
     let mut failed = false;

@@ -177,6 +177,7 @@ fn facts() -> Facts {
                     kind,
                     available_balance: Cents::ZERO,
                     balance: Cents::ZERO,
+                    incoming_in_flight: Cents::ZERO,
                     liability: None,
                 };
                 (id(account), facts)
@@ -433,6 +434,22 @@ case! {
         top_up(INCOME, BILLS, 10_000),
     ])]),
     facts().funds(INCOME, 100_000).funds(SAVINGS, 30_000).funds(BILLS, 12_000),
+}
+
+/// A transfer already on its way to savings counts as arrived for `TOP_UP`: savings holds $300.00
+/// with $150.00 in flight, so topping it up to $500.00 moves $50.00, and with $200.00 or more in
+/// flight nothing at all (a second trigger while the first run's transfer settles).
+#[test]
+fn top_up_counts_money_in_flight() {
+    let rule = manual(vec![always(vec![top_up(INCOME, SAVINGS, 50_000)])]);
+    for (in_flight, expected) in [(0, Some(20_000)), (15_000, Some(5_000)), (20_000, None)] {
+        let mut facts = facts().funds(INCOME, 100_000).funds(SAVINGS, 30_000);
+        facts.accounts.get_mut(&id(SAVINGS)).expect("savings").incoming_in_flight =
+            Cents::new(in_flight);
+        let planned: Vec<i64> =
+            evaluate(&rule, &facts).planned_transfers().iter().map(|p| p.amount.get()).collect();
+        assert_eq!(planned, expected.into_iter().collect::<Vec<_>>(), "in flight {in_flight}");
+    }
 }
 
 case! {

@@ -19,6 +19,7 @@
 
 pub mod draft;
 pub mod eval;
+pub mod execution;
 pub mod model;
 pub mod schedule;
 pub mod validate;
@@ -35,11 +36,16 @@ pub use eval::{
     AccountFacts, ActionOutcome, ActionResult, Evaluation, Facts, FailReason, LiabilityDatum,
     LiabilityFacts, PlannedTransfer, SkipReason, evaluate,
 };
+pub use execution::{
+    CapPeriodStarts, TransferCounters, cap_period_starts, counts_toward_caps, execution_status,
+    outcome_of, referenced_accounts,
+};
 pub use model::{
-    Action, ActionKind, ActionType, BASIS_POINTS_MAX, CapPeriod, Condition, ConditionGroup, Fact,
-    Operand, Operator, PercentageInvalid, PercentageTarget, Rule, RuleStatus, Schedule,
-    ScheduleKind, Step, TransferCap, Trigger, TriggerKind, UnknownValue, ValueFact,
-    basis_points_from_percentage, percentage_from_basis_points,
+    Action, ActionKind, ActionType, BASIS_POINTS_MAX, CapPeriod, Condition, ConditionGroup,
+    ExecutionStatus, ExecutionTrigger, Fact, Operand, Operator, PercentageInvalid,
+    PercentageTarget, Rule, RuleStatus, Schedule, ScheduleKind, Step, TransferCap, TransferOutcome,
+    Trigger, TriggerKind, UnknownValue, ValueFact, basis_points_from_percentage,
+    percentage_from_basis_points,
 };
 pub use schedule::{last_day_of_month, next_occurrence_after, occurrences_between};
 pub use validate::{

@@ -584,3 +584,43 @@ mod tests {
         }
     }
 }
+
+api_enum! {
+    /// How a run started (the API's `RuleExecutionTriggerType`).
+    ExecutionTrigger {
+        /// `triggerRule`.
+        Manual => "manual",
+        /// A scheduled occurrence.
+        Scheduled => "scheduled",
+        /// Money arrived in the trigger account.
+        OnFundsTransferred => "on_funds_transferred",
+    }
+}
+
+api_enum! {
+    /// Where a run stands (the API's `RuleExecutionStatus`); decided by
+    /// [`execution_status`](super::execution::execution_status).
+    ExecutionStatus {
+        /// Transfers are still in flight.
+        InProgress => "in_progress",
+        /// Every transfer completed, or there was nothing to do.
+        Executed => "executed",
+        /// Some transfers completed and some failed.
+        Partial => "partial",
+        /// Every transfer failed, or an error stopped the run before anything completed.
+        Failed => "failed",
+    }
+}
+
+api_enum! {
+    /// The bucket a rule transfer is counted in; decided by
+    /// [`outcome_of`](super::execution::outcome_of).
+    TransferOutcome {
+        /// Still in flight (`pending_approval`, `processing`, `pending`).
+        Pending => "pending",
+        /// `complete`.
+        Completed => "completed",
+        /// `error` or `cancelled`.
+        Failed => "failed",
+    }
+}

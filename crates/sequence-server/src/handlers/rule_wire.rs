@@ -22,7 +22,7 @@ use sequence_core::rules::{
 use sequence_store::accounts::AccountRecord;
 use sequence_store::rules::{ExecutionRecord, RuleRecord};
 
-use crate::convert::{account_type, same_name};
+use crate::convert::{Twin, account_type};
 use crate::error::ApiError;
 
 /// A wire string newtype (`RuleTriggerAccountId`, …) from a stored string. Stored values always
@@ -46,13 +46,13 @@ pub(crate) fn draft_from_input(input: &types::RuleInput) -> Result<RuleDraft, Ap
         description: input.description.as_ref().map(|text| text.as_str().to_owned()),
         status: RuleStatus::Disabled,
         trigger: TriggerDraft {
-            kind: same_name(input.trigger.type_)?,
+            kind: input.trigger.type_.twin(),
             account_id: input
                 .trigger
                 .account_id
                 .as_ref()
                 .map(|id| AccountId::from_raw(id.as_str())),
-            schedule_type: input.trigger.schedule_type.map(same_name).transpose()?,
+            schedule_type: input.trigger.schedule_type.map(Twin::twin),
             start_date: input.trigger.start_date,
         },
         steps,
@@ -85,10 +85,10 @@ fn group_draft(group: &types::RuleConditionGroup) -> Result<ConditionGroupDraft,
 fn condition_draft(condition: &types::RuleCondition) -> Result<ConditionDraft, ApiError> {
     let params = condition.params.as_ref();
     Ok(ConditionDraft {
-        fact: same_name(condition.fact)?,
-        operator: same_name(condition.operator)?,
+        fact: condition.fact.twin(),
+        operator: condition.operator.twin(),
         value: condition.value,
-        value_fact: condition.value_fact.map(same_name).transpose()?,
+        value_fact: condition.value_fact.map(Twin::twin),
         account_id: params
             .and_then(|p| p.account_id.as_ref())
             .map(|id| AccountId::from_raw(id.as_str())),
@@ -114,13 +114,13 @@ fn action_draft(path: &str, action: &types::RuleAction) -> Result<ActionDraft, A
         .as_ref()
         .map(|cap| {
             Ok::<_, ApiError>(TransferCap {
-                period: same_name(cap.period)?,
+                period: cap.period.twin(),
                 amount: Cents::new(cap.amount_in_cents),
             })
         })
         .transpose()?;
     Ok(ActionDraft {
-        action_type: same_name(action.type_)?,
+        action_type: action.type_.twin(),
         source_account_id: AccountId::from_raw(action.source_account_id.as_str()),
         destination_account_id: AccountId::from_raw(action.destination_account_id.as_str()),
         group_index,
@@ -128,7 +128,7 @@ fn action_draft(path: &str, action: &types::RuleAction) -> Result<ActionDraft, A
         limit,
         amount_in_cents,
         percentage_value: action.percentage_value,
-        percentage_target: action.percentage_target.map(same_name).transpose()?,
+        percentage_target: action.percentage_target.map(Twin::twin),
     })
 }
 
@@ -140,11 +140,11 @@ pub(crate) fn rule(record: &RuleRecord) -> Result<types::Rule, ApiError> {
         id: record.rule.id.to_string(),
         nickname: draft.nickname.clone(),
         description: draft.description.clone(),
-        status: same_name(draft.status)?,
+        status: draft.status.twin(),
         trigger: types::RuleTrigger {
-            type_: same_name(trigger.kind)?,
+            type_: trigger.kind.twin(),
             account_id: trigger.account_id.as_ref().map(|id| wire(id.as_str())).transpose()?,
-            schedule_type: trigger.schedule_type.map(same_name).transpose()?,
+            schedule_type: trigger.schedule_type.map(Twin::twin),
             start_date: trigger.start_date,
         },
         steps: draft.steps.iter().map(wire_step).collect::<Result<_, _>>()?,
@@ -185,10 +185,10 @@ fn wire_condition(condition: &ConditionDraft) -> Result<types::RuleCondition, Ap
         })
     };
     Ok(types::RuleCondition {
-        fact: same_name(condition.fact)?,
-        operator: same_name(condition.operator)?,
+        fact: condition.fact.twin(),
+        operator: condition.operator.twin(),
         value: condition.value,
-        value_fact: condition.value_fact.map(same_name).transpose()?,
+        value_fact: condition.value_fact.map(Twin::twin),
         params,
     })
 }
@@ -203,19 +203,19 @@ fn wire_action(action: &ActionDraft) -> Result<types::RuleAction, ApiError> {
         })
         .transpose()?;
     Ok(types::RuleAction {
-        type_: same_name(action.action_type)?,
+        type_: action.action_type.twin(),
         source_account_id: wire(action.source_account_id.as_str())?,
         destination_account_id: wire(action.destination_account_id.as_str())?,
         amount_in_cents,
         percentage_value: action.percentage_value,
-        percentage_target: action.percentage_target.map(same_name).transpose()?,
+        percentage_target: action.percentage_target.map(Twin::twin),
         group_index: i32::try_from(action.group_index).map_err(ApiError::internal)?,
         up_to_enabled: action.up_to_enabled,
         limit: action
             .limit
             .map(|cap| {
                 Ok::<_, ApiError>(types::TransferCap {
-                    period: same_name(cap.period)?,
+                    period: cap.period.twin(),
                     amount_in_cents: cap.amount.get(),
                 })
             })
@@ -234,8 +234,8 @@ pub(crate) fn rule_summary(
         id: rule.id.to_string(),
         nickname: rule.nickname.clone(),
         description: rule.description.clone(),
-        status: same_name(rule.status)?,
-        trigger_type: same_name(rule.trigger.kind)?,
+        status: rule.status.twin(),
+        trigger_type: rule.trigger.kind.twin(),
         source: trigger_account.map(|account| types::RuleSourceRef {
             id: account.id.to_string(),
             name: account.name.clone(),
@@ -252,13 +252,13 @@ pub(crate) fn execution(
     transfer_ids: &[TransferId],
 ) -> Result<types::RuleExecution, ApiError> {
     let count = |n: u32| i32::try_from(n).map_err(ApiError::internal);
-    let trigger_type: types::RuleExecutionTriggerType = same_name(record.trigger)?;
+    let trigger_type: types::RuleExecutionTriggerType = record.trigger.twin();
     Ok(types::RuleExecution {
         id: record.id.to_string(),
         rule_id: record.rule_id.to_string(),
         rule_name: record.rule_name.clone(),
         trigger_type,
-        status: same_name(record.status)?,
+        status: record.status.twin(),
         simulation: record.simulation,
         created_at: record.created_at,
         trigger_details: types::RuleTriggerDetails {

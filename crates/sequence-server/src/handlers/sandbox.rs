@@ -2,9 +2,10 @@
 //! banks and people (deposits, linked external accounts, approvals, the clock, enabling rules).
 //! Every operation requires the `SANDBOX` scope and is only routed with `serve --sandbox`.
 //!
-//! The trait needs one `impl` block; the work lives with the resource it touches:
-//! ledger-related operations in [`super::ledger`], rule switches in [`super::rules`].
+//! The use cases are `sequence_app::ledger` (deposits, linked accounts, approvals),
+//! `sequence_app::sandbox` (clock, organization) and `sequence_app::rules` (the switches).
 
+use chrono::{DateTime, Utc};
 use sequence_api::runtime::RequestContext;
 use sequence_api::server::{
     AdvanceSandboxClockParams, AdvanceSandboxClockResponse, ApproveSandboxTransferParams,
@@ -15,10 +16,18 @@ use sequence_api::server::{
     GetSandboxOrganizationParams, GetSandboxOrganizationResponse, SandboxApi,
     UpdateSandboxOrganizationParams, UpdateSandboxOrganizationResponse,
 };
+use sequence_api::types;
+use sequence_app::ledger::{self, Deposit, ExternalAccount, TransferView};
+use sequence_app::sandbox;
+use sequence_core::ledger::TransferEvent;
+use sequence_core::money::Cents;
 use sequence_core::permissions::Scope;
+use sequence_store::orgs::Organization;
 
 use crate::auth::Principal;
-use crate::error::respond;
+use crate::convert;
+use crate::error::{ApiError, respond};
+use crate::idempotency::fingerprint;
 use crate::state::Server;
 
 /// Answers 403 unless the key holds `SANDBOX`.
@@ -30,6 +39,59 @@ macro_rules! require_sandbox_scope {
     };
 }
 
+fn transfer_response(
+    ctx: &RequestContext<Principal>,
+    view: &TransferView,
+) -> types::TransferResponse {
+    types::TransferResponse { request_id: ctx.request_id.clone(), data: convert::transfer(view) }
+}
+
+fn organization_response(
+    ctx: &RequestContext<Principal>,
+    (org, now): (Organization, DateTime<Utc>),
+) -> types::SandboxOrganizationResponse {
+    types::SandboxOrganizationResponse {
+        request_id: ctx.request_id.clone(),
+        data: types::SandboxOrganization {
+            id: org.id.to_string(),
+            name: org.name,
+            now,
+            approval_threshold_in_cents: org.approval_threshold.map(Cents::get),
+        },
+    }
+}
+
+impl Server {
+    /// Approves or declines a transfer waiting for a person.
+    async fn sandbox_decide<R>(
+        &self,
+        ctx: &RequestContext<Principal>,
+        id: &str,
+        key: Option<&str>,
+        event: TransferEvent,
+        respond_ok: impl Fn(types::TransferResponse) -> R,
+    ) -> R
+    where
+        R: sequence_api::runtime::Replayable
+            + sequence_api::runtime::FromError<types::ErrorResponse>,
+    {
+        let verb = match event {
+            TransferEvent::Approve => "approve",
+            _ => "decline",
+        };
+        let fingerprint = fingerprint("POST", &format!("/sandbox/transfers/{id}/{verb}"), &());
+        self.mutate(ctx, key, fingerprint, |mut tx| async {
+            let org = &ctx.principal.org_id;
+            let result = ledger::decide_approval(&self.app, &mut tx, org, id, event)
+                .await
+                .map(|view| respond_ok(transfer_response(ctx, &view)))
+                .map_err(ApiError::from);
+            (tx, result)
+        })
+        .await
+    }
+}
+
 impl SandboxApi for Server {
     async fn create_sandbox_deposit(
         &self,
@@ -37,7 +99,27 @@ impl SandboxApi for Server {
         params: CreateSandboxDepositParams,
     ) -> CreateSandboxDepositResponse {
         require_sandbox_scope!(ctx);
-        self.sandbox_deposit(ctx, params).await
+        let body = &params.body;
+        let Ok(amount) = i64::try_from(body.amount_in_cents.get()) else {
+            return respond(&ctx, Err(ApiError::invalid("amount_in_cents is too large")));
+        };
+        let deposit = Deposit {
+            account_id: body.account_id.to_string(),
+            amount: Cents::new(amount),
+            origin: body.origin.map(convert::deposit_origin),
+            description: body.description.as_deref().cloned(),
+        };
+        let key = params.idempotency_key.as_deref().map(String::as_str);
+        let fingerprint = fingerprint("POST", "/sandbox/deposits", body);
+        self.mutate(&ctx, key, fingerprint, |mut tx| async {
+            let org = &ctx.principal.org_id;
+            let result = ledger::deposit(&self.app, &mut tx, org, deposit.clone())
+                .await
+                .map(|view| CreateSandboxDepositResponse::Created(transfer_response(&ctx, &view)))
+                .map_err(ApiError::from);
+            (tx, result)
+        })
+        .await
     }
 
     async fn create_sandbox_external_account(
@@ -46,7 +128,32 @@ impl SandboxApi for Server {
         params: CreateSandboxExternalAccountParams,
     ) -> CreateSandboxExternalAccountResponse {
         require_sandbox_scope!(ctx);
-        self.sandbox_external_account(ctx, params).await
+        let body = &params.body;
+        let input = ExternalAccount {
+            name: body.name.to_string(),
+            institution_name: body.institution_name.to_string(),
+            kind: convert::external_type_from_wire(body.external_account_type),
+            balance: Cents::new(body.balance_in_cents),
+            last_statement_balance: body.last_statement_balance_in_cents.map(Cents::new),
+            next_payment_minimum: body.next_payment_minimum_in_cents.map(Cents::new),
+            next_payment_due_date: body.next_payment_due_date,
+        };
+        let key = params.idempotency_key.as_deref().map(String::as_str);
+        let fingerprint = fingerprint("POST", "/sandbox/external-accounts", body);
+        self.mutate(&ctx, key, fingerprint, |mut tx| async {
+            let org = &ctx.principal.org_id;
+            let result = ledger::create_external_account(&self.app, &mut tx, org, input.clone())
+                .await
+                .map(|record| {
+                    CreateSandboxExternalAccountResponse::Created(types::AccountResponse {
+                        request_id: ctx.request_id.clone(),
+                        data: convert::account(&record),
+                    })
+                })
+                .map_err(ApiError::from);
+            (tx, result)
+        })
+        .await
     }
 
     async fn approve_sandbox_transfer(
@@ -55,7 +162,15 @@ impl SandboxApi for Server {
         params: ApproveSandboxTransferParams,
     ) -> ApproveSandboxTransferResponse {
         require_sandbox_scope!(ctx);
-        self.sandbox_approve(ctx, params).await
+        let key = params.idempotency_key.as_deref().map(String::as_str);
+        self.sandbox_decide(
+            &ctx,
+            &params.id,
+            key,
+            TransferEvent::Approve,
+            ApproveSandboxTransferResponse::Ok,
+        )
+        .await
     }
 
     async fn decline_sandbox_transfer(
@@ -64,7 +179,15 @@ impl SandboxApi for Server {
         params: DeclineSandboxTransferParams,
     ) -> DeclineSandboxTransferResponse {
         require_sandbox_scope!(ctx);
-        self.sandbox_decline(ctx, params).await
+        let key = params.idempotency_key.as_deref().map(String::as_str);
+        self.sandbox_decide(
+            &ctx,
+            &params.id,
+            key,
+            TransferEvent::Decline,
+            DeclineSandboxTransferResponse::Ok,
+        )
+        .await
     }
 
     async fn advance_sandbox_clock(
@@ -73,16 +196,46 @@ impl SandboxApi for Server {
         params: AdvanceSandboxClockParams,
     ) -> AdvanceSandboxClockResponse {
         require_sandbox_scope!(ctx);
-        self.sandbox_advance_clock(ctx, params).await
+        let Ok(seconds) = i64::try_from(params.body.seconds.get()) else {
+            return respond(&ctx, Err(ApiError::invalid("`seconds` is too large")));
+        };
+        let key = params.idempotency_key.as_deref().map(String::as_str);
+        let fingerprint = fingerprint("POST", "/sandbox/clock/advance", &params.body);
+        self.mutate(&ctx, key, fingerprint, |mut tx| async {
+            let org = &ctx.principal.org_id;
+            let result = sandbox::advance_clock(&self.app, &mut tx, org, seconds)
+                .await
+                .map(|advanced| {
+                    AdvanceSandboxClockResponse::Ok(types::SandboxClockResponse {
+                        request_id: ctx.request_id.clone(),
+                        data: types::SandboxClock {
+                            now: advanced.now,
+                            transfers_settled: i32::try_from(advanced.transfers_settled)
+                                .unwrap_or(i32::MAX),
+                            rules_executed: i32::try_from(advanced.rules_executed)
+                                .unwrap_or(i32::MAX),
+                        },
+                    })
+                })
+                .map_err(ApiError::from);
+            (tx, result)
+        })
+        .await
     }
 
     async fn get_sandbox_organization(
         &self,
         ctx: RequestContext<Principal>,
-        params: GetSandboxOrganizationParams,
+        _params: GetSandboxOrganizationParams,
     ) -> GetSandboxOrganizationResponse {
         require_sandbox_scope!(ctx);
-        self.sandbox_get_organization(ctx, params).await
+        let result = async {
+            let mut conn = self.read_connection().await?;
+            let org = sandbox::organization(&self.app, &mut conn, &ctx.principal.org_id).await?;
+            Ok(GetSandboxOrganizationResponse::Ok(organization_response(&ctx, org)))
+        }
+        .await;
+        respond(&ctx, result)
     }
 
     async fn update_sandbox_organization(
@@ -91,7 +244,18 @@ impl SandboxApi for Server {
         params: UpdateSandboxOrganizationParams,
     ) -> UpdateSandboxOrganizationResponse {
         require_sandbox_scope!(ctx);
-        self.sandbox_update_organization(ctx, params).await
+        let key = params.idempotency_key.as_deref().map(String::as_str);
+        let fingerprint = fingerprint("PUT", "/sandbox/organization", &params.body);
+        let threshold = params.body.approval_threshold_in_cents.map(Cents::new);
+        self.mutate(&ctx, key, fingerprint, |mut tx| async {
+            let org = &ctx.principal.org_id;
+            let result = sandbox::set_approval_threshold(&self.app, &mut tx, org, threshold)
+                .await
+                .map(|org| UpdateSandboxOrganizationResponse::Ok(organization_response(&ctx, org)))
+                .map_err(ApiError::from);
+            (tx, result)
+        })
+        .await
     }
 
     async fn enable_sandbox_rule(

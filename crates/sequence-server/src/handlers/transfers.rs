@@ -6,21 +6,14 @@ use sequence_api::server::{
     ListTransfersParams, ListTransfersResponse, TransfersApi,
 };
 use sequence_api::types;
+use sequence_app::transfers::{self, TransferRequest};
 use sequence_core::ids::AccountId;
-use sequence_core::ledger::{
-    AccountView, TransferDirection, TransferOrigin, validate_manual_transfer,
-};
 use sequence_core::money::Cents;
 use sequence_core::permissions::Scope;
-use sequence_store::accounts;
-use sequence_store::orgs;
-use sequence_store::transfers::{self, AccountRole, ModeFilter, TransferFilter};
-use sequence_store::{AnyConnection, StoreError};
+use sequence_store::transfers::{AccountRole, ModeFilter, TransferFilter};
 
-use super::accounts::account_not_found;
-use super::ledger::{NewTransfer, transfer_not_found};
 use crate::auth::Principal;
-use crate::convert::{self, cursor};
+use crate::convert::{self, Twin, cursor};
 use crate::error::{ApiError, respond};
 use crate::idempotency::fingerprint;
 use crate::state::Server;
@@ -34,17 +27,15 @@ pub(crate) fn mode_filter(mode: Option<types::ExecutionMode>) -> ModeFilter {
     }
 }
 
-/// Checks `from <= to` and decodes `after`.
-pub(crate) fn page_bounds(
-    from: Option<chrono::DateTime<chrono::Utc>>,
-    to: Option<chrono::DateTime<chrono::Utc>>,
+/// The page size a list's `first` asks for (1..=100, default 20).
+pub(crate) fn page_size(first: i32) -> u32 {
+    u32::try_from(first).unwrap_or(20).clamp(1, 100)
+}
+
+/// Decodes `after`.
+pub(crate) fn after_cursor(
     after: Option<&str>,
-) -> Result<Option<transfers::Cursor>, ApiError> {
-    if let (Some(from), Some(to)) = (from, to)
-        && from > to
-    {
-        return Err(ApiError::invalid("`from` is later than `to`"));
-    }
+) -> Result<Option<sequence_store::transfers::Cursor>, ApiError> {
     after
         .map(|raw| {
             cursor::decode(raw)
@@ -61,16 +52,7 @@ impl Server {
     ) -> Result<ListTransfersResponse, ApiError> {
         let account_id = params.account_id.as_str();
         ctx.principal.permissions.require_resource(Scope::ReadTransfers, account_id)?;
-        let after =
-            page_bounds(params.from, params.to, params.after.as_deref().map(String::as_str))?;
-        let first = u32::try_from(params.first).unwrap_or(20).clamp(1, 100);
-        let mut conn = self.state.store.pool().acquire().await.map_err(StoreError::from)?;
-        let org = &ctx.principal.org_id;
-        // Deleted accounts are not found here either (spec decision 10), although their
-        // transfers stay readable by id.
-        if accounts::find(&mut conn, org, account_id).await?.is_none_or(|a| a.is_deleted()) {
-            return Err(account_not_found(account_id));
-        }
+        let after = after_cursor(params.after.as_deref().map(String::as_str))?;
         let filter = TransferFilter {
             account: AccountId::from_raw(account_id),
             role: match params.account_role {
@@ -78,123 +60,30 @@ impl Server {
                 Some(types::AccountRole::Destination) => AccountRole::Destination,
                 Some(types::AccountRole::Either) | None => AccountRole::Either,
             },
-            direction: params
-                .direction
-                .map(convert::same_name::<_, TransferDirection>)
-                .transpose()?,
-            origin: params.origin.map(convert::same_name::<_, TransferOrigin>).transpose()?,
-            status: params.status.map(convert::same_name).transpose()?,
+            direction: params.direction.map(Twin::twin),
+            origin: params.origin.map(Twin::twin),
+            status: params.status.map(Twin::twin),
             mode: mode_filter(params.execution_mode),
             from: params.from,
             to: params.to,
             rule_execution: None,
         };
-        let mut rows = transfers::list(&mut conn, org, &filter, after.as_ref(), first + 1).await?;
-        let has_next_page = rows.len() > first as usize;
-        rows.truncate(first as usize);
-        let end_cursor = rows
-            .last()
-            .map(|t| cursor::encode(sequence_store::to_millis(t.created_at), t.id.as_str()));
-        let mut data = Vec::with_capacity(rows.len());
-        for row in &rows {
-            data.push(self.transfer_view(&mut conn, row).await?);
-        }
+        let mut conn = self.read_connection().await?;
+        let (views, has_next_page) = transfers::list(
+            &mut conn,
+            &ctx.principal.org_id,
+            filter,
+            after.as_ref(),
+            page_size(params.first),
+        )
+        .await?;
+        let end_cursor = views.last().map(|v| {
+            cursor::encode(sequence_store::to_millis(v.transfer.created_at), v.transfer.id.as_str())
+        });
         Ok(ListTransfersResponse::Ok(types::TransferListResponse {
             request_id: ctx.request_id.clone(),
-            data,
+            data: views.iter().map(convert::transfer).collect(),
             page_info: types::PageInfo { end_cursor, has_next_page },
-        }))
-    }
-
-    async fn transfer_get(
-        &self,
-        ctx: &RequestContext<Principal>,
-        id: &str,
-    ) -> Result<GetTransferResponse, ApiError> {
-        let filter = ctx.principal.permissions.resource_filter(Scope::ReadTransfers)?;
-        let mut conn = self.state.store.pool().acquire().await.map_err(StoreError::from)?;
-        let transfer = transfers::find(&mut conn, &ctx.principal.org_id, id)
-            .await?
-            .ok_or_else(|| transfer_not_found(id))?;
-        let visible = [&transfer.source, &transfer.destination]
-            .into_iter()
-            .flatten()
-            .any(|a| filter.allows(a.as_str()));
-        if !visible {
-            return Err(ApiError::forbidden());
-        }
-        let data = self.transfer_view(&mut conn, &transfer).await?;
-        Ok(GetTransferResponse::Ok(types::TransferResponse {
-            request_id: ctx.request_id.clone(),
-            data,
-        }))
-    }
-
-    async fn transfer_create(
-        &self,
-        conn: &mut sequence_store::Tx,
-        ctx: &RequestContext<Principal>,
-        body: &types::CreateTransferRequest,
-    ) -> Result<CreateTransferResponse, ApiError> {
-        let org = orgs::get(conn, &ctx.principal.org_id).await?;
-        let now = self.state.org_now(org.clock_offset_seconds);
-        // Lock both accounts (in id order, as postings do) before reading them, so a concurrent
-        // deletion cannot slip between this check and the transfer's insert.
-        let mut sides = [body.source_account_id.as_str(), body.destination_account_id.as_str()];
-        sides.sort_unstable();
-        for id in sides {
-            accounts::lock_live(conn, &org.id, id).await?;
-        }
-        let find = async |conn: &mut AnyConnection,
-                          id: &str|
-               -> Result<Option<accounts::AccountRecord>, ApiError> {
-            Ok(accounts::find(conn, &org.id, id).await?.filter(|a| !a.is_deleted()))
-        };
-        let source = find(conn, body.source_account_id.as_str()).await?.ok_or_else(|| {
-            ApiError::new(
-                sequence_api::server::ErrorCode::TransferSourceNotFound,
-                format!(
-                    "No account `{}` exists in this organization.",
-                    body.source_account_id.as_str()
-                ),
-            )
-        })?;
-        let destination =
-            find(conn, body.destination_account_id.as_str()).await?.ok_or_else(|| {
-                ApiError::new(
-                    sequence_api::server::ErrorCode::TransferDestinationNotFound,
-                    format!(
-                        "No account `{}` exists in this organization.",
-                        body.destination_account_id.as_str()
-                    ),
-                )
-            })?;
-        let amount = Cents::new(body.amount_in_cents);
-        let view = |a: &accounts::AccountRecord| AccountView {
-            id: a.id.clone(),
-            kind: a.kind,
-            is_deleted: a.is_deleted(),
-        };
-        validate_manual_transfer(&view(&source), &view(&destination), amount)?;
-        let direction = sequence_core::ledger::TransferDirection::between(
-            &view(&source).endpoint(),
-            &view(&destination).endpoint(),
-        )
-        .map_err(ApiError::internal)?;
-        let new = NewTransfer {
-            source: Some(&source),
-            destination: Some(&destination),
-            amount,
-            origin: TransferOrigin::of_manual_transfer(direction),
-            description: body.description.as_deref().cloned(),
-            simulation: body.simulation,
-            rule: None,
-        };
-        let record = self.accept_transfer(conn, &org, new, now).await?;
-        let data = self.transfer_view(conn, &record).await?;
-        Ok(CreateTransferResponse::Created(types::TransferResponse {
-            request_id: ctx.request_id.clone(),
-            data,
         }))
     }
 }
@@ -214,7 +103,18 @@ impl TransfersApi for Server {
         ctx: RequestContext<Principal>,
         params: GetTransferParams,
     ) -> GetTransferResponse {
-        let result = self.transfer_get(&ctx, &params.id).await;
+        let result = async {
+            let mut conn = self.read_connection().await?;
+            let principal = &ctx.principal;
+            let view =
+                transfers::get(&mut conn, &principal.org_id, &principal.permissions, &params.id)
+                    .await?;
+            Ok(GetTransferResponse::Ok(types::TransferResponse {
+                request_id: ctx.request_id.clone(),
+                data: convert::transfer(&view),
+            }))
+        }
+        .await;
         respond(&ctx, result)
     }
 
@@ -226,17 +126,32 @@ impl TransfersApi for Server {
         let body = &params.body;
         let source = AccountId::from_raw(body.source_account_id.as_str());
         let destination = AccountId::from_raw(body.destination_account_id.as_str());
-        if let Err(denied) = ctx.principal.permissions.authorize_transfer(
-            &source,
-            &destination,
-            Cents::new(body.amount_in_cents),
-        ) {
+        let amount = Cents::new(body.amount_in_cents);
+        if let Err(denied) =
+            ctx.principal.permissions.authorize_transfer(&source, &destination, amount)
+        {
             return respond(&ctx, Err(denied.into()));
         }
+        let request = TransferRequest {
+            source_account_id: source.to_string(),
+            destination_account_id: destination.to_string(),
+            amount,
+            description: body.description.as_deref().cloned(),
+            simulation: body.simulation,
+        };
         let key = params.idempotency_key.as_deref().map(String::as_str);
         let fingerprint = fingerprint("POST", "/transfers", body);
         self.mutate(&ctx, key, fingerprint, |mut tx| async {
-            let result = self.transfer_create(&mut tx, &ctx, body).await;
+            let result =
+                transfers::create(&self.app, &mut tx, &ctx.principal.org_id, request.clone())
+                    .await
+                    .map(|view| {
+                        CreateTransferResponse::Created(types::TransferResponse {
+                            request_id: ctx.request_id.clone(),
+                            data: convert::transfer(&view),
+                        })
+                    })
+                    .map_err(ApiError::from);
             (tx, result)
         })
         .await
