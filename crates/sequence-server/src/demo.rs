@@ -18,11 +18,16 @@
 //!
 //! The rules are written in the API's own shape (drafts) and go through the same validation as
 //! `createRule`, so the demo can never ship a rule the API would refuse.
+//!
+//! Every start mints and prints a new key (only its hash is stored, so an earlier one cannot be
+//! shown again) and revokes the keys earlier starts minted, so at most one demo key is live. The
+//! store marks demo keys when they are inserted (`keys::insert_demo`); a key an operator creates
+//! is never revoked by a start, whatever its name.
 
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Datelike, Days, Months, NaiveDate, TimeDelta, Utc};
-use sequence_core::ids::{AccountId, OrgId, RuleId};
+use sequence_core::ids::{AccountId, ApiKeyId, OrgId, RuleId};
 use sequence_core::ledger::{AccountKind, ExternalAccountType};
 use sequence_core::money::Cents;
 use sequence_core::permissions::Permissions;
@@ -47,9 +52,12 @@ pub struct DemoSeed {
     pub created: bool,
     /// A fresh all-scopes key for it.
     pub api_key: String,
+    /// The keys earlier starts minted, revoked now.
+    pub revoked_keys: Vec<ApiKeyId>,
 }
 
-/// Seeds the demo organization if the database has none, then mints a new all-scopes key.
+/// Seeds the demo organization if the database has none, revokes the keys earlier demo starts
+/// minted, then mints a new all-scopes key.
 pub async fn seed(store: &Store, now: DateTime<Utc>) -> StoreResult<DemoSeed> {
     let mut tx = store.begin().await?;
     let existing = orgs::find_by_name(&mut tx, DEMO_ORG_NAME).await?;
@@ -58,9 +66,10 @@ pub async fn seed(store: &Store, now: DateTime<Utc>) -> StoreResult<DemoSeed> {
         None => (create_demo_org(&mut tx, now).await?, true),
     };
     let minted = crate::auth::mint(&org_id, "demo (all scopes)", &Permissions::all_scopes(), now);
-    keys::insert(&mut tx, &minted.record).await?;
+    let revoked_keys = keys::revoke_demo_keys(&mut tx, now).await?;
+    keys::insert_demo(&mut tx, &minted.record).await?;
     tx.commit().await?;
-    Ok(DemoSeed { org_id, created, api_key: minted.plaintext })
+    Ok(DemoSeed { org_id, created, api_key: minted.plaintext, revoked_keys })
 }
 
 async fn create_demo_org(tx: &mut sequence_store::Tx, now: DateTime<Utc>) -> StoreResult<OrgId> {

@@ -15,6 +15,9 @@ pub async fn serve(url: &str, args: ServeArgs) -> Result<(), CliError> {
         if seed.created {
             eprintln!("seeded demo organization {} ({})", seed.org_id, crate::demo::DEMO_ORG_NAME);
         }
+        for key in &seed.revoked_keys {
+            eprintln!("revoked {key}, the demo key an earlier start printed");
+        }
         eprintln!("demo API key (every scope; shown once):");
         println!("{}", seed.api_key);
     }

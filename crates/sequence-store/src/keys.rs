@@ -93,3 +93,31 @@ pub async fn revoke(conn: &mut AnyConnection, id: &ApiKeyId, at: DateTime<Utc>) 
     .await?;
     if result.rows_affected() == 0 { Err(StoreError::NotFound) } else { Ok(()) }
 }
+
+/// Inserts a key minted by `serve --demo`, marked as such (the `minted_by_demo` column) so that
+/// [`revoke_demo_keys`] finds it on the next start.
+pub async fn insert_demo(conn: &mut AnyConnection, key: &ApiKeyRecord) -> StoreResult<()> {
+    insert(&mut *conn, key).await?;
+    sqlx::query("UPDATE api_keys SET minted_by_demo = 1 WHERE id = $1")
+        .bind(key.id.as_str())
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Revokes every live key inserted by [`insert_demo`] (keys made any other way are untouched,
+/// whatever their name); returns their ids.
+pub async fn revoke_demo_keys(
+    conn: &mut AnyConnection,
+    at: DateTime<Utc>,
+) -> StoreResult<Vec<ApiKeyId>> {
+    let rows = sqlx::query(
+        "UPDATE api_keys SET revoked_at_ms = $1
+         WHERE minted_by_demo = 1 AND revoked_at_ms IS NULL
+         RETURNING id",
+    )
+    .bind(to_millis(at))
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter().map(|row| Ok(ApiKeyId::from_raw(row.try_get::<String, _>(0)?))).collect()
+}

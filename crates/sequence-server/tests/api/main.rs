@@ -6,11 +6,13 @@
 //! - `auth`: 401 and 403 answers.
 //! - `accounts`, `validation`: behaviour of the implemented operations and input validation.
 //! - `e2e`: the real server on a free port, driven through the generated client.
+//! - `demo`: restarting `serve --demo` revokes the key the previous start printed.
 
 mod accounts;
 mod auth;
 mod concurrency;
 mod contract;
+mod demo;
 mod e2e;
 mod harness;
 mod newcomer;
