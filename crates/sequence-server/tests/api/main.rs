@@ -15,6 +15,7 @@ mod contract;
 mod demo;
 mod e2e;
 mod harness;
+mod money_core;
 mod newcomer;
 mod permissions;
 mod rule_executions;
