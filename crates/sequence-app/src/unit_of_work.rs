@@ -81,3 +81,60 @@ impl Retryable for AppError {
         AppError::is_retryable(self)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    use sequence_store::test_support::{TestBackend, TestDatabase};
+
+    use super::*;
+
+    async fn store() -> (TestDatabase, Store) {
+        let database = TestDatabase::create(TestBackend::Sqlite).await.expect("sqlite");
+        let store = Store::connect(database.url()).await.expect("store");
+        (database, store)
+    }
+
+    #[tokio::test]
+    async fn a_collision_runs_the_use_case_again() {
+        // Regression: the idempotency claim's transaction answered 500 when SQLite was busy;
+        // every transaction now goes through this runner, which tries again.
+        let (_database, store) = store().await;
+        let attempts = AtomicU32::new(0);
+        let result: Result<u32, AppError> = run(&store, |tx| async {
+            let attempt = attempts.fetch_add(1, Ordering::SeqCst) + 1;
+            let result =
+                if attempt < 3 { Err(AppError::Store(StoreError::Retry)) } else { Ok(attempt) };
+            (tx, result)
+        })
+        .await;
+        assert_eq!(result.expect("succeeds on the third attempt"), 3);
+    }
+
+    #[tokio::test]
+    async fn a_refusal_is_not_run_again() {
+        let (_database, store) = store().await;
+        let attempts = AtomicU32::new(0);
+        let result: Result<(), AppError> = run(&store, |tx| async {
+            attempts.fetch_add(1, Ordering::SeqCst);
+            (tx, Err(AppError::Invalid("no".to_owned())))
+        })
+        .await;
+        assert!(matches!(result, Err(AppError::Invalid(_))));
+        assert_eq!(attempts.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn collisions_stop_after_the_last_attempt() {
+        let (_database, store) = store().await;
+        let attempts = AtomicU32::new(0);
+        let result: Result<(), AppError> = run(&store, |tx| async {
+            attempts.fetch_add(1, Ordering::SeqCst);
+            (tx, Err(AppError::Conflict("the test row")))
+        })
+        .await;
+        assert!(matches!(result, Err(AppError::Conflict(_))));
+        assert_eq!(attempts.load(Ordering::SeqCst), ATTEMPTS_MAX);
+    }
+}

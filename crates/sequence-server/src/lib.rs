@@ -1,13 +1,17 @@
 //! `sequence-server`: the Sequence API over HTTP.
 //!
 //! The generated contract (`sequence-api`) does routing, authentication hand-off and input
-//! validation; this crate implements its traits. Handlers are thin: check permissions, open one
-//! database transaction, call the store and the domain core, convert the result to wire types.
+//! validation; this crate implements its traits. Handlers only translate HTTP: check the key's
+//! scope, call one use case of `sequence-app` (in one database transaction, with the idempotency
+//! protocol for writes), convert the result to wire types. The use cases and the background
+//! worker live in `sequence-app`, which knows nothing of HTTP.
 //!
 //! - [`cli`]: the command line (`serve`, `orgs`, `keys`).
 //! - [`app`]: builds the axum application (generated router + middleware + docs).
 //! - [`auth`]: API-key format, hashing and the authentication hook.
-//! - [`error`]: [`error::ApiError`], the one place where domain errors meet HTTP statuses.
+//! - [`error`]: [`error::ApiError`], the one place where application errors meet HTTP statuses.
+//! - [`idempotency`]: the `Idempotency-Key` protocol around a use case's transaction.
+//! - [`convert`]: records and domain enums to wire types and back.
 //! - [`handlers`]: one module per tag, each implementing its generated trait.
 
 pub mod app;

@@ -3,13 +3,15 @@
 //!
 //! One SQL implementation serves both backends through sqlx's `Any` driver: the dialects differ
 //! only in migrations (each backend has its own directory) and in how a write transaction begins
-//! (`BEGIN IMMEDIATE` on SQLite takes the write lock up front). Concurrency safety does not rely
-//! on locks held across statements: every money-moving statement is a conditional `UPDATE`
-//! (e.g. "reserve 500 cents if the available balance is at least 500") whose row count says
-//! whether it won, which is atomic on both backends and safe with several replicas.
+//! (`BEGIN IMMEDIATE` on SQLite takes the write lock up front). Money-moving statements are
+//! conditional `UPDATE`s (e.g. "reserve 500 cents if the available balance is at least 500")
+//! whose row count says whether they won, which is atomic on both backends and safe with several
+//! replicas; where a decision rests on several reads (a rule's cap usage, an account's emptiness)
+//! the caller first takes a row lock (`accounts::lock_live`, `rules::lock`: `FOR [NO KEY] UPDATE`
+//! on PostgreSQL, the write transaction itself on SQLite).
 //!
-//! Modules are repositories of plain functions taking `&mut AnyConnection`, so a use case in the
-//! server composes several of them inside one transaction ([`Store::begin`]).
+//! Modules are repositories of plain functions taking `&mut AnyConnection`, so a use case of
+//! `sequence-app` composes several of them inside one transaction ([`Store::begin`]).
 
 pub mod accounts;
 mod error;

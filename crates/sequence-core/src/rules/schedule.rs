@@ -1,9 +1,11 @@
 //! When a `SCHEDULED` rule fires: pure calendar arithmetic in UTC.
 //!
-//! The scheduler (in the server) asks "what is the next occurrence after the last one I ran?" and
-//! "which occurrences did I miss while down?"; both questions are answered here from the
-//! [`Schedule`] alone, so there is no hidden state to persist beyond the last run time. The clock is
-//! an argument, never read.
+//! The scheduler (`sequence_app::rule_hooks`) asks "what is the next occurrence after the last
+//! one I ran?" and "which occurrences did I miss while down?"; both questions are answered here
+//! from the [`Schedule`] alone, so there is no hidden state to persist beyond the last run time.
+//! The clock is an argument, never read. Occurrences have the start's precision: the scheduler
+//! hands in schedules at stored precision (milliseconds), so that an occurrence, once stored, is
+//! still strictly later than the one before.
 //!
 //! Occurrences, all in UTC (the API's timestamps are UTC, so there is no daylight-saving gap):
 //! - `ONE_TIME`: exactly `start`.
