@@ -17,6 +17,7 @@
 //!   against PostgreSQL (every test creates one database).
 
 use std::io::Write;
+use std::path::{Path, PathBuf};
 
 use sqlx::{Connection, Executor};
 
@@ -76,6 +77,15 @@ impl TestDatabase {
     /// failure, not a skip. Also when [`POSTGRES_URL_VAR`] is not set but [`REQUIRE_POSTGRES_VAR`]
     /// is: PostgreSQL is expected, so a test that cannot use it must not pass.
     pub async fn create(backend: TestBackend) -> Option<TestDatabase> {
+        TestDatabase::create_with(backend, &PostgresSettings::from_env()).await
+    }
+
+    /// [`TestDatabase::create`] with the PostgreSQL settings given rather than read from the
+    /// environment.
+    async fn create_with(
+        backend: TestBackend,
+        settings: &PostgresSettings,
+    ) -> Option<TestDatabase> {
         match backend {
             TestBackend::Sqlite => {
                 let dir = tempfile::tempdir().expect("creating a temporary directory");
@@ -83,29 +93,22 @@ impl TestDatabase {
                 Some(TestDatabase { url, backend, kind: Kind::Sqlite(dir) })
             }
             TestBackend::Postgres => {
-                let Some(maintenance_url) = postgres_url() else {
-                    if postgres_required() {
-                        panic!(
-                            "{REQUIRE_POSTGRES_VAR} is set, so this PostgreSQL test must run, but \
-                             {POSTGRES_URL_VAR} is not set (point it at a PostgreSQL server, e.g. \
-                             postgres://postgres@127.0.0.1:5432/postgres, or unset \
-                             {REQUIRE_POSTGRES_VAR} to let PostgreSQL tests skip)"
-                        );
-                    }
-                    eprintln!("skipping: {POSTGRES_URL_VAR} is not set");
-                    return None;
-                };
-                let name = format!("seq_test_{}", ulid::Ulid::new().to_string().to_lowercase());
-                let mut conn =
-                    sqlx::PgConnection::connect(&maintenance_url).await.unwrap_or_else(|e| {
-                        panic!("connecting to {POSTGRES_URL_VAR} ({maintenance_url}): {e}")
-                    });
-                // The name is generated above from [a-z0-9_] only, so interpolating it is safe.
-                conn.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                let maintenance_url =
+                    match postgres_decision(settings.url.as_deref(), settings.require) {
+                        PostgresDecision::Use(url) => url,
+                        PostgresDecision::Skip(note) => {
+                            eprintln!("{note}");
+                            return None;
+                        }
+                        PostgresDecision::Fail(message) => panic!("{message}"),
+                    };
+                let name = create_postgres_database(&maintenance_url)
                     .await
-                    .unwrap_or_else(|e| panic!("creating test database {name}: {e}"));
-                let _ = conn.close().await;
-                log_postgres_database(&name);
+                    .unwrap_or_else(|message| panic!("{message}"));
+                if let Some(log) = &settings.log {
+                    log_postgres_database(log, &current_test_name(), &name)
+                        .unwrap_or_else(|message| panic!("{message}"));
+                }
                 let url = with_database(&maintenance_url, &name);
                 Some(TestDatabase { url, backend, kind: Kind::Postgres { maintenance_url, name } })
             }
@@ -172,23 +175,87 @@ fn is_set(value: Option<&str>) -> bool {
     }
 }
 
-/// Appends `<test>\t<database>` to [`POSTGRES_LOG_VAR`]'s file, if set. The test's name is its
-/// thread's (libtest names each test's thread after it). One `write` of one short line to a file
-/// opened for appending, so lines from tests running in parallel do not interleave.
-fn log_postgres_database(database: &str) {
-    let Some(path) = std::env::var_os(POSTGRES_LOG_VAR).filter(|path| !path.is_empty()) else {
-        return;
-    };
-    let thread = std::thread::current();
-    let line = format!("{}\t{database}\n", thread.name().unwrap_or("(unnamed thread)"));
+/// The environment's say on PostgreSQL tests: [`POSTGRES_URL_VAR`], [`REQUIRE_POSTGRES_VAR`]
+/// and [`POSTGRES_LOG_VAR`].
+#[derive(Debug, Clone)]
+struct PostgresSettings {
+    /// [`POSTGRES_URL_VAR`], if set and not empty.
+    url: Option<String>,
+    /// Whether [`REQUIRE_POSTGRES_VAR`] is set.
+    require: bool,
+    /// [`POSTGRES_LOG_VAR`], if set and not empty.
+    log: Option<PathBuf>,
+}
+
+impl PostgresSettings {
+    fn from_env() -> PostgresSettings {
+        PostgresSettings {
+            url: postgres_url(),
+            require: postgres_required(),
+            log: std::env::var_os(POSTGRES_LOG_VAR)
+                .filter(|path| !path.is_empty())
+                .map(PathBuf::from),
+        }
+    }
+}
+
+/// What a PostgreSQL test does about its database.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum PostgresDecision {
+    /// Print this note to stderr and return early (`cargo test` reports the test as passed).
+    Skip(String),
+    /// Panic with this message: PostgreSQL is required but not configured.
+    Fail(String),
+    /// Create a database through this maintenance URL.
+    Use(String),
+}
+
+/// What a PostgreSQL test does given the maintenance URL (`None` or blank when unset) and whether
+/// PostgreSQL is required.
+fn postgres_decision(url: Option<&str>, require: bool) -> PostgresDecision {
+    match url.filter(|url| !url.trim().is_empty()) {
+        Some(url) => PostgresDecision::Use(url.to_owned()),
+        None if require => PostgresDecision::Fail(format!(
+            "{REQUIRE_POSTGRES_VAR} is set, so this PostgreSQL test must run, but \
+             {POSTGRES_URL_VAR} is not set (point it at a PostgreSQL server, e.g. \
+             postgres://postgres@127.0.0.1:5432/postgres, or unset \
+             {REQUIRE_POSTGRES_VAR} to let PostgreSQL tests skip)"
+        )),
+        None => PostgresDecision::Skip(format!("skipping: {POSTGRES_URL_VAR} is not set")),
+    }
+}
+
+/// Creates a fresh `seq_test_…` database through `maintenance_url` and returns its name; the
+/// error says what failed (a server that does not answer is an error, never a skip).
+async fn create_postgres_database(maintenance_url: &str) -> Result<String, String> {
+    let name = format!("seq_test_{}", ulid::Ulid::new().to_string().to_lowercase());
+    let mut conn = sqlx::PgConnection::connect(maintenance_url)
+        .await
+        .map_err(|e| format!("connecting to {POSTGRES_URL_VAR} ({maintenance_url}): {e}"))?;
+    // The name is generated above from [a-z0-9_] only, so interpolating it is safe.
+    conn.execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .await
+        .map_err(|e| format!("creating test database {name}: {e}"))?;
+    let _ = conn.close().await;
+    Ok(name)
+}
+
+/// The running test's name: its thread's (libtest names each test's thread after it).
+fn current_test_name() -> String {
+    std::thread::current().name().unwrap_or("(unnamed thread)").to_owned()
+}
+
+/// Appends `<test>\t<database>` to the file at `log` ([`POSTGRES_LOG_VAR`]'s), creating it if
+/// need be. One `write` of one short line to a file opened for appending, so lines from tests
+/// running in parallel do not interleave.
+fn log_postgres_database(log: &Path, test: &str, database: &str) -> Result<(), String> {
+    let line = format!("{test}\t{database}\n");
     std::fs::OpenOptions::new()
         .create(true)
         .append(true)
-        .open(&path)
+        .open(log)
         .and_then(|mut file| file.write_all(line.as_bytes()))
-        .unwrap_or_else(|e| {
-            panic!("appending to {POSTGRES_LOG_VAR} ({}): {e}", path.to_string_lossy())
-        });
+        .map_err(|e| format!("appending to {POSTGRES_LOG_VAR} ({}): {e}", log.display()))
 }
 
 /// `url` with its database (the path) replaced by `database`, keeping any query string.
@@ -210,8 +277,6 @@ pub fn with_database(url: &str, database: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use std::process::{Command, Output};
-
     use super::*;
 
     #[test]
@@ -234,111 +299,134 @@ mod tests {
         }
     }
 
-    const CHILD: &str = "test_support::tests::child_asks_for_a_postgres_database";
-
-    /// Not a test of its own: the tests below run it in a child process (this test binary again)
-    /// with the environment they choose, and judge its exit status and output.
-    #[test]
-    #[ignore = "run in a child process by the tests of SEQUENCE_TEST_REQUIRE_POSTGRES and SEQUENCE_TEST_POSTGRES_LOG"]
-    fn child_asks_for_a_postgres_database() {
-        let runtime =
-            tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
-        runtime.block_on(async {
-            match TestDatabase::create(TestBackend::Postgres).await {
-                Some(database) => println!("child: created {}", database.url()),
-                None => println!("child: skipped"),
-            }
-        });
-    }
-
-    /// Runs [`child_asks_for_a_postgres_database`] with only `vars` of this module's variables set.
-    fn child(vars: &[(&str, &str)]) -> Output {
-        let mut command = Command::new(std::env::current_exe().expect("the test binary"));
-        command.args([CHILD, "--exact", "--include-ignored", "--nocapture"]);
-        for var in [POSTGRES_URL_VAR, REQUIRE_POSTGRES_VAR, POSTGRES_LOG_VAR] {
-            command.env_remove(var);
-        }
-        command.envs(vars.iter().copied());
-        let output = command.output().expect("running the child test");
-        let stdout = String::from_utf8_lossy(&output.stdout);
-        assert!(stdout.contains("1 passed") || stdout.contains("1 failed"), "{stdout}");
-        output
-    }
-
-    fn text(output: &Output) -> String {
-        format!(
-            "status: {}\nstdout:\n{}\nstderr:\n{}",
-            output.status,
-            String::from_utf8_lossy(&output.stdout),
-            String::from_utf8_lossy(&output.stderr)
-        )
-    }
-
     #[test]
     fn without_the_require_flag_a_missing_url_skips_with_a_note() {
-        let output = child(&[]);
-        assert!(output.status.success(), "{}", text(&output));
-        assert!(text(&output).contains("child: skipped"), "{}", text(&output));
-        assert!(
-            text(&output).contains("skipping: SEQUENCE_TEST_POSTGRES_URL is not set"),
-            "{}",
-            text(&output)
-        );
+        for url in [None, Some(""), Some("  ")] {
+            assert_eq!(
+                postgres_decision(url, false),
+                PostgresDecision::Skip("skipping: SEQUENCE_TEST_POSTGRES_URL is not set".into()),
+                "{url:?}"
+            );
+        }
     }
 
     #[test]
     fn with_the_require_flag_a_missing_url_fails_instead_of_skipping() {
-        for url in [None, Some("")] {
-            let mut vars = vec![(REQUIRE_POSTGRES_VAR, "1")];
-            vars.extend(url.map(|url| (POSTGRES_URL_VAR, url)));
-            let output = child(&vars);
-            assert!(!output.status.success(), "{}", text(&output));
-            assert!(!text(&output).contains("child: skipped"), "{}", text(&output));
+        for url in [None, Some(""), Some("  ")] {
+            let PostgresDecision::Fail(message) = postgres_decision(url, true) else {
+                panic!("{url:?} with the require flag must fail, not skip or connect");
+            };
             assert!(
-                text(&output).contains(
+                message.starts_with(
                     "SEQUENCE_TEST_REQUIRE_POSTGRES is set, so this PostgreSQL test must run, \
                      but SEQUENCE_TEST_POSTGRES_URL is not set"
                 ),
-                "{}",
-                text(&output)
+                "{message}"
             );
         }
     }
 
     #[test]
-    fn with_the_require_flag_an_unreachable_server_fails() {
+    fn a_set_url_is_used_whether_or_not_required() {
+        let url = "postgres://postgres@127.0.0.1:5432/postgres";
+        for require in [false, true] {
+            assert_eq!(
+                postgres_decision(Some(url), require),
+                PostgresDecision::Use(url.into()),
+                "require: {require}"
+            );
+        }
+    }
+
+    /// `create` panics with this error (so does `create_with`, whatever the require flag says).
+    #[test]
+    fn an_unreachable_server_is_an_error() {
         // Port 1 on the loopback interface: nothing listens there, the connection is refused.
         let url = "postgres://postgres@127.0.0.1:1/postgres";
-        let output = child(&[(REQUIRE_POSTGRES_VAR, "1"), (POSTGRES_URL_VAR, url)]);
-        assert!(!output.status.success(), "{}", text(&output));
+        let runtime =
+            tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        let error =
+            runtime.block_on(create_postgres_database(url)).expect_err("nothing listens on port 1");
         assert!(
-            text(&output).contains("connecting to SEQUENCE_TEST_POSTGRES_URL"),
-            "{}",
-            text(&output)
+            error.starts_with(&format!("connecting to SEQUENCE_TEST_POSTGRES_URL ({url}): ")),
+            "{error}"
         );
     }
 
     #[test]
+    fn the_log_gets_one_appended_line_per_database() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let log = dir.path().join("postgres-tests.log");
+        log_postgres_database(&log, "a::test", "seq_test_1").expect("creating the log");
+        log_postgres_database(&log, "b::test", "seq_test_2").expect("appending to the log");
+        assert_eq!(
+            std::fs::read_to_string(&log).expect("the log"),
+            "a::test\tseq_test_1\nb::test\tseq_test_2\n"
+        );
+    }
+
+    #[test]
+    fn an_unwritable_log_is_an_error_naming_the_variable() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        // A directory cannot be opened for appending.
+        let error = log_postgres_database(dir.path(), "a::test", "seq_test_1")
+            .expect_err("a directory is not a log file");
+        assert!(error.starts_with("appending to SEQUENCE_TEST_POSTGRES_LOG ("), "{error}");
+    }
+
+    #[test]
+    fn the_test_name_is_the_thread_name() {
+        assert_eq!(current_test_name(), "test_support::tests::the_test_name_is_the_thread_name");
+    }
+
+    /// Without a URL (and without the require flag) `create_with` skips and logs nothing.
+    #[test]
+    fn a_skipped_postgres_test_creates_and_logs_nothing() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let log = dir.path().join("postgres-tests.log");
+        let settings = PostgresSettings { url: None, require: false, log: Some(log.clone()) };
+        let runtime =
+            tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        let database =
+            runtime.block_on(TestDatabase::create_with(TestBackend::Postgres, &settings));
+        assert!(database.is_none(), "{database:?}");
+        assert!(!log.exists(), "nothing to log");
+    }
+
+    /// Against the configured server: each database `create_with` makes is logged, named after
+    /// the test. Skips (like every PostgreSQL test) when no server is configured.
+    #[test]
     fn each_postgres_database_created_is_logged() {
-        let Some(url) = postgres_url() else {
-            assert!(
-                !postgres_required(),
-                "{REQUIRE_POSTGRES_VAR} is set but {POSTGRES_URL_VAR} is not"
-            );
-            eprintln!("skipping: {POSTGRES_URL_VAR} is not set");
-            return;
+        let env = PostgresSettings::from_env();
+        let url = match postgres_decision(env.url.as_deref(), env.require) {
+            PostgresDecision::Use(url) => url,
+            PostgresDecision::Skip(note) => {
+                eprintln!("{note}");
+                return;
+            }
+            PostgresDecision::Fail(message) => panic!("{message}"),
         };
         let dir = tempfile::tempdir().expect("a temporary directory");
         let log = dir.path().join("postgres-tests.log");
-        let log_path = log.to_str().expect("a UTF-8 path");
-        let output = child(&[(POSTGRES_URL_VAR, &url), (POSTGRES_LOG_VAR, log_path)]);
-        assert!(output.status.success(), "{}", text(&output));
-        let logged = std::fs::read_to_string(&log).unwrap_or_default();
+        let settings = PostgresSettings { url: Some(url), require: true, log: Some(log.clone()) };
+        let runtime =
+            tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        let urls: Vec<String> = runtime.block_on(async {
+            let first = TestDatabase::create_with(TestBackend::Postgres, &settings).await;
+            let second = TestDatabase::create_with(TestBackend::Postgres, &settings).await;
+            [first, second]
+                .into_iter()
+                .map(|database| database.expect("a configured server").url().to_owned())
+                .collect()
+        });
+        let logged = std::fs::read_to_string(&log).expect("the log");
         let lines: Vec<&str> = logged.lines().collect();
-        assert_eq!(lines.len(), 1, "one line per database created: {logged:?}");
-        let (test, database) = lines[0].split_once('\t').expect("<test>\t<database>");
-        assert!(database.starts_with("seq_test_"), "{logged:?}");
-        assert!(text(&output).contains(&format!("/{database}")), "{logged:?}\n{}", text(&output));
-        assert_eq!(test, CHILD, "named after the test's thread");
+        assert_eq!(lines.len(), 2, "one line per database created: {logged:?}");
+        for (line, url) in lines.iter().zip(&urls) {
+            let (test, database) = line.split_once('\t').expect("<test>\t<database>");
+            assert_eq!(test, "test_support::tests::each_postgres_database_created_is_logged");
+            assert!(database.starts_with("seq_test_"), "{logged:?}");
+            assert!(url.contains(&format!("/{database}")), "{url} for {logged:?}");
+        }
     }
 }
