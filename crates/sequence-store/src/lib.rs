@@ -48,12 +48,26 @@ pub enum Backend {
     Postgres,
 }
 
-/// A connection pool plus the backend it talks to.
+/// The connection pools plus the backend they talk to.
+///
+/// On SQLite, writes go through **one** connection (`writer`, a pool of size one): transactions
+/// queue for it in-process, in arrival order, instead of several connections each taking
+/// `BEGIN IMMEDIATE` and spinning in SQLite's busy handler (which made throughput fall and tail
+/// latency climb as clients were added). Reads go through `readers`, which WAL lets proceed
+/// while the writer commits. On PostgreSQL both are the same pool: many writers are fine there.
 #[derive(Debug, Clone)]
 pub struct Store {
-    pool: AnyPool,
+    readers: AnyPool,
+    writer: AnyPool,
     backend: Backend,
 }
+
+/// Read connections on SQLite.
+const SQLITE_READERS: u32 = 8;
+/// Connections on PostgreSQL (per server replica).
+const POSTGRES_CONNECTIONS: u32 = 16;
+/// How long a request may wait for a connection (the writer, on SQLite) before it fails.
+const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(30);
 
 static SQLITE_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 static POSTGRES_MIGRATIONS: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
@@ -81,34 +95,39 @@ impl Store {
             _ => url.to_owned(),
         };
         let options = AnyConnectOptions::from_str(&url).map_err(StoreError::from_sqlx)?;
-        let pool_options = match backend {
-            Backend::Sqlite => AnyPoolOptions::new().max_connections(8).after_connect(|conn, _| {
-                Box::pin(async move {
-                    // WAL lets readers proceed while one writer commits; the busy timeout
-                    // makes concurrent writers wait for the lock instead of failing.
-                    conn.execute("PRAGMA journal_mode = WAL").await?;
-                    conn.execute("PRAGMA busy_timeout = 10000").await?;
-                    conn.execute("PRAGMA foreign_keys = ON").await?;
-                    conn.execute("PRAGMA synchronous = NORMAL").await?;
-                    Ok(())
-                })
-            }),
-            Backend::Postgres => AnyPoolOptions::new().max_connections(16),
+        let (readers, writer) = match backend {
+            Backend::Sqlite => {
+                // An in-memory database lives in its one connection: readers and writer share it.
+                let in_memory = url.contains(":memory:");
+                let writer = sqlite_pool(1).connect_with(options.clone()).await;
+                let writer = writer.map_err(StoreError::from_sqlx)?;
+                let readers = if in_memory {
+                    writer.clone()
+                } else {
+                    let readers = sqlite_pool(SQLITE_READERS).connect_with(options).await;
+                    readers.map_err(StoreError::from_sqlx)?
+                };
+                (readers, writer)
+            }
+            Backend::Postgres => {
+                let pool = AnyPoolOptions::new()
+                    .max_connections(POSTGRES_CONNECTIONS)
+                    .acquire_timeout(ACQUIRE_TIMEOUT)
+                    .connect_with(options)
+                    .await
+                    .map_err(StoreError::from_sqlx)?;
+                (pool.clone(), pool)
+            }
         };
-        let pool = pool_options
-            .acquire_timeout(Duration::from_secs(30))
-            .connect_with(options)
-            .await
-            .map_err(StoreError::from_sqlx)?;
         let migrator = match backend {
             Backend::Sqlite => &SQLITE_MIGRATIONS,
             Backend::Postgres => &POSTGRES_MIGRATIONS,
         };
         migrator
-            .run(&pool)
+            .run(&writer)
             .await
             .map_err(|e| StoreError::Config(format!("migrating the database: {e}")))?;
-        Ok(Store { pool, backend })
+        Ok(Store { readers, writer, backend })
     }
 
     /// The backend in use.
@@ -116,25 +135,47 @@ impl Store {
         self.backend
     }
 
-    /// The underlying pool, for read-only queries outside a transaction.
+    /// The read pool, for read-only queries outside a transaction.
     pub fn pool(&self) -> &AnyPool {
-        &self.pool
+        &self.readers
     }
 
-    /// Begins a transaction that will write. On SQLite it takes the write lock immediately, so
-    /// balance checks made inside it cannot be invalidated by another writer.
+    /// Begins a transaction that will write (on SQLite, on the one writer connection: it waits
+    /// for the transaction before it to finish). On SQLite it also takes the database's write
+    /// lock immediately (`BEGIN IMMEDIATE`), so balance checks made inside it cannot be
+    /// invalidated by a writer in another process (the `keys` commands, say).
+    ///
+    /// Never begin a second transaction while holding one: on SQLite it would wait for itself.
     pub async fn begin(&self) -> StoreResult<Tx> {
         let tx = match self.backend {
-            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
-            Backend::Postgres => self.pool.begin().await,
+            Backend::Sqlite => self.writer.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Postgres => self.writer.begin().await,
         };
         tx.map_err(StoreError::from_sqlx)
     }
 
-    /// Closes the pool, waiting for connections to be returned.
+    /// Closes the pools, waiting for connections to be returned.
     pub async fn close(&self) {
-        self.pool.close().await;
+        self.readers.close().await;
+        self.writer.close().await;
     }
+}
+
+/// A SQLite pool of `size` connections, each in WAL mode with foreign keys on.
+fn sqlite_pool(size: u32) -> AnyPoolOptions {
+    AnyPoolOptions::new().max_connections(size).acquire_timeout(ACQUIRE_TIMEOUT).after_connect(
+        |conn, _| {
+            Box::pin(async move {
+                // WAL lets readers proceed while the writer commits. The busy timeout covers
+                // writers in other processes (the in-process writer is a single connection).
+                conn.execute("PRAGMA journal_mode = WAL").await?;
+                conn.execute("PRAGMA busy_timeout = 10000").await?;
+                conn.execute("PRAGMA foreign_keys = ON").await?;
+                conn.execute("PRAGMA synchronous = NORMAL").await?;
+                Ok(())
+            })
+        },
+    )
 }
 
 /// Whether the database answers a trivial query.
