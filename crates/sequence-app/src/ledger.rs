@@ -35,6 +35,9 @@ use crate::{App, AppError, Resource, rule_hooks};
 /// stops the call with an error (the organization's work is retried on the next pass).
 const STEPS_PER_CALL_MAX: u32 = 100_000;
 
+/// Metric: seconds between a settlement step's due time and when it was applied.
+pub const SETTLEMENT_LAG_METRIC: &str = "sequence_settlement_lag_seconds";
+
 /// A transfer to accept: both sides already loaded and validated by the caller.
 pub struct NewTransfer<'a> {
     /// Where the money comes from (`None`: the outside world).
@@ -182,7 +185,7 @@ pub async fn process_due(
                     org.id
                 )));
             }
-            if apply_settlement_step(tx, org, &id).await? == Some(TransferStatus::Complete) {
+            if apply_settlement_step(tx, org, &id, now).await? == Some(TransferStatus::Complete) {
                 completed += 1;
             }
         }
@@ -197,6 +200,7 @@ async fn apply_settlement_step(
     tx: &mut Tx,
     org: &Organization,
     id: &TransferId,
+    now: DateTime<Utc>,
 ) -> Result<Option<TransferStatus>, AppError> {
     let Some(transfer) = transfers::find(tx, &org.id, id.as_str()).await? else {
         return Ok(None);
@@ -222,6 +226,10 @@ async fn apply_settlement_step(
     if !transfers::update_if_status(tx, &updated, transfer.status).await? {
         return Ok(None);
     }
+    // How late the step is applied: zero when a clock advance applies it, about a worker interval
+    // in real time, more when settlement falls behind.
+    let lag = (now - step.at).to_std().unwrap_or_default();
+    metrics::histogram!(SETTLEMENT_LAG_METRIC).record(lag);
     if step.event == TransferEvent::Settle {
         post_transfer(tx, org, &transfer, step.at).await?;
         if updated.rule_execution_id.is_none() {

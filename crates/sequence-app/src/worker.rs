@@ -34,20 +34,35 @@ pub struct Pass {
     pub failed: Vec<(OrgId, String)>,
 }
 
-/// Whether `org` has anything due now (a read, no lock).
-async fn has_due_work(app: &App, org: &OrgId) -> Result<bool, AppError> {
-    let mut conn = app.store.pool().acquire().await.map_err(sequence_store::StoreError::from)?;
+/// Metric: seconds one pass over every organization took.
+pub const TICK_METRIC: &str = "sequence_worker_tick_seconds";
+/// Metric: due work found by the last pass (settlement steps, counted up to
+/// [`DUE_COUNT_MAX`] per organization, plus organizations with a scheduled occurrence due).
+pub const DUE_METRIC: &str = "sequence_due_work";
+/// Metric: organizations whose due work failed in the last pass.
+pub const FAILED_METRIC: &str = "sequence_worker_failed_organizations";
+
+/// How many due settlement steps are counted per organization for [`DUE_METRIC`].
+const DUE_COUNT_MAX: u32 = 1_000;
+
+/// How much `org` has due now (a read, no lock): settlement steps (up to [`DUE_COUNT_MAX`])
+/// plus one if a scheduled occurrence is due.
+async fn due_work(app: &App, org: &OrgId) -> Result<u32, AppError> {
+    let mut conn = app.store.read().await?;
     let (_, now) = app.organization(&mut conn, org).await?;
-    Ok(!transfers::due(&mut conn, org, now, 1).await?.is_empty()
-        || rules::next_due(&mut conn, org, now).await?.is_some())
+    let steps = transfers::due(&mut conn, org, now, DUE_COUNT_MAX).await?.len();
+    let schedules = rules::next_due(&mut conn, org, now).await?.is_some();
+    Ok(u32::try_from(steps).unwrap_or(DUE_COUNT_MAX) + u32::from(schedules))
 }
 
-/// Processes one organization's due work in one transaction. Returns (settled, executed).
-pub async fn process_organization(app: &App, org: &OrgId) -> Result<(u32, u32), AppError> {
-    if !has_due_work(app, org).await? {
-        return Ok((0, 0));
+/// Processes one organization's due work in one transaction. Returns (due work found, settled,
+/// executed).
+pub async fn process_organization(app: &App, org: &OrgId) -> Result<(u32, u32, u32), AppError> {
+    let due = due_work(app, org).await?;
+    if due == 0 {
+        return Ok((0, 0, 0));
     }
-    unit_of_work::run(&app.store, |mut tx| async move {
+    let (settled, executed) = unit_of_work::run(&app.store, |mut tx| async move {
         let result = async {
             let (org, now) = app.organization(&mut tx, org).await?;
             sandbox::process_everything_due(&mut tx, &org, now).await
@@ -55,24 +70,27 @@ pub async fn process_organization(app: &App, org: &OrgId) -> Result<(u32, u32), 
         .await;
         (tx, result)
     })
-    .await
+    .await?;
+    Ok((due, settled, executed))
 }
 
 /// One pass over every organization (see the module docs). Only listing the organizations can
 /// fail the pass as a whole.
 pub async fn tick(app: &App) -> Result<Pass, AppError> {
+    let started = std::time::Instant::now();
     let ids = {
-        let mut conn =
-            app.store.pool().acquire().await.map_err(sequence_store::StoreError::from)?;
+        let mut conn = app.store.read().await?;
         orgs::list_ids(&mut conn).await?
     };
     let mut pass = Pass::default();
+    let mut due_total: u32 = 0;
     for id in ids {
         // A panic inside one organization's use case is caught here, like an error: the
         // transaction it held is dropped (rolled back) as the future unwinds.
         let outcome = AssertUnwindSafe(process_organization(app, &id)).catch_unwind().await;
         let failure = match outcome {
-            Ok(Ok((settled, executed))) => {
+            Ok(Ok((due, settled, executed))) => {
+                due_total = due_total.saturating_add(due);
                 if settled > 0 || executed > 0 {
                     pass.processed += 1;
                 }
@@ -86,6 +104,9 @@ pub async fn tick(app: &App) -> Result<Pass, AppError> {
         tracing::error!(org = %id, error = %failure, "an organization's due work failed; other organizations go on, and it is retried next pass");
         pass.failed.push((id, failure));
     }
+    metrics::gauge!(DUE_METRIC).set(f64::from(due_total));
+    metrics::gauge!(FAILED_METRIC).set(pass.failed.len() as f64);
+    metrics::histogram!(TICK_METRIC).record(started.elapsed());
     Ok(pass)
 }
 

@@ -1,5 +1,5 @@
 //! The axum application: the generated router mounted at the spec's base path, the docs, a
-//! health endpoint, and the middleware stack.
+//! health endpoint, Prometheus metrics, and the middleware stack.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -30,8 +30,11 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 pub fn app(state: AppState) -> Router {
     let server = Arc::new(Server::new(state.clone()));
     let api = sequence_api::server::router::<_, AppState>(server);
+    crate::metrics::handle();
     let layers = ServiceBuilder::new()
-        // Outermost first: every answer, including the error envelope below, carries the id.
+        // Outermost first: every request is counted and timed, whatever answers it.
+        .layer(axum::middleware::from_fn(crate::metrics::record))
+        // Every answer, including the error envelope below, carries the id.
         .layer(axum::middleware::from_fn(middleware::request_id))
         .layer(axum::middleware::from_fn(middleware::error_envelope))
         .layer(CatchPanicLayer::new())
@@ -46,6 +49,7 @@ pub fn app(state: AppState) -> Router {
         .nest(BASE_PATH, api)
         .merge(crate::docs::router())
         .route("/health", get(health))
+        .route("/metrics", get(crate::metrics::render))
         .with_state(state)
         .fallback(|| async { StatusCode::NOT_FOUND })
         .layer(layers)
@@ -64,7 +68,7 @@ async fn health(State(state): State<AppState>) -> impl IntoResponse {
 }
 
 async fn sqlx_ping(state: &AppState) -> bool {
-    match state.store.pool().acquire().await {
+    match state.store.read().await {
         Ok(mut conn) => sequence_store::ping(&mut conn).await,
         Err(_) => false,
     }

@@ -12,6 +12,7 @@
 //! - [`error`]: [`error::ApiError`], the one place where application errors meet HTTP statuses.
 //! - [`idempotency`]: the `Idempotency-Key` protocol around a use case's transaction.
 //! - [`convert`]: records and domain enums to wire types and back.
+//! - [`metrics`]: Prometheus metrics at `/metrics`.
 //! - [`handlers`]: one module per tag, each implementing its generated trait.
 
 pub mod app;
@@ -23,6 +24,7 @@ pub mod docs;
 pub mod error;
 pub mod handlers;
 pub mod idempotency;
+pub mod metrics;
 pub mod middleware;
 mod server_main;
 pub mod state;

@@ -62,6 +62,9 @@ pub struct Store {
     backend: Backend,
 }
 
+/// The histogram of connection waits (seconds), by pool (`reader`, `writer`).
+pub const ACQUIRE_METRIC: &str = "sequence_db_acquire_seconds";
+
 /// Read connections on SQLite.
 const SQLITE_READERS: u32 = 8;
 /// Connections on PostgreSQL (per server replica).
@@ -140,6 +143,15 @@ impl Store {
         &self.readers
     }
 
+    /// A read connection, recording how long it took to get one
+    /// (`sequence_db_acquire_seconds{pool="reader"}`).
+    pub async fn read(&self) -> StoreResult<PooledConnection> {
+        let started = std::time::Instant::now();
+        let conn = self.readers.acquire().await.map_err(StoreError::from_sqlx);
+        metrics::histogram!(ACQUIRE_METRIC, "pool" => "reader").record(started.elapsed());
+        conn
+    }
+
     /// Begins a transaction that will write (on SQLite, on the one writer connection: it waits
     /// for the transaction before it to finish). On SQLite it also takes the database's write
     /// lock immediately (`BEGIN IMMEDIATE`), so balance checks made inside it cannot be
@@ -147,10 +159,13 @@ impl Store {
     ///
     /// Never begin a second transaction while holding one: on SQLite it would wait for itself.
     pub async fn begin(&self) -> StoreResult<Tx> {
+        let started = std::time::Instant::now();
         let tx = match self.backend {
             Backend::Sqlite => self.writer.begin_with("BEGIN IMMEDIATE").await,
             Backend::Postgres => self.writer.begin().await,
         };
+        // On SQLite this is the time spent queueing for the one writer.
+        metrics::histogram!(ACQUIRE_METRIC, "pool" => "writer").record(started.elapsed());
         tx.map_err(StoreError::from_sqlx)
     }
 

@@ -17,6 +17,7 @@ mod e2e;
 mod harness;
 mod money_core;
 mod newcomer;
+mod observability;
 mod permissions;
 mod rule_executions;
 mod rules;
