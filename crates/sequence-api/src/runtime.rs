@@ -18,8 +18,32 @@ use serde_json::{Map, Value};
 pub struct RequestContext<P> {
     /// The request id, echoed in the `X-Request-ID` header and the `request_id` body field.
     pub request_id: String,
-    /// Who is calling, as resolved by the security hook (`()` for unsecured operations).
+    /// Who is calling, as resolved by the security hook (`()` for unsecured operations), and
+    /// already authorized for the operation's declared scope.
     pub principal: P,
+    /// The operation being served: its row of the generated route table (method, path template,
+    /// `operationId`, required scope). Handlers derive idempotency fingerprints and log fields
+    /// from it instead of retyping them.
+    pub operation: &'static OperationInfo,
+    /// The request's path relative to the base path, with the percent-decoded path parameters
+    /// substituted into [`OperationInfo::path`] (`/rules/rule_01…`): the same string for the same
+    /// resource however the client encoded it.
+    pub path: String,
+}
+
+/// [`OperationInfo::path`] with each `{name}` replaced by the decoded path parameter `name`.
+pub fn concrete_path(template: &str, params: &PathParams) -> String {
+    let mut out = String::with_capacity(template.len() + 32);
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        out.push_str(&rest[..open]);
+        let Some(close) = rest[open..].find('}') else { break };
+        let name = &rest[open + 1..open + close];
+        out.push_str(params.get(name).unwrap_or_default());
+        rest = &rest[open + close + 1..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// The request id chosen for a request, stored in its extensions by the server's request-id
@@ -80,6 +104,79 @@ pub struct OperationInfo {
     pub error_statuses: &'static [u16],
     /// Whether the operation requires authentication.
     pub secured: bool,
+    /// `x-required-scope`: the scope the generated router checks before the operation runs, and
+    /// where its resource comes from. `None` only for unsecured operations.
+    pub required_scope: Option<RequiredScope>,
+    /// `x-not-implemented: true`: the operation's trait method answers `501` by default.
+    pub not_implemented: bool,
+    /// The component schema of the request body, if the operation takes one.
+    pub request_body: Option<&'static str>,
+}
+
+/// An operation's `x-required-scope`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequiredScope {
+    /// The scope's name (one of the generated `Scope` catalogue).
+    pub scope: &'static str,
+    /// Where the id the scope's resources are matched against comes from.
+    pub resource: ResourceSource,
+}
+
+/// What kind of `resources` a scope takes (`x-scopes[].resources`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScopeResources {
+    /// None: holding the scope is the whole check.
+    None,
+    /// A list of ids, or `*`.
+    Ids,
+    /// `{source, target, max_amount?}` pairs.
+    Pairs,
+}
+
+/// Where an operation's resource comes from, and so who checks it.
+///
+/// `Path`, `Query` and `Body` are visible in the request: the generated router passes the id to
+/// the security hook's `authorize` before the operation runs. `TransferPair` and `Loaded` are not
+/// (they need the amount, or data the operation loads): the router checks the scope only, and the
+/// declaration names who checks the resource ([`CheckedBy`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResourceSource {
+    /// The scope takes no resources.
+    None,
+    /// A path parameter.
+    Path(&'static str),
+    /// A required query parameter.
+    Query(&'static str),
+    /// A required top-level string field of the JSON body.
+    Body(&'static str),
+    /// A transfer's source and destination body fields, matched against pairs whose
+    /// `max_amount` applies to the `amount` field.
+    TransferPair {
+        /// Body field of the source account id.
+        source: &'static str,
+        /// Body field of the destination account id.
+        destination: &'static str,
+        /// Body field of the amount.
+        amount: &'static str,
+        /// Who checks the pair.
+        checked_by: CheckedBy,
+    },
+    /// A resource the operation loads first (e.g. a transfer's accounts), described in words.
+    Loaded {
+        /// What the resource is.
+        what: &'static str,
+        /// Who checks it.
+        checked_by: CheckedBy,
+    },
+}
+
+/// Who checks a resource the generated router cannot see.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CheckedBy {
+    /// The operation's handler.
+    Handler,
+    /// The application layer the handler calls.
+    Application,
 }
 
 /// Where a piece of input came from.

@@ -22,6 +22,11 @@
 //!   the error catalogue as `x-error-codes: [{code, status, description}]`.
 //! - Request and response bodies are `$ref`s to component schemas; at most one security scheme per
 //!   operation, of type `apiKey` in a header.
+//! - Permissions are declared, not described: the security scheme lists every scope in `x-scopes`
+//!   and every operation declares `x-required-scope` (its scope and where its resource comes from,
+//!   or `public`); see `src/scopes.rs`. The generated router enforces the declaration before the
+//!   operation runs. Operations marked `x-not-implemented: true` are the only ones whose trait
+//!   method has a default body (answering 501); every other one must be implemented.
 //! - In request bodies, objects are closed: the generated validators refuse properties a schema
 //!   does not declare, at every depth, unless the schema sets `additionalProperties` to `true` or
 //!   a schema. (Put `additionalProperties: false` only on request-only schemas, where typify also
@@ -31,6 +36,7 @@ mod client;
 mod format;
 pub mod lint;
 mod model;
+mod scopes;
 mod server;
 mod spec;
 mod validator;

@@ -6,6 +6,10 @@
 //! - operations without an `operationId`, with a duplicate one, or without exactly one declared tag;
 //! - operations without error responses, error responses not using the shared error schema,
 //!   secured operations that do not declare 401;
+//! - permissions ([`crate::scopes`]): an operation without `x-required-scope`, a scope missing
+//!   from the `x-scopes` catalogue, a resource that does not fit its scope or names a parameter or
+//!   body field the operation lacks (or does not require), a scoped operation without 403, and an
+//!   `x-not-implemented` operation without 501;
 //! - examples (media-type and schema-level) that do not validate against their schema.
 
 use std::collections::BTreeSet;
@@ -13,8 +17,8 @@ use std::collections::BTreeSet;
 use openapiv3::{OpenAPI, ReferenceOr, Schema, SchemaKind, StatusCode, Type};
 use serde_json::Value;
 
-use crate::Spec;
 use crate::model::{ref_name, resolve};
+use crate::{Spec, scopes};
 
 /// One problem found in the spec.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,6 +45,13 @@ pub fn lint(spec: &Spec) -> Vec<Finding> {
         push(key, "not an OpenAPI 3.0 key here: the parser drops it (typo?)".to_owned());
     }
 
+    let catalogue = match scopes::catalogue(api) {
+        Ok(catalogue) => catalogue,
+        Err(message) => {
+            push("components.securitySchemes".to_owned(), message);
+            None
+        }
+    };
     let declared_tags: BTreeSet<&str> = api.tags.iter().map(|t| t.name.as_str()).collect();
     let mut ids = BTreeSet::new();
     let mut error_schemas = BTreeSet::new();
@@ -105,6 +116,25 @@ pub fn lint(spec: &Spec) -> Vec<Finding> {
                 .is_some_and(|reqs| reqs.iter().any(|r| !r.is_empty()));
             if secured && !has_401 {
                 push(location.clone(), "is secured but does not declare 401".to_owned());
+            }
+            let declares =
+                |status: u16| op.responses.responses.contains_key(&StatusCode::Code(status));
+            match scopes::required_scope(api, catalogue.as_deref(), item, op, secured) {
+                Err(message) => push(location.clone(), message),
+                Ok(Some(_)) if !declares(403) => push(
+                    location.clone(),
+                    "requires a scope but does not declare 403 (the answer when the key lacks it)"
+                        .to_owned(),
+                ),
+                Ok(_) => {}
+            }
+            match scopes::not_implemented(op) {
+                Err(message) => push(location.clone(), message),
+                Ok(true) if !declares(501) => push(
+                    location.clone(),
+                    "is marked `x-not-implemented` but does not declare 501".to_owned(),
+                ),
+                Ok(_) => {}
             }
             for (status, response) in &op.responses.responses {
                 if let Some(response) = resolve_response(api, response) {

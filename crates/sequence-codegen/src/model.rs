@@ -10,6 +10,7 @@ use openapiv3::{
     SecurityScheme, StatusCode,
 };
 
+use crate::scopes::{self, RequiredScope, ScopeInfo};
 use crate::{Error, Spec};
 
 /// The whole API as the server generator sees it.
@@ -29,6 +30,8 @@ pub(crate) struct Api {
     pub(crate) base_path: String,
     /// Component schemas reachable from request bodies and parameters: they get validators.
     pub(crate) validated_schemas: BTreeSet<String>,
+    /// The scope catalogue (`x-scopes`), empty when no operation is secured.
+    pub(crate) scopes: Vec<ScopeInfo>,
 }
 
 pub(crate) struct SecuritySchemeInfo {
@@ -57,6 +60,10 @@ pub(crate) struct Operation {
     pub(crate) success_schema: Option<String>,
     pub(crate) error_statuses: Vec<u16>,
     pub(crate) secured: bool,
+    /// `x-required-scope` (`None` for an unsecured operation).
+    pub(crate) required_scope: Option<RequiredScope>,
+    /// `x-not-implemented: true`: the trait method gets a default body answering 501.
+    pub(crate) not_implemented: bool,
 }
 
 impl Operation {
@@ -108,6 +115,8 @@ impl Api {
             message,
         };
 
+        let catalogue =
+            scopes::catalogue(api).map_err(|m| unsupported("components.securitySchemes", m))?;
         let mut operations = Vec::new();
         let mut error_schemas = BTreeSet::new();
         for (path, item) in api.paths.iter() {
@@ -185,6 +194,21 @@ impl Api {
                     .or(api.security.as_ref())
                     .is_none_or(|reqs| reqs.is_empty() || reqs.iter().all(|r| r.is_empty()));
 
+                let required_scope =
+                    scopes::required_scope(api, catalogue.as_deref(), item, op, secured)
+                        .map_err(|m| unsupported(&location, m))?;
+                let not_implemented =
+                    scopes::not_implemented(op).map_err(|m| unsupported(&location, m))?;
+                if required_scope.is_some() && !error_statuses.contains(&403) {
+                    return Err(unsupported(&location, "requires a scope but lacks 403".into()));
+                }
+                if not_implemented && !error_statuses.contains(&501) {
+                    return Err(unsupported(
+                        &location,
+                        "is marked `x-not-implemented` but lacks 501".into(),
+                    ));
+                }
+
                 operations.push(Operation {
                     id,
                     method: method.to_owned(),
@@ -198,6 +222,8 @@ impl Api {
                     success_schema,
                     error_statuses,
                     secured,
+                    required_scope,
+                    not_implemented,
                 });
             }
         }
@@ -271,6 +297,7 @@ impl Api {
             error_codes,
             base_path,
             validated_schemas,
+            scopes: catalogue.unwrap_or_default(),
         })
     }
 }

@@ -12,6 +12,18 @@
 //!   `RequestContext`. Handlers never parse credentials.
 //! - **Invalid input never reaches the implementation**: it is answered with the spec's error
 //!   envelope (status 400/413/415) by generated code.
+//! - **Permissions are enforced from the declaration**: after validation, the router calls the
+//!   security hook's `authorize` with the operation's `x-required-scope` scope and, when the
+//!   resource is a path parameter, a required query filter or a body field, the id as given. An
+//!   implementation cannot forget the check, and the spec is the only list of who may call what.
+//!   Resources only the implementation can resolve (`transfer-pair`, `loaded`) get the scope check
+//!   here and are declared `checked-by` the handler or the application layer.
+//! - **The operation is in the context**: `RequestContext::operation` is the operation's row of
+//!   `OPERATIONS` (method, path template, `operationId`, scope) and `RequestContext::path` the
+//!   concrete path, so implementations never retype them (idempotency fingerprints, logs).
+//! - **No silent 501**: trait methods have no default body, so an operation added to the spec
+//!   does not compile until it is implemented, except operations the spec marks
+//!   `x-not-implemented: true`, which answer `501` by default.
 
 use std::collections::BTreeMap;
 
@@ -20,6 +32,7 @@ use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 
 use crate::model::{Api, Operation, ParamLocation};
+use crate::scopes::{CheckedBy, ResourceSource};
 use crate::validator::{ValidatorGen, scalar_kind};
 use crate::{Error, Spec};
 
@@ -39,7 +52,14 @@ pub(crate) fn generate(api: &Api, spec: &Spec) -> Result<TokenStream, Error> {
     }
 
     let mut op_items = Vec::new();
+    let answers_501 = api.error_codes.iter().any(|c| c.status == 501);
     for op in &api.operations {
+        if op.not_implemented && !answers_501 {
+            return Err(unsupported(
+                &op.location(),
+                "is marked `x-not-implemented` but `x-error-codes` has no 501 code".into(),
+            ));
+        }
         op_items.push(
             operation_items(api, op, &mut validators, openapi)
                 .map_err(|m| unsupported(&op.location(), m))?,
@@ -49,6 +69,7 @@ pub(crate) fn generate(api: &Api, spec: &Spec) -> Result<TokenStream, Error> {
 
     let error_code = error_code_enum(api);
     let error_body = error_body_fn(api);
+    let scope_enum = scope_enum(api);
     let security = security_trait(api);
     let traits =
         api.tags.iter().map(|(tag, description)| tag_trait(api, tag, description.as_deref()));
@@ -78,6 +99,7 @@ pub(crate) fn generate(api: &Api, spec: &Spec) -> Result<TokenStream, Error> {
 
         #error_code
         #error_body
+        #scope_enum
         #security
         #(#traits)*
         #(#op_items)*
@@ -240,6 +262,80 @@ fn security_trait(api: &Api) -> TokenStream {
 
             #[doc = #doc]
             fn #method(&self, credential: Option<&axum::http::HeaderValue>) -> impl Future<Output = Result<Self::Principal, Problem>> + Send;
+
+            /// Enforces an operation's `x-required-scope` after its input was validated and before
+            /// the operation runs: `scope` is the declared scope, `resource` the id the request
+            /// names where the declaration says generated code can see it (a path parameter, a
+            /// required query filter or a body field), as given, before any lookup. `None` means
+            /// only the scope is checked here; the declaration then says whether the scope takes no
+            /// resources or who checks the resource later ([`runtime::ResourceSource`]). Return a
+            /// [`Problem`] (403) to refuse the request.
+            fn authorize(&self, principal: &Self::Principal, scope: Scope, resource: Option<&str>) -> Result<(), Problem>;
+        }
+    }
+}
+
+fn scope_variant(name: &str) -> proc_macro2::Ident {
+    format_ident!("{}", name.to_lowercase().to_pascal_case())
+}
+
+fn scope_enum(api: &Api) -> TokenStream {
+    if api.scopes.is_empty() {
+        return quote!();
+    }
+    let variants: Vec<_> = api.scopes.iter().map(|s| scope_variant(&s.name)).collect();
+    let names: Vec<_> = api.scopes.iter().map(|s| s.name.as_str()).collect();
+    let docs: Vec<_> = api
+        .scopes
+        .iter()
+        .map(|s| format!(" `{}` (resources: {}): {}", s.name, s.resources.as_str(), s.description))
+        .collect();
+    let descriptions: Vec<_> = api.scopes.iter().map(|s| s.description.as_str()).collect();
+    let resources: Vec<_> = api
+        .scopes
+        .iter()
+        .map(|s| match s.resources {
+            crate::scopes::ScopeResources::None => quote!(runtime::ScopeResources::None),
+            crate::scopes::ScopeResources::Ids => quote!(runtime::ScopeResources::Ids),
+            crate::scopes::ScopeResources::Pairs => quote!(runtime::ScopeResources::Pairs),
+        })
+        .collect();
+    quote! {
+        /// The scope catalogue (`x-scopes` on the security scheme): every scope an API key can hold.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum Scope {
+            #(#[doc = #docs] #variants,)*
+        }
+
+        impl Scope {
+            /// Every scope, in catalogue order.
+            pub const ALL: &'static [Scope] = &[#(Scope::#variants),*];
+
+            /// The scope's name, as keys and `x-required-scope` spell it.
+            pub const fn as_str(self) -> &'static str {
+                match self { #(Scope::#variants => #names,)* }
+            }
+
+            /// What kind of `resources` the scope takes.
+            pub const fn resources(self) -> runtime::ScopeResources {
+                match self { #(Scope::#variants => #resources,)* }
+            }
+
+            /// The catalogue's description of the scope.
+            pub const fn description(self) -> &'static str {
+                match self { #(Scope::#variants => #descriptions,)* }
+            }
+
+            /// The scope named `name`, if the catalogue has one.
+            pub fn from_name(name: &str) -> Option<Scope> {
+                Self::ALL.iter().copied().find(|scope| scope.as_str() == name)
+            }
+        }
+
+        impl std::fmt::Display for Scope {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
         }
     }
 }
@@ -262,7 +358,7 @@ fn tag_trait(api: &Api, tag: &str, description: Option<&str>) -> TokenStream {
         let location = format!("`{}` (`{}`)", op.location(), op.id);
         let doc = doc_lines(&[op.summary.as_deref(), Some(&location), op.description.as_deref()]);
         let default_body = match not_implemented {
-            Some(code) if op.error_statuses.contains(&501) => {
+            Some(code) if op.not_implemented => {
                 let code = &code.code;
                 let message = format!("{} is not implemented by this server yet.", op.id);
                 quote! {
@@ -418,10 +514,17 @@ fn operation_items(
         if required {
             fields.push(quote!(/// The JSON request body.
                 pub body: #ty,));
+            let capture = match op.required_scope.as_ref().map(|r| &r.resource) {
+                Some(ResourceSource::Body(name)) => quote! {
+                    resource = value.get(#name).and_then(|v| v.as_str()).map(str::to_owned);
+                },
+                _ => quote!(),
+            };
             parse_stmts.push(quote! {
                 let body: #ty = {
                     let value = runtime::json_body(headers, body)?.ok_or(InputError::MissingBody)?;
                     #validate(&value, "").map_err(|v| InputError::Invalid(runtime::Location::Body, v))?;
+                    #capture
                     runtime::typed(value, runtime::Location::Body, "")?
                 };
             });
@@ -523,6 +626,37 @@ fn operation_items(
     };
     let _ = &query_names;
 
+    // The resource the generated permission check sees, as given in the request.
+    let resource_source = op.required_scope.as_ref().map(|r| &r.resource);
+    let resource_decl = match resource_source {
+        Some(ResourceSource::Path(name)) => {
+            quote!(let resource: Option<String> = path.get(#name).map(str::to_owned);)
+        }
+        Some(ResourceSource::Query(name)) => {
+            quote!(let resource: Option<String> = query.get(#name).map(str::to_owned);)
+        }
+        Some(ResourceSource::Body(_)) => quote!(let resource: Option<String>;),
+        _ => quote!(let resource: Option<String> = None;),
+    };
+    let template = &op.path;
+    let index = api
+        .operations
+        .iter()
+        .position(|o| o.id == op.id)
+        .ok_or("operation missing from its own API")?;
+    let index_literal = proc_macro2::Literal::usize_unsuffixed(index);
+    let authorize = match &op.required_scope {
+        Some(required) => {
+            let variant = scope_variant(&required.scope);
+            quote! {
+                if let Err(problem) = api.authorize(&principal, Scope::#variant, resource.as_deref()) {
+                    return render_problem(problem, &request_id);
+                }
+            }
+        }
+        None => quote!(let _ = resource;),
+    };
+
     Ok(quote! {
         #[doc = #params_doc]
         #[derive(Debug, Clone)]
@@ -573,11 +707,13 @@ fn operation_items(
             headers: &HeaderMap,
             path: Result<RawPathParams, RawPathParamsRejection>,
             body: Result<Bytes, BytesRejection>,
-        ) -> Result<#params_ident, InputError> {
+        ) -> Result<(#params_ident, String, Option<String>), InputError> {
             let path = runtime::PathParams::new(path)?;
             let query = runtime::QueryParams::parse(uri.query(), &[#(#query_names),*])?;
+            #resource_decl
             #(#parse_stmts)*
-            Ok(#params_ident { #(#field_idents),* })
+            let concrete_path = runtime::concrete_path(#template, &path);
+            Ok((#params_ident { #(#field_idents),* }, concrete_path, resource))
         }
 
         async fn #handler_ident<A: #trait_ident>(
@@ -590,11 +726,12 @@ fn operation_items(
         ) -> Response {
             let request_id = runtime::request_id(&extensions, &headers);
             #principal
-            let params = match #parse_ident(&uri, &headers, path, body) {
-                Ok(params) => params,
+            let (params, path, resource) = match #parse_ident(&uri, &headers, path, body) {
+                Ok(parsed) => parsed,
                 Err(error) => return render_problem(input_problem(error), &request_id),
             };
-            let ctx = RequestContext { request_id, principal };
+            #authorize
+            let ctx = RequestContext { request_id, principal, operation: &OPERATIONS[#index_literal], path };
             api.#method_ident(ctx, params).await.into_response()
         }
     })
@@ -634,6 +771,41 @@ fn operations_table(api: &Api) -> TokenStream {
         let success = op.success_status;
         let errors = &op.error_statuses;
         let secured = op.secured;
+        let required_scope = match &op.required_scope {
+            None => quote!(None),
+            Some(required) => {
+                let scope = &required.scope;
+                let checked_by = |by: &CheckedBy| match by {
+                    CheckedBy::Handler => quote!(runtime::CheckedBy::Handler),
+                    CheckedBy::Application => quote!(runtime::CheckedBy::Application),
+                };
+                let resource = match &required.resource {
+                    ResourceSource::None => quote!(runtime::ResourceSource::None),
+                    ResourceSource::Path(name) => quote!(runtime::ResourceSource::Path(#name)),
+                    ResourceSource::Query(name) => quote!(runtime::ResourceSource::Query(#name)),
+                    ResourceSource::Body(name) => quote!(runtime::ResourceSource::Body(#name)),
+                    ResourceSource::TransferPair { source, destination, amount, checked_by: by } => {
+                        let by = checked_by(by);
+                        quote!(runtime::ResourceSource::TransferPair {
+                            source: #source, destination: #destination, amount: #amount, checked_by: #by
+                        })
+                    }
+                    ResourceSource::Loaded { what, checked_by: by } => {
+                        let by = checked_by(by);
+                        quote!(runtime::ResourceSource::Loaded { what: #what, checked_by: #by })
+                    }
+                };
+                quote!(Some(runtime::RequiredScope { scope: #scope, resource: #resource }))
+            }
+        };
+        let not_implemented = op.not_implemented;
+        let request_body = match &op.body {
+            Some(body) => {
+                let schema = &body.schema;
+                quote!(Some(#schema))
+            }
+            None => quote!(None),
+        };
         quote! {
             runtime::OperationInfo {
                 operation_id: #id,
@@ -643,11 +815,15 @@ fn operations_table(api: &Api) -> TokenStream {
                 success_status: #success,
                 error_statuses: &[#(#errors),*],
                 secured: #secured,
+                required_scope: #required_scope,
+                not_implemented: #not_implemented,
+                request_body: #request_body,
             },
         }
     });
     quote! {
-        /// Every operation in the spec, in spec order: the route table the router serves.
-        pub const OPERATIONS: &[runtime::OperationInfo] = &[#(#rows)*];
+        /// Every operation in the spec, in spec order: the route table the router serves. Each
+        /// operation receives its own row in [`RequestContext::operation`].
+        pub static OPERATIONS: &[runtime::OperationInfo] = &[#(#rows)*];
     }
 }

@@ -6,18 +6,26 @@
 //! only the SHA-256 is stored. Presented secrets are hashed and compared in constant time
 //! (`subtle`), so neither the database nor response timing gives a key away. A plain SHA-256 is
 //! enough (no password hash): the secret has 256 bits of entropy and cannot be guessed.
+//!
+//! The same hook also authorizes: the generated router calls [`ApiSecurity::authorize`] with the
+//! operation's declared scope (`x-required-scope` in the spec) and, where the declaration names a
+//! path parameter, a required query filter or a body field, the id as given — after validation,
+//! before the handler and before any lookup, so a 403 never reveals whether the id exists. The
+//! decision itself is `sequence_core::permissions`; this module only maps the spec's scope
+//! catalogue onto the domain's (an exhaustive match: a scope added to the spec does not compile
+//! until it is mapped here).
 
 use axum::http::HeaderValue;
 use rand::RngCore;
 use sequence_api::runtime::Problem;
-use sequence_api::server::{ApiSecurity, ErrorCode};
+use sequence_api::server::{self as api, ApiSecurity, ErrorCode};
 use sequence_core::ids::{ApiKeyId, OrgId};
-use sequence_core::permissions::Permissions;
+use sequence_core::permissions::{Permissions, ResourceKind, Scope};
 use sequence_store::keys::{self, ApiKeyRecord};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::error::UNAUTHORIZED_MESSAGE;
+use crate::error::{FORBIDDEN_MESSAGE, UNAUTHORIZED_MESSAGE};
 use crate::state::Server;
 
 const KEY_PREFIX: &str = "seqk_";
@@ -92,8 +100,44 @@ fn unauthorized() -> Problem {
     ErrorCode::Unauthorized.problem(UNAUTHORIZED_MESSAGE)
 }
 
+/// The domain's scope for the spec's.
+pub fn domain_scope(scope: api::Scope) -> Scope {
+    match scope {
+        api::Scope::ListAccounts => Scope::ListAccounts,
+        api::Scope::ReadAccounts => Scope::ReadAccounts,
+        api::Scope::ListRules => Scope::ListRules,
+        api::Scope::ReadRules => Scope::ReadRules,
+        api::Scope::TriggerRules => Scope::TriggerRules,
+        api::Scope::ReadRuleExecutions => Scope::ReadRuleExecutions,
+        api::Scope::ReadTransfers => Scope::ReadTransfers,
+        api::Scope::ManualTransfer => Scope::ManualTransfer,
+        api::Scope::ReadCards => Scope::ReadCards,
+        api::Scope::ManageAccounts => Scope::ManageAccounts,
+        api::Scope::CreateAndEditRules => Scope::CreateAndEditRules,
+        api::Scope::Sandbox => Scope::Sandbox,
+    }
+}
+
 impl ApiSecurity for Server {
     type Principal = Principal;
+
+    fn authorize(
+        &self,
+        principal: &Principal,
+        scope: api::Scope,
+        resource: Option<&str>,
+    ) -> Result<(), Problem> {
+        let scope = domain_scope(scope);
+        let permissions = &principal.permissions;
+        let decision = match (scope.resource_kind(), resource) {
+            (ResourceKind::Ids, Some(id)) => permissions.require_resource(scope, id),
+            _ => permissions.require(scope),
+        };
+        decision.map_err(|denied| {
+            tracing::debug!(key = %principal.key_id, %denied, "permission denied");
+            ErrorCode::Forbidden.problem(FORBIDDEN_MESSAGE)
+        })
+    }
 
     async fn authenticate_api_key_auth(
         &self,
@@ -138,6 +182,22 @@ mod tests {
         assert_eq!(id, minted.record.id);
         assert_eq!(sha256_hex(secret), minted.record.secret_sha256);
         assert!(!minted.record.secret_sha256.contains(secret), "the secret is never stored");
+    }
+
+    #[test]
+    fn the_spec_scope_catalogue_is_the_domains() {
+        let mapped: Vec<Scope> = api::Scope::ALL.iter().map(|s| domain_scope(*s)).collect();
+        assert_eq!(mapped, Scope::ALL, "same scopes, same order");
+        for scope in api::Scope::ALL {
+            let domain = domain_scope(*scope);
+            assert_eq!(scope.as_str(), domain.as_str());
+            let kind = match scope.resources() {
+                sequence_api::runtime::ScopeResources::None => ResourceKind::None,
+                sequence_api::runtime::ScopeResources::Ids => ResourceKind::Ids,
+                sequence_api::runtime::ScopeResources::Pairs => ResourceKind::TransferPairs,
+            };
+            assert_eq!(kind, domain.resource_kind(), "{scope}'s resources in x-scopes");
+        }
     }
 
     #[test]

@@ -23,11 +23,16 @@ use crate::auth::Principal;
 use crate::error::ApiError;
 use crate::state::Server;
 
-/// Identifies "the same request" for an idempotency key: method, path and the typed body
-/// (serialized canonically, so whitespace and key order in the original JSON do not matter).
-pub fn fingerprint(method: &str, path: &str, body: &impl serde::Serialize) -> String {
+/// Identifies "the same request" for an idempotency key: the operation's method and the request's
+/// concrete path, both from the generated route table via the request context (so no handler
+/// retypes them), and the typed body (serialized canonically, so whitespace and key order in the
+/// original JSON do not matter). The text hashed is `"{METHOD} {path}\n{body}"`, where `path` is
+/// the template with the decoded path parameters (`PUT /rules/rule_01…`), exactly what the
+/// handlers hashed before the context carried the operation, so stored keys stay valid.
+pub fn fingerprint<P>(ctx: &RequestContext<P>, body: &impl serde::Serialize) -> String {
     let body = serde_json::to_string(body).unwrap_or_default();
-    hex::encode(Sha256::digest(format!("{method} {path}\n{body}").as_bytes()))
+    let method = ctx.operation.method;
+    hex::encode(Sha256::digest(format!("{method} {}\n{body}", ctx.path).as_bytes()))
 }
 
 impl Retryable for ApiError {
@@ -37,12 +42,13 @@ impl Retryable for ApiError {
 }
 
 impl Server {
-    /// Runs `use_case` in one transaction, honouring `key` (see the module docs).
+    /// Runs `use_case` in one transaction, honouring `key` (see the module docs); `body` is the
+    /// request's typed body (`&()` for none), part of the key's [`fingerprint`].
     pub(crate) async fn mutate<R, F, Fut>(
         &self,
         ctx: &RequestContext<Principal>,
         key: Option<&str>,
-        fingerprint: String,
+        body: &impl serde::Serialize,
         use_case: F,
     ) -> R
     where
@@ -52,7 +58,10 @@ impl Server {
     {
         let result = match key {
             None => unit_of_work::run(&self.app.store, &use_case).await,
-            Some(key) => self.run_idempotent(ctx, key, &fingerprint, &use_case).await,
+            Some(key) => {
+                let fingerprint = fingerprint(ctx, body);
+                self.run_idempotent(ctx, key, &fingerprint, &use_case).await
+            }
         };
         crate::error::respond(ctx, result)
     }
@@ -129,5 +138,48 @@ impl Server {
             }
         }
         result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sequence_api::runtime::RequestContext;
+    use sequence_api::server::OPERATIONS;
+    use sha2::{Digest, Sha256};
+
+    use super::fingerprint;
+
+    fn context(operation_id: &str, path: &str) -> RequestContext<()> {
+        let operation = OPERATIONS
+            .iter()
+            .find(|o| o.operation_id == operation_id)
+            .expect("an operation of the spec");
+        RequestContext {
+            request_id: "req_1".to_owned(),
+            principal: (),
+            operation,
+            path: path.to_owned(),
+        }
+    }
+
+    /// Fingerprints recorded before the context carried the operation were the SHA-256 of
+    /// `"{METHOD} {concrete path}\n{body}"`; the same request must still match them.
+    #[test]
+    fn fingerprints_are_what_handlers_used_to_hash() {
+        let legacy = |text: &str| hex::encode(Sha256::digest(text.as_bytes()));
+        let body = serde_json::json!({"nickname": "Sweep", "status": "disabled"});
+        assert_eq!(
+            fingerprint(&context("updateRule", "/rules/rule_01J"), &body),
+            legacy(&format!("PUT /rules/rule_01J\n{body}"))
+        );
+        assert_eq!(
+            fingerprint(&context("deleteAccount", "/accounts/acc_01J"), &()),
+            legacy("DELETE /accounts/acc_01J\nnull")
+        );
+        assert_ne!(
+            fingerprint(&context("enableSandboxRule", "/sandbox/rules/rule_1/enable"), &()),
+            fingerprint(&context("disableSandboxRule", "/sandbox/rules/rule_1/disable"), &()),
+            "the path tells operations on the same resource apart"
+        );
     }
 }

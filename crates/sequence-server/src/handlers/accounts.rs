@@ -9,12 +9,10 @@ use sequence_api::server::{
 use sequence_api::types::{self, ErrorResponse};
 use sequence_app::accounts;
 use sequence_core::ledger::AccountKind;
-use sequence_core::permissions::Scope;
 
 use crate::auth::Principal;
 use crate::convert;
 use crate::error::{ApiError, respond};
-use crate::idempotency::fingerprint;
 use crate::state::Server;
 
 impl Server {
@@ -24,15 +22,11 @@ impl Server {
         &self,
         ctx: &RequestContext<Principal>,
         idempotency_key: Option<&str>,
-        path: &str,
         (kind, nickname, icon): (AccountKind, &str, Option<&str>),
         body: &impl serde::Serialize,
         created: impl Fn(types::AccountResponse) -> R,
     ) -> R {
-        if let Err(error) = ctx.principal.permissions.require(Scope::ManageAccounts) {
-            return respond(ctx, Err(error.into()));
-        }
-        self.mutate(ctx, idempotency_key, fingerprint("POST", path, body), |mut tx| async {
+        self.mutate(ctx, idempotency_key, body, |mut tx| async {
             let org = &ctx.principal.org_id;
             let result = accounts::open(&self.app, &mut tx, org, kind, nickname, icon)
                 .await
@@ -55,12 +49,8 @@ impl AccountsApi for Server {
         ctx: RequestContext<Principal>,
         params: DeleteAccountParams,
     ) -> DeleteAccountResponse {
-        if let Err(error) = ctx.principal.permissions.require(Scope::ManageAccounts) {
-            return respond(&ctx, Err(error.into()));
-        }
         let key = params.idempotency_key.as_deref().map(String::as_str);
-        let fingerprint = fingerprint("DELETE", &format!("/accounts/{}", *params.id), &());
-        self.mutate(&ctx, key, fingerprint, |mut tx| async {
+        self.mutate(&ctx, key, &(), |mut tx| async {
             let result = accounts::delete(&self.app, &mut tx, &ctx.principal.org_id, &params.id)
                 .await
                 .map(|()| DeleteAccountResponse::NoContent)
@@ -76,7 +66,6 @@ impl AccountsApi for Server {
         params: ListAccountsParams,
     ) -> ListAccountsResponse {
         let result = async {
-            ctx.principal.permissions.require(Scope::ListAccounts)?;
             let mut conn = self.read_connection().await?;
             let filter = params.type_.map(|t| t.to_string());
             let records =
@@ -96,7 +85,6 @@ impl AccountsApi for Server {
         params: GetAccountParams,
     ) -> GetAccountResponse {
         let result = async {
-            ctx.principal.permissions.require_resource(Scope::ReadAccounts, &params.id)?;
             let mut conn = self.read_connection().await?;
             let record = accounts::live(&mut conn, &ctx.principal.org_id, &params.id).await?;
             Ok(GetAccountResponse::Ok(types::AccountResponse {
@@ -120,15 +108,7 @@ impl AccountsApi for Server {
             body.icon.as_deref().map(String::as_str),
         );
         let key = params.idempotency_key.as_deref().map(String::as_str);
-        self.open_account(
-            &ctx,
-            key,
-            "/accounts/income-sources",
-            account,
-            body,
-            CreateIncomeSourceResponse::Created,
-        )
-        .await
+        self.open_account(&ctx, key, account, body, CreateIncomeSourceResponse::Created).await
     }
 
     async fn create_pod(
@@ -140,7 +120,6 @@ impl AccountsApi for Server {
         let account =
             (AccountKind::Pod, body.nickname.as_str(), body.icon.as_deref().map(String::as_str));
         let key = params.idempotency_key.as_deref().map(String::as_str);
-        self.open_account(&ctx, key, "/accounts/pods", account, body, CreatePodResponse::Created)
-            .await
+        self.open_account(&ctx, key, account, body, CreatePodResponse::Created).await
     }
 }

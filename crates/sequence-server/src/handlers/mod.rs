@@ -1,11 +1,18 @@
 //! One module per tag, each implementing its generated trait on [`crate::state::Server`].
 //!
 //! Handlers only translate HTTP. Every handler has the same shape, in the order the spec
-//! documents: the generated router has already authenticated (401) and validated input (400);
-//! the handler checks the key's scope (403), calls one use case of `sequence_app` — reads on a
-//! pooled connection, writes through [`Server::mutate`](crate::state::Server) in one transaction
-//! with the idempotency protocol — and converts the result to wire types with
-//! [`crate::convert`] and `rule_wire`. No decision about money or rules is made here.
+//! documents: the generated router has already authenticated (401), validated input (400) and
+//! enforced the operation's `x-required-scope` (403: the scope, and the id of a path parameter or
+//! required filter, through `ApiSecurity::authorize` in [`crate::auth`]); the handler calls one
+//! use case of `sequence_app` — reads on a pooled connection, writes through
+//! [`Server::mutate`](crate::state::Server) in one transaction with the idempotency protocol,
+//! fingerprinted from the operation the request context names — and converts the result to wire
+//! types with [`crate::convert`] and `rule_wire`. No decision about money or rules is made here.
+//!
+//! The only permission checks left below the router are the ones the spec declares as such
+//! (`checked-by`): `createTransfer`'s `MANUAL_TRANSFER` pair and `max_amount` (this handler, it
+//! needs the amount), and the resources found by a lookup — a transfer's accounts
+//! (`getTransfer`) and an execution's rule (`getRuleExecution`) — in the application layer.
 
 mod accounts;
 mod cards;

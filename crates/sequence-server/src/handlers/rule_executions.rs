@@ -1,9 +1,10 @@
 //! `RuleExecutionsApi`: the history of rule runs, newest first.
 //!
-//! `listRuleExecutions` needs the `rule_id` filter, checked against the key's
-//! `READ_RULE_EXECUTIONS` resources before anything is read. `getRuleExecution` depends on
-//! another resource (the execution's rule), so the use case looks the execution up first (`404`)
-//! and checks the permission afterwards (`403`), as the spec's check order prescribes.
+//! `listRuleExecutions` needs the `rule_id` filter, which the generated router checks against
+//! the key's `READ_RULE_EXECUTIONS` resources before anything is read. `getRuleExecution` depends
+//! on another resource (the execution's rule; the spec declares it `in: loaded`,
+//! `checked-by: application`), so the use case looks the execution up first (`404`) and checks the
+//! permission afterwards (`403`), as the spec's check order prescribes.
 
 use sequence_api::runtime::RequestContext;
 use sequence_api::server::{
@@ -13,7 +14,6 @@ use sequence_api::server::{
 use sequence_api::types;
 use sequence_app::executions::{self, ExecutionView};
 use sequence_core::ids::RuleId;
-use sequence_core::permissions::Scope;
 use sequence_store::rules::ExecutionFilter;
 
 use super::rule_wire;
@@ -35,7 +35,6 @@ impl RuleExecutionsApi for Server {
     ) -> ListRuleExecutionsResponse {
         let result = async {
             let rule_id = params.rule_id.as_str();
-            ctx.principal.permissions.require_resource(Scope::ReadRuleExecutions, rule_id)?;
             let after = after_cursor(params.after.as_deref().map(String::as_str))?;
             let filter = ExecutionFilter {
                 rule: RuleId::from_raw(rule_id),

@@ -1,8 +1,8 @@
 //! `RulesApi` (list, read, create, replace, delete, trigger) and the sandbox's rule switches.
 //!
-//! Checks run in the spec's order: the router has authenticated (401) and validated the input
-//! (400, including unknown fields at any depth of a rule body); the handler checks the scope and
-//! the id against the key's resources (403); the use case (`sequence_app::rules`) then checks
+//! Checks run in the spec's order: the router has authenticated (401), validated the input
+//! (400, including unknown fields at any depth of a rule body) and checked the declared scope and
+//! the path id against the key's resources (403); the use case (`sequence_app::rules`) then checks
 //! existence (`404 rule_not_found`, `410 rule_deleted`) and the operation's own rules
 //! (`400 invalid_rule`, `403 rule_disabled`), inside [`Server::mutate`] for writes.
 
@@ -16,13 +16,11 @@ use sequence_api::server::{
 use sequence_api::types;
 use sequence_app::rules::{self, Trigger};
 use sequence_core::money::Cents;
-use sequence_core::permissions::Scope;
 use sequence_core::rules::RuleStatus;
 
 use super::rule_wire;
 use crate::auth::Principal;
 use crate::error::{ApiError, respond};
-use crate::idempotency::fingerprint;
 use crate::state::Server;
 
 impl RulesApi for Server {
@@ -32,7 +30,6 @@ impl RulesApi for Server {
         params: ListRulesParams,
     ) -> ListRulesResponse {
         let result = async {
-            ctx.principal.permissions.require(Scope::ListRules)?;
             let mut conn = self.read_connection().await?;
             let source = params.source_id.as_ref().map(|id| id.as_str());
             let rules = rules::list(&mut conn, &ctx.principal.org_id, source).await?;
@@ -55,7 +52,6 @@ impl RulesApi for Server {
         params: GetRuleParams,
     ) -> GetRuleResponse {
         let result = async {
-            ctx.principal.permissions.require_resource(Scope::ReadRules, &params.id)?;
             let mut conn = self.read_connection().await?;
             let record = rules::live(&mut conn, &ctx.principal.org_id, &params.id).await?;
             Ok(GetRuleResponse::Ok(types::RuleResponse {
@@ -72,16 +68,12 @@ impl RulesApi for Server {
         ctx: RequestContext<Principal>,
         params: CreateRuleParams,
     ) -> CreateRuleResponse {
-        if let Err(denied) = ctx.principal.permissions.require(Scope::CreateAndEditRules) {
-            return respond(&ctx, Err(denied.into()));
-        }
         let draft = match rule_wire::draft_from_input(&params.body) {
             Ok(draft) => draft,
             Err(error) => return respond(&ctx, Err(error)),
         };
         let key = params.idempotency_key.as_deref().map(String::as_str);
-        let fingerprint = fingerprint("POST", "/rules", &params.body);
-        self.mutate(&ctx, key, fingerprint, |mut tx| async {
+        self.mutate(&ctx, key, &params.body, |mut tx| async {
             let result = async {
                 let record =
                     rules::create(&self.app, &mut tx, &ctx.principal.org_id, &draft).await?;
@@ -101,16 +93,12 @@ impl RulesApi for Server {
         ctx: RequestContext<Principal>,
         params: UpdateRuleParams,
     ) -> UpdateRuleResponse {
-        if let Err(denied) = ctx.principal.permissions.require(Scope::CreateAndEditRules) {
-            return respond(&ctx, Err(denied.into()));
-        }
         let draft = match rule_wire::draft_from_input(&params.body) {
             Ok(draft) => draft,
             Err(error) => return respond(&ctx, Err(error)),
         };
         let key = params.idempotency_key.as_deref().map(String::as_str);
-        let fingerprint = fingerprint("PUT", &format!("/rules/{}", *params.id), &params.body);
-        self.mutate(&ctx, key, fingerprint, |mut tx| async {
+        self.mutate(&ctx, key, &params.body, |mut tx| async {
             let result = async {
                 let org = &ctx.principal.org_id;
                 let record = rules::update(&self.app, &mut tx, org, &params.id, &draft).await?;
@@ -130,12 +118,8 @@ impl RulesApi for Server {
         ctx: RequestContext<Principal>,
         params: DeleteRuleParams,
     ) -> DeleteRuleResponse {
-        if let Err(denied) = ctx.principal.permissions.require(Scope::CreateAndEditRules) {
-            return respond(&ctx, Err(denied.into()));
-        }
         let key = params.idempotency_key.as_deref().map(String::as_str);
-        let fingerprint = fingerprint("DELETE", &format!("/rules/{}", *params.id), &());
-        self.mutate(&ctx, key, fingerprint, |mut tx| async {
+        self.mutate(&ctx, key, &(), |mut tx| async {
             let result = rules::delete(&self.app, &mut tx, &ctx.principal.org_id, &params.id)
                 .await
                 .map(|()| DeleteRuleResponse::NoContent)
@@ -150,19 +134,13 @@ impl RulesApi for Server {
         ctx: RequestContext<Principal>,
         params: TriggerRuleParams,
     ) -> TriggerRuleResponse {
-        if let Err(denied) =
-            ctx.principal.permissions.require_resource(Scope::TriggerRules, &params.id)
-        {
-            return respond(&ctx, Err(denied.into()));
-        }
         let body = params.body.as_ref();
         let trigger = Trigger {
             amount: body.and_then(|b| b.manual_execute_amount).map(Cents::new),
             simulation: body.is_some_and(|b| b.simulation),
         };
         let key = params.idempotency_key.as_deref().map(String::as_str);
-        let fingerprint = fingerprint("POST", &format!("/rules/{}/trigger", *params.id), &body);
-        self.mutate(&ctx, key, fingerprint, |mut tx| async {
+        self.mutate(&ctx, key, &body, |mut tx| async {
             let org = &ctx.principal.org_id;
             let result = rules::trigger(&self.app, &mut tx, org, &params.id, trigger)
                 .await
@@ -193,12 +171,7 @@ impl Server {
         R: sequence_api::runtime::Replayable
             + sequence_api::runtime::FromError<types::ErrorResponse>,
     {
-        let verb = match status {
-            RuleStatus::Enabled => "enable",
-            RuleStatus::Disabled => "disable",
-        };
-        let fingerprint = fingerprint("POST", &format!("/sandbox/rules/{id}/{verb}"), &());
-        self.mutate(ctx, key, fingerprint, |mut tx| async {
+        self.mutate(ctx, key, &(), |mut tx| async {
             let result = async {
                 let record =
                     rules::switch(&self.app, &mut tx, &ctx.principal.org_id, id, status).await?;

@@ -1,6 +1,7 @@
 //! `SandboxApi`: the controls an integrator uses to play the world the real service gets from
 //! banks and people (deposits, linked external accounts, approvals, the clock, enabling rules).
-//! Every operation requires the `SANDBOX` scope and is only routed with `serve --sandbox`.
+//! Every operation requires the `SANDBOX` scope (declared in the spec, enforced by the generated
+//! router) and is only routed with `serve --sandbox`.
 //!
 //! The use cases are `sequence_app::ledger` (deposits, linked accounts, approvals),
 //! `sequence_app::sandbox` (clock, organization) and `sequence_app::rules` (the switches).
@@ -21,23 +22,12 @@ use sequence_app::ledger::{self, Deposit, ExternalAccount, TransferView};
 use sequence_app::sandbox;
 use sequence_core::ledger::TransferEvent;
 use sequence_core::money::Cents;
-use sequence_core::permissions::Scope;
 use sequence_store::orgs::Organization;
 
 use crate::auth::Principal;
 use crate::convert;
 use crate::error::{ApiError, respond};
-use crate::idempotency::fingerprint;
 use crate::state::Server;
-
-/// Answers 403 unless the key holds `SANDBOX`.
-macro_rules! require_sandbox_scope {
-    ($ctx:expr) => {
-        if let Err(denied) = $ctx.principal.permissions.require(Scope::Sandbox) {
-            return respond(&$ctx, Err(denied.into()));
-        }
-    };
-}
 
 fn transfer_response(
     ctx: &RequestContext<Principal>,
@@ -75,12 +65,7 @@ impl Server {
         R: sequence_api::runtime::Replayable
             + sequence_api::runtime::FromError<types::ErrorResponse>,
     {
-        let verb = match event {
-            TransferEvent::Approve => "approve",
-            _ => "decline",
-        };
-        let fingerprint = fingerprint("POST", &format!("/sandbox/transfers/{id}/{verb}"), &());
-        self.mutate(ctx, key, fingerprint, |mut tx| async {
+        self.mutate(ctx, key, &(), |mut tx| async {
             let org = &ctx.principal.org_id;
             let result = ledger::decide_approval(&self.app, &mut tx, org, id, event)
                 .await
@@ -98,7 +83,6 @@ impl SandboxApi for Server {
         ctx: RequestContext<Principal>,
         params: CreateSandboxDepositParams,
     ) -> CreateSandboxDepositResponse {
-        require_sandbox_scope!(ctx);
         let body = &params.body;
         let Ok(amount) = i64::try_from(body.amount_in_cents.get()) else {
             return respond(&ctx, Err(ApiError::invalid("amount_in_cents is too large")));
@@ -110,8 +94,7 @@ impl SandboxApi for Server {
             description: body.description.as_deref().cloned(),
         };
         let key = params.idempotency_key.as_deref().map(String::as_str);
-        let fingerprint = fingerprint("POST", "/sandbox/deposits", body);
-        self.mutate(&ctx, key, fingerprint, |mut tx| async {
+        self.mutate(&ctx, key, body, |mut tx| async {
             let org = &ctx.principal.org_id;
             let result = ledger::deposit(&self.app, &mut tx, org, deposit.clone())
                 .await
@@ -127,7 +110,6 @@ impl SandboxApi for Server {
         ctx: RequestContext<Principal>,
         params: CreateSandboxExternalAccountParams,
     ) -> CreateSandboxExternalAccountResponse {
-        require_sandbox_scope!(ctx);
         let body = &params.body;
         let input = ExternalAccount {
             name: body.name.to_string(),
@@ -139,8 +121,7 @@ impl SandboxApi for Server {
             next_payment_due_date: body.next_payment_due_date,
         };
         let key = params.idempotency_key.as_deref().map(String::as_str);
-        let fingerprint = fingerprint("POST", "/sandbox/external-accounts", body);
-        self.mutate(&ctx, key, fingerprint, |mut tx| async {
+        self.mutate(&ctx, key, body, |mut tx| async {
             let org = &ctx.principal.org_id;
             let result = ledger::create_external_account(&self.app, &mut tx, org, input.clone())
                 .await
@@ -161,7 +142,6 @@ impl SandboxApi for Server {
         ctx: RequestContext<Principal>,
         params: ApproveSandboxTransferParams,
     ) -> ApproveSandboxTransferResponse {
-        require_sandbox_scope!(ctx);
         let key = params.idempotency_key.as_deref().map(String::as_str);
         self.sandbox_decide(
             &ctx,
@@ -178,7 +158,6 @@ impl SandboxApi for Server {
         ctx: RequestContext<Principal>,
         params: DeclineSandboxTransferParams,
     ) -> DeclineSandboxTransferResponse {
-        require_sandbox_scope!(ctx);
         let key = params.idempotency_key.as_deref().map(String::as_str);
         self.sandbox_decide(
             &ctx,
@@ -195,13 +174,11 @@ impl SandboxApi for Server {
         ctx: RequestContext<Principal>,
         params: AdvanceSandboxClockParams,
     ) -> AdvanceSandboxClockResponse {
-        require_sandbox_scope!(ctx);
         let Ok(seconds) = i64::try_from(params.body.seconds.get()) else {
             return respond(&ctx, Err(ApiError::invalid("`seconds` is too large")));
         };
         let key = params.idempotency_key.as_deref().map(String::as_str);
-        let fingerprint = fingerprint("POST", "/sandbox/clock/advance", &params.body);
-        self.mutate(&ctx, key, fingerprint, |mut tx| async {
+        self.mutate(&ctx, key, &params.body, |mut tx| async {
             let org = &ctx.principal.org_id;
             let result = sandbox::advance_clock(&self.app, &mut tx, org, seconds)
                 .await
@@ -228,7 +205,6 @@ impl SandboxApi for Server {
         ctx: RequestContext<Principal>,
         _params: GetSandboxOrganizationParams,
     ) -> GetSandboxOrganizationResponse {
-        require_sandbox_scope!(ctx);
         let result = async {
             let mut conn = self.read_connection().await?;
             let org = sandbox::organization(&self.app, &mut conn, &ctx.principal.org_id).await?;
@@ -243,11 +219,9 @@ impl SandboxApi for Server {
         ctx: RequestContext<Principal>,
         params: UpdateSandboxOrganizationParams,
     ) -> UpdateSandboxOrganizationResponse {
-        require_sandbox_scope!(ctx);
         let key = params.idempotency_key.as_deref().map(String::as_str);
-        let fingerprint = fingerprint("PUT", "/sandbox/organization", &params.body);
         let threshold = params.body.approval_threshold_in_cents.map(Cents::new);
-        self.mutate(&ctx, key, fingerprint, |mut tx| async {
+        self.mutate(&ctx, key, &params.body, |mut tx| async {
             let org = &ctx.principal.org_id;
             let result = sandbox::set_approval_threshold(&self.app, &mut tx, org, threshold)
                 .await
@@ -263,7 +237,6 @@ impl SandboxApi for Server {
         ctx: RequestContext<Principal>,
         params: EnableSandboxRuleParams,
     ) -> EnableSandboxRuleResponse {
-        require_sandbox_scope!(ctx);
         self.sandbox_enable_rule(ctx, params).await
     }
 
@@ -272,7 +245,6 @@ impl SandboxApi for Server {
         ctx: RequestContext<Principal>,
         params: DisableSandboxRuleParams,
     ) -> DisableSandboxRuleResponse {
-        require_sandbox_scope!(ctx);
         self.sandbox_disable_rule(ctx, params).await
     }
 }

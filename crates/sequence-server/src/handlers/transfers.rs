@@ -1,4 +1,10 @@
 //! `TransfersApi`: creating, listing and reading transfers.
+//!
+//! The generated router has checked each operation's scope and, for `listTransfers`, the
+//! `account_id` filter. Two checks are left here, as the spec declares: `createTransfer`'s
+//! `MANUAL_TRANSFER` pair and `max_amount` (`checked-by: handler`: it needs the amount, so it runs
+//! before the idempotency protocol and any lookup), and `getTransfer`'s accounts
+//! (`checked-by: application`: `sequence_app::transfers::get` looks the transfer up first).
 
 use sequence_api::runtime::RequestContext;
 use sequence_api::server::{
@@ -9,13 +15,11 @@ use sequence_api::types;
 use sequence_app::transfers::{self, TransferRequest};
 use sequence_core::ids::AccountId;
 use sequence_core::money::Cents;
-use sequence_core::permissions::Scope;
 use sequence_store::transfers::{AccountRole, ModeFilter, TransferFilter};
 
 use crate::auth::Principal;
 use crate::convert::{self, Twin, cursor};
 use crate::error::{ApiError, respond};
-use crate::idempotency::fingerprint;
 use crate::state::Server;
 
 /// The mode filter a list's `execution_mode` parameter asks for (default: live only).
@@ -51,7 +55,6 @@ impl Server {
         params: &ListTransfersParams,
     ) -> Result<ListTransfersResponse, ApiError> {
         let account_id = params.account_id.as_str();
-        ctx.principal.permissions.require_resource(Scope::ReadTransfers, account_id)?;
         let after = after_cursor(params.after.as_deref().map(String::as_str))?;
         let filter = TransferFilter {
             account: AccountId::from_raw(account_id),
@@ -127,6 +130,7 @@ impl TransfersApi for Server {
         let source = AccountId::from_raw(body.source_account_id.as_str());
         let destination = AccountId::from_raw(body.destination_account_id.as_str());
         let amount = Cents::new(body.amount_in_cents);
+        // The declared `transfer-pair` resource (the router checked only the scope).
         if let Err(denied) =
             ctx.principal.permissions.authorize_transfer(&source, &destination, amount)
         {
@@ -140,8 +144,7 @@ impl TransfersApi for Server {
             simulation: body.simulation,
         };
         let key = params.idempotency_key.as_deref().map(String::as_str);
-        let fingerprint = fingerprint("POST", "/transfers", body);
-        self.mutate(&ctx, key, fingerprint, |mut tx| async {
+        self.mutate(&ctx, key, body, |mut tx| async {
             let result =
                 transfers::create(&self.app, &mut tx, &ctx.principal.org_id, request.clone())
                     .await

@@ -1,9 +1,10 @@
 //! Drift between the spec and the code: the generated route table must serve exactly the spec's
-//! operations, and the error catalogue is snapshotted so a change to either shows in review.
+//! operations, and the error catalogue, the permission table (`x-required-scope`) and the list of
+//! `x-not-implemented` operations are snapshotted so a change to any of them shows in review.
 
 use std::collections::BTreeSet;
 
-use sequence_api::runtime::OperationInfo;
+use sequence_api::runtime::{CheckedBy, OperationInfo, ResourceSource};
 use sequence_api::server::{ErrorCode, OPERATIONS};
 
 fn spec() -> serde_json::Value {
@@ -33,7 +34,7 @@ fn route_table_matches_the_spec_operations() {
 
     let table: Vec<String> = OPERATIONS
         .iter()
-        .map(|OperationInfo { operation_id, method, path, tag, success_status, error_statuses, secured }| {
+        .map(|OperationInfo { operation_id, method, path, tag, success_status, error_statuses, secured, .. }| {
             format!(
                 "{method:<6} {path:<36} {operation_id:<30} {tag:<16} {success_status} {error_statuses:?}{}",
                 if *secured { "" } else { " (public)" }
@@ -50,4 +51,67 @@ fn error_catalogue() {
         .map(|c| format!("{:<32} {}  {}", c.as_str(), c.status().as_u16(), c.description()))
         .collect();
     insta::assert_snapshot!("error_catalogue", rows.join("\n"));
+}
+
+/// Every operation's declared scope and where its resource comes from: a review of this snapshot
+/// is a review of who may call what.
+#[test]
+fn permission_table() {
+    let by = |checked_by: &CheckedBy| match checked_by {
+        CheckedBy::Handler => "checked by the handler",
+        CheckedBy::Application => "checked by the application layer",
+    };
+    let rows: Vec<String> = OPERATIONS
+        .iter()
+        .map(|op| {
+            let required = op.required_scope.expect("every operation of this API is secured");
+            let resource = match &required.resource {
+                ResourceSource::None => "-".to_owned(),
+                ResourceSource::Path(name) => format!("path parameter `{name}`"),
+                ResourceSource::Query(name) => format!("query parameter `{name}`"),
+                ResourceSource::Body(name) => format!("body field `{name}`"),
+                ResourceSource::TransferPair { source, destination, amount, checked_by } => {
+                    format!("pair `{source}` → `{destination}`, `{amount}` ({})", by(checked_by))
+                }
+                ResourceSource::Loaded { what, checked_by } => {
+                    format!("{what} ({})", by(checked_by))
+                }
+            };
+            format!("{:<30} {:<22} {resource}", op.operation_id, required.scope)
+        })
+        .collect();
+    insta::assert_snapshot!("permission_table", rows.join("\n"));
+}
+
+/// The operations the spec marks `x-not-implemented`: the only ones whose trait methods have a
+/// default (answering 501). Adding one shows up here in review; each really answers 501.
+#[tokio::test]
+async fn not_implemented_operations_are_listed_and_answer_501() {
+    let listed: Vec<String> = OPERATIONS
+        .iter()
+        .filter(|op| op.not_implemented)
+        .map(|op| format!("{} {} ({})", op.method, op.path, op.operation_id))
+        .collect();
+    insta::assert_snapshot!("not_implemented_operations", listed.join("\n"));
+
+    let app = crate::harness::TestApp::new().await;
+    let (_, admin) = app.org_with_admin_key().await;
+    let pod = app.create_pod(&admin, "Cards").await;
+    for op in OPERATIONS.iter().filter(|op| op.not_implemented) {
+        let path = op.path.replace("{id}", "card_01HNOTIMPLEMENTED000000000");
+        let query = match op.required_scope.map(|r| r.resource) {
+            Some(ResourceSource::Query(name)) => format!("?{name}={pod}"),
+            _ => String::new(),
+        };
+        let response = app
+            .send(crate::harness::request(
+                op.method,
+                &format!("/api/v1{path}{query}"),
+                Some(&admin),
+                None,
+                &[],
+            ))
+            .await;
+        crate::harness::assert_error(&response, 501, "not_implemented");
+    }
 }
