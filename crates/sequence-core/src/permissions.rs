@@ -49,6 +49,12 @@
 //! * **Check before lookup.** Handlers must check the permission before looking the resource up,
 //!   so a key learns nothing about resources outside its grant: an id outside the list is 403
 //!   whether or not it exists; an id inside the list that does not exist is 404.
+//!
+//! # JSON Schema
+//!
+//! [`Permissions::json_schema_document`] (printed by `sequence-server keys schema`) describes the
+//! document for editors and scripts. It is derived with `schemars` from the same tables the
+//! parser uses; see the `schema` submodule for what it can and cannot say.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -80,7 +86,19 @@ pub const WILDCARD: &str = "*";
 /// The first nine are the public docs' scopes; `MANAGE_ACCOUNTS`, `CREATE_AND_EDIT_RULES` and
 /// `SANDBOX` cover this project's additions (account creation/deletion, rule writes, and the
 /// sandbox endpoints).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum Scope {
     /// List all accounts in the organization.
@@ -931,6 +949,8 @@ pub enum PairProblem {
         first_index: usize,
     },
 }
+
+mod schema;
 
 /// The JSON-shape walk behind [`Permissions::from_json_value`]. Each function checks in a fixed
 /// order and reports the first problem, so the same input always yields the same message.

@@ -104,6 +104,9 @@ pub enum KeysCommand {
         /// The key's id (`key_…`).
         key_id: String,
     },
+    /// Print the JSON Schema of the --permissions document (for editors and scripts); needs no
+    /// database.
+    Schema,
 }
 
 /// Runs a parsed command line.
@@ -167,12 +170,26 @@ async fn orgs_command(url: &str, command: OrgsCommand) -> Result<(), CliError> {
     Ok(())
 }
 
+/// The JSON Schema of the `--permissions` document, pretty-printed.
+pub fn permissions_schema() -> String {
+    serde_json::to_string_pretty(&Permissions::json_schema_document())
+        .expect("a JSON Schema serializes")
+}
+
 async fn keys_command(url: &str, command: KeysCommand) -> Result<(), CliError> {
+    if matches!(command, KeysCommand::Schema) {
+        println!("{}", permissions_schema());
+        return Ok(());
+    }
     let store = Store::connect(url).await?;
     match command {
+        KeysCommand::Schema => unreachable!("printed above, without a database"),
         KeysCommand::Create { org, name, permissions } => {
-            let permissions = Permissions::from_json(&permissions)
-                .map_err(|e| CliError::Usage(format!("invalid --permissions: {e}")))?;
+            let permissions = Permissions::from_json(&permissions).map_err(|e| {
+                CliError::Usage(format!(
+                    "invalid --permissions: {e} (its JSON Schema: `sequence-server keys schema`)"
+                ))
+            })?;
             let name = name.trim();
             if name.is_empty() || name.chars().count() > 200 {
                 return Err(CliError::Usage("--name must be 1 to 200 characters".to_owned()));

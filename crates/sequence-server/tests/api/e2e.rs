@@ -1,5 +1,6 @@
 //! The real server on a free port, driven through the generated client: proves that the client
-//! and the server agree on the wire.
+//! and the server agree on the wire, and (through `spec_check::checked`) that what the server
+//! sent is what the spec declares.
 
 use sequence_client::types;
 
@@ -11,7 +12,8 @@ async fn generated_client_against_the_real_server() {
     let (_, key) = app.org_with_admin_key().await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
-    let router = sequence_server::app(app.state.clone());
+    // Every response the client gets is also checked against the spec.
+    let (router, violations) = crate::spec_check::checked(sequence_server::app(app.state.clone()));
     let server = tokio::spawn(async move { axum::serve(listener, router).await });
 
     let client = sequence_client::client_with_api_key(&format!("http://{address}/api/v1"), &key)
@@ -60,4 +62,5 @@ async fn generated_client_against_the_real_server() {
         other => panic!("expected a typed error, got {other:?}"),
     }
     server.abort();
+    violations.assert_none();
 }

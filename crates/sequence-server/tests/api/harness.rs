@@ -191,12 +191,17 @@ impl TestApp {
     }
 }
 
-/// Sends a request through `router` in-process.
+/// Sends a request through `router` in-process. The response is checked against the
+/// operation's declared responses in `openapi.yaml` ([`crate::spec_check`]); a mismatch panics
+/// here, failing the test that sent the request.
 pub async fn send_to(router: Router, request: Request<Body>) -> TestResponse {
+    let method = request.method().as_str().to_owned();
+    let path = request.uri().path().to_owned();
     let response = router.oneshot(request).await.expect("infallible");
     let status = response.status();
     let headers = response.headers().clone();
     let bytes = axum::body::to_bytes(response.into_body(), usize::MAX).await.expect("body");
+    crate::spec_check::assert_matches_spec(&method, &path, status, &headers, &bytes);
     let raw = String::from_utf8_lossy(&bytes).into_owned();
     let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
     TestResponse { status, headers, body, raw }

@@ -5,8 +5,14 @@
 //! - `contract`: the route table and error catalogue against the spec (insta snapshots).
 //! - `auth`: 401 and 403 answers.
 //! - `accounts`, `validation`: behaviour of the implemented operations and input validation.
+//! - `spec_check`: every response any test sees is checked against the operation's declared
+//!   responses in `openapi.yaml` (status, body schema, required headers); a mismatch fails the
+//!   test that caused it.
 //! - `e2e`: the real server on a free port, driven through the generated client.
 //! - `demo`: restarting `serve --demo` revokes the key the previous start printed.
+//! - `keys_schema`: `sequence-server keys schema` prints the permissions document's JSON Schema,
+//!   whose scopes are the spec's.
+//! - `error_statuses`: every error status an operation can produce is declared for it.
 
 mod accounts;
 mod auth;
@@ -14,12 +20,15 @@ mod concurrency;
 mod contract;
 mod demo;
 mod e2e;
+mod error_statuses;
 mod harness;
+mod keys_schema;
 mod money_core;
 mod newcomer;
 mod observability;
 mod permissions;
 mod rule_executions;
 mod rules;
+mod spec_check;
 mod transfers;
 mod validation;

@@ -1,7 +1,8 @@
 //! The newcomer's walk-through, end to end, on SQLite and on PostgreSQL: start the real
 //! `sequence-server serve --demo` binary, take the API key it prints, deposit into the demo
 //! income source through the sandbox, move money to a pod with the generated client, advance the
-//! clock, and check that both balances and the transfer history agree.
+//! clock, and check that both balances and the transfer history agree. Every response passes
+//! through `spec_check::proxy`, so the real binary's answers are checked against the spec too.
 
 use std::num::NonZeroU64;
 use std::process::Stdio;
@@ -13,12 +14,15 @@ use tokio::process::{Child, Command};
 
 use crate::harness::both_backends;
 
-/// `sequence-server --database URL serve --demo --bind 127.0.0.1:PORT`, its stderr in a file.
+/// `sequence-server --database URL serve --demo --bind 127.0.0.1:PORT`, its stderr in a file,
+/// reached through a proxy that checks every response against the spec (`spec_check::proxy`).
 struct RunningServer {
     child: Child,
+    /// The proxy's `/api/v1`, once the server is healthy (the server's own until then).
     base_url: String,
     api_key: String,
     log: tempfile::NamedTempFile,
+    proxy: Option<crate::spec_check::Proxy>,
 }
 
 impl RunningServer {
@@ -56,6 +60,7 @@ impl RunningServer {
             base_url: format!("http://127.0.0.1:{port}/api/v1"),
             api_key: String::new(),
             log,
+            proxy: None,
         };
         match read {
             Ok(Ok(n)) if n > 0 => server.api_key = first_line.trim().to_owned(),
@@ -63,7 +68,17 @@ impl RunningServer {
         }
         assert!(server.api_key.starts_with("seqk_"), "an API key: {:?}", server.api_key);
         server.wait_until_healthy().await;
+        let proxy = crate::spec_check::proxy(&format!("http://127.0.0.1:{port}")).await;
+        server.base_url = format!("{}/api/v1", proxy.origin);
+        server.proxy = Some(proxy);
         server
+    }
+
+    /// Fails the test if any response the server sent did not match the spec.
+    fn assert_responses_matched_the_spec(&self) {
+        if let Some(proxy) = &self.proxy {
+            proxy.violations.assert_none();
+        }
     }
 
     async fn wait_until_healthy(&mut self) {
@@ -221,6 +236,7 @@ both_backends! {
         let unimplemented = cli(&["accounts", "get", "acc_missing"]).await;
         assert_eq!(unimplemented.exit_code, 1);
         assert!(unimplemented.stderr.contains("account_not_found"), "{}", unimplemented.stderr);
+        server.assert_responses_matched_the_spec();
         drop(server);
     }
 }

@@ -13,25 +13,30 @@ use crate::rules::{RuleWorld, redact};
 
 const FIVE_DAYS: i64 = 5 * 24 * 60 * 60;
 
-/// The app on a free local port, for the generated client; stops when dropped.
+/// The app on a free local port, for the generated client; stops when dropped, and then fails
+/// the test if any response it served did not match the spec (`spec_check`).
 struct Served {
     /// `http://127.0.0.1:PORT/api/v1`.
     base_url: String,
     task: tokio::task::JoinHandle<std::io::Result<()>>,
+    violations: crate::spec_check::Violations,
 }
 
 impl Drop for Served {
     fn drop(&mut self) {
         self.task.abort();
+        if !std::thread::panicking() {
+            self.violations.assert_none();
+        }
     }
 }
 
 async fn serve(app: &crate::harness::TestApp) -> Served {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind a free port");
     let address = listener.local_addr().expect("local address");
-    let router = sequence_server::app(app.state.clone());
+    let (router, violations) = crate::spec_check::checked(sequence_server::app(app.state.clone()));
     let task = tokio::spawn(async move { axum::serve(listener, router).await });
-    Served { base_url: format!("http://{address}/api/v1"), task }
+    Served { base_url: format!("http://{address}/api/v1"), task, violations }
 }
 
 fn client(base_url: &str, key: &str) -> sequence_client::Client {
