@@ -3,7 +3,7 @@
 //! | Exit code | Meaning |
 //! |---|---|
 //! | 0 | Success. |
-//! | 1 | The API answered with an error (`error: <code>: <message> (request_id <id>, HTTP <status>)`), or its answer could not be understood. |
+//! | 1 | The API answered with an error (`error: <code>: <message> (request_id <id>, HTTP <status>)`; without `request_id …, ` when the server sent none), or its answer could not be understood. |
 //! | 2 | Usage error: bad arguments, missing API key, invalid base URL, a value the client rejects before sending. |
 //! | 3 | Connection error: no answer from the server (refused, timed out, connection dropped). |
 
@@ -37,8 +37,9 @@ pub enum CliError {
         code: String,
         /// `error.message`.
         message: String,
-        /// `request_id`.
-        request_id: String,
+        /// `request_id`, when the server sent one (this server always does; the spec makes it
+        /// optional because Sequence production's documented errors have none).
+        request_id: Option<String>,
         /// What to do about it, if we know.
         hint: Option<String>,
     },
@@ -76,7 +77,9 @@ impl CliError {
         let (line, hint) = match self {
             CliError::Usage { message, hint } => (message.clone(), hint),
             CliError::Api { status, code, message, request_id, hint } => {
-                (format!("{code}: {message} (request_id {request_id}, HTTP {status})"), hint)
+                let request =
+                    request_id.as_ref().map(|id| format!("request_id {id}, ")).unwrap_or_default();
+                (format!("{code}: {message} ({request}HTTP {status})"), hint)
             }
             CliError::Protocol { message } => (message.clone(), &None),
             CliError::Connection { message, hint } => (message.clone(), hint),
@@ -233,7 +236,7 @@ mod tests {
     fn error_response(status: u16, code: &str, message: &str) -> Error<types::ErrorResponse> {
         let body = types::ErrorResponse {
             error: types::ErrorDetail { code: code.into(), message: message.into() },
-            request_id: "req_01HABC7000".into(),
+            request_id: Some("req_01HABC7000".into()),
         };
         Error::ErrorResponse(ResponseValue::new(
             body,
@@ -262,6 +265,21 @@ mod tests {
             error.render(),
             "error: not_implemented: Cards are not implemented by this server. \
              (request_id req_01HABC7000, HTTP 501)\n"
+        );
+    }
+
+    #[tokio::test]
+    async fn errors_without_a_request_id_print_the_rest() {
+        let Error::ErrorResponse(mut response) =
+            error_response(403, "forbidden", "This API key does not have the required permission.")
+        else {
+            unreachable!()
+        };
+        response.request_id = None;
+        let error = from_client_error(Error::ErrorResponse(response), &situation()).await;
+        assert_eq!(
+            error.render(),
+            "error: forbidden: This API key does not have the required permission. (HTTP 403)\n"
         );
     }
 

@@ -40,11 +40,13 @@ async fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(Error::ErrorResponse(e)) => {
+            // `request_id` is optional: this server always sends one, production's
+            // documented errors do not.
             eprintln!(
                 "error: {}: {} (request_id {}, HTTP {})",
                 e.error.code,
                 e.error.message,
-                e.request_id,
+                e.request_id.as_deref().unwrap_or("none"),
                 e.status().as_u16()
             );
             ExitCode::from(1)

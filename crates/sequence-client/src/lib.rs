@@ -57,7 +57,8 @@
 //!   machine-readable code to branch on (`account_not_found`, `insufficient_funds`,
 //!   `not_implemented`, …; the catalogue is the spec's `ErrorDetail` schema, and new codes may
 //!   appear, so always keep a fallback arm); `.error.message` is for humans; `.request_id` is the
-//!   id to quote in a bug report.
+//!   id to quote in a bug report (an `Option`: this server always sends it, Sequence production's
+//!   documented errors do not).
 //! - `Error::CommunicationError(reqwest::Error)`: the request never got an answer (connection
 //!   refused, reset, timeout).
 //! - `Error::InvalidRequest(String)`: **client-side** validation of builder inputs failed before
@@ -75,7 +76,7 @@
 //! match client.get_account().id("acc_01HZZZ9999").send().await {
 //!     Ok(account) => println!("balance: {} cents", account.data.balance.balance_in_cents),
 //!     Err(Error::ErrorResponse(e)) if e.error.code == "account_not_found" => {
-//!         println!("no such account (request {})", e.request_id);
+//!         println!("no such account (request {:?})", e.request_id);
 //!     }
 //!     Err(Error::ErrorResponse(e)) => {
 //!         eprintln!("HTTP {}: {}: {}", e.status(), e.error.code, e.error.message);
@@ -469,7 +470,7 @@ mod tests {
     fn error_response(status: u16, code: &str) -> Error<types::ErrorResponse> {
         let body = types::ErrorResponse {
             error: types::ErrorDetail { code: code.to_string(), message: "m".to_string() },
-            request_id: "req_1".to_string(),
+            request_id: Some("req_1".to_string()),
         };
         Error::ErrorResponse(ResponseValue::new(
             body,

@@ -24,6 +24,8 @@ pub(crate) struct Api {
     pub(crate) error_schema: String,
     /// Component name of the error envelope's `error` object.
     pub(crate) error_detail_schema: String,
+    /// Whether the envelope's `request_id` is required (a `String`) or optional (an `Option`).
+    pub(crate) error_request_id_required: bool,
     /// The error catalogue from `x-error-codes`.
     pub(crate) error_codes: Vec<ErrorCodeInfo>,
     /// `servers[0].url` when it is a path (e.g. `/api/v1`): where the server mounts the router.
@@ -253,7 +255,7 @@ impl Api {
                 ));
             }
         };
-        let (error_detail_schema, error_codes) =
+        let (error_detail_schema, error_codes, error_request_id_required) =
             error_catalogue(api, &error_schema).map_err(|m| unsupported(&error_schema, m))?;
 
         let security = if operations.iter().any(|o| o.secured) {
@@ -294,6 +296,7 @@ impl Api {
             security,
             error_schema,
             error_detail_schema,
+            error_request_id_required,
             error_codes,
             base_path,
             validated_schemas,
@@ -470,11 +473,12 @@ fn security_scheme(api: &OpenAPI) -> Result<SecuritySchemeInfo, String> {
 }
 
 /// Reads `x-error-codes` from the error envelope's `error.code` property and checks the envelope's
-/// shape, which generated code constructs directly.
+/// shape, which generated code constructs directly. `request_id` may be required or optional
+/// (the server always fills it; an optional one lets clients decode errors that lack it).
 fn error_catalogue(
     api: &OpenAPI,
     error_schema: &str,
-) -> Result<(String, Vec<ErrorCodeInfo>), String> {
+) -> Result<(String, Vec<ErrorCodeInfo>, bool), String> {
     let shape =
         "the error schema must be {error: {code: string, message: string}, request_id: string}";
     let envelope = schema_by_name(api, error_schema).and_then(|s| resolve(api, s)).ok_or(shape)?;
@@ -527,7 +531,8 @@ fn error_catalogue(
             description: description.to_owned(),
         });
     }
-    Ok((detail_name.to_owned(), codes))
+    let request_id_required = envelope.required.iter().any(|r| r == "request_id");
+    Ok((detail_name.to_owned(), codes, request_id_required))
 }
 
 fn collect_refs_named(api: &OpenAPI, name: &str, out: &mut BTreeSet<String>) {

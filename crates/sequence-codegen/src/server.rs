@@ -219,12 +219,17 @@ fn error_body_fn(api: &Api) -> TokenStream {
         .find(|c| c.status == 400)
         .map(|c| c.code.as_str())
         .unwrap_or("invalid_request");
+    let request_id = if api.error_request_id_required {
+        quote!(request_id.to_owned())
+    } else {
+        quote!(Some(request_id.to_owned()))
+    };
     quote! {
-        /// Builds the spec's error envelope.
+        /// Builds the spec's error envelope (this server always fills `request_id`).
         pub fn error_body(code: &str, message: impl Into<String>, request_id: &str) -> #envelope {
             #envelope {
                 error: #detail { code: code.to_owned(), message: message.into() },
-                request_id: request_id.to_owned(),
+                request_id: #request_id,
             }
         }
 

@@ -115,3 +115,65 @@ async fn not_implemented_operations_are_listed_and_answer_501() {
         crate::harness::assert_error(&response, 501, "not_implemented");
     }
 }
+
+/// The public docs' `unauthorized` and `forbidden` bodies, verbatim: the spec's examples are
+/// exactly them, and this server answers exactly them plus its `request_id`.
+#[tokio::test]
+async fn documented_401_and_403_bodies_appear_verbatim() {
+    let unauthorized = serde_json::json!({"error": {"code": "unauthorized", "message": "Missing or invalid API key."}});
+    let forbidden = serde_json::json!({"error": {"code": "forbidden", "message": "This API key does not have the required permission."}});
+    let spec = spec();
+    let example = |name: &str| {
+        spec["components"]["responses"][name]["content"]["application/json"]["example"].clone()
+    };
+    assert_eq!(example("Unauthorized"), unauthorized);
+    assert_eq!(example("Forbidden"), forbidden);
+
+    let app = crate::harness::TestApp::new().await;
+    let (org, _) = app.org_with_admin_key().await;
+    let nothing = app.key(&org, "[]").await;
+    for (response, documented) in [
+        (app.get("/api/v1/accounts", None).await, unauthorized),
+        (app.get("/api/v1/accounts", Some(&nothing)).await, forbidden),
+    ] {
+        let mut body = response.body.clone();
+        let request_id = body.as_object_mut().unwrap().remove("request_id");
+        assert!(request_id.is_some_and(|id| id.is_string()), "{}", response.raw);
+        assert_eq!(body, documented);
+    }
+}
+
+/// Every list example's `page_info.end_cursor` is a cursor this server could have returned for
+/// that page (the last item's `created_at` and id), and the list's `after` parameter shows it.
+#[test]
+fn cursor_examples_are_valid_for_their_endpoints() {
+    let spec = spec();
+    let mut checked = Vec::new();
+    for (path, item) in spec["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            let example = &op["responses"]["200"]["content"]["application/json"]["example"];
+            let Some(cursor) = example["page_info"]["end_cursor"].as_str() else { continue };
+            let id = op["operationId"].as_str().unwrap();
+            let decoded = sequence_server::convert::cursor::decode(cursor)
+                .unwrap_or_else(|| panic!("{id}: {cursor} is not a cursor"));
+            let last = example["data"].as_array().and_then(|d| d.last()).expect("a page");
+            let created_at =
+                chrono::DateTime::parse_from_rfc3339(last["created_at"].as_str().unwrap()).unwrap();
+            assert_eq!(decoded.id, last["id"].as_str().unwrap(), "{method} {path}");
+            assert_eq!(decoded.created_at_ms, created_at.timestamp_millis(), "{method} {path}");
+            let after = op["parameters"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(|p| p["$ref"].as_str())
+                .filter_map(|r| r.strip_prefix("#/components/parameters/"))
+                .map(|name| &spec["components"]["parameters"][name])
+                .find(|p| p["name"] == "after")
+                .unwrap_or_else(|| panic!("{id} has an `after` parameter"));
+            assert_eq!(after["example"], cursor, "{id}: the `after` example is its end_cursor");
+            checked.push(id.to_owned());
+        }
+    }
+    checked.sort();
+    assert_eq!(checked, ["listCardTransactions", "listRuleExecutions", "listTransfers"]);
+}

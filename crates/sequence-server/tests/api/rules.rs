@@ -250,7 +250,7 @@ both_backends! {
              "invalid_request", "steps[0].actions[0].percentage_value"),
             (json!({"nickname": "x", "trigger": {"type": "MANUAL"}, "steps": []}), "invalid_request", "steps"),
             (with_actions(json!([])), "invalid_request", "steps[0].actions"),
-            (json!({"nickname": "x", "status": "enabled", "trigger": {"type": "MANUAL"}, "steps": [{"actions": [action(&world.taxes)]}]}),
+            (json!({"nickname": "x", "status": "on", "trigger": {"type": "MANUAL"}, "steps": [{"actions": [action(&world.taxes)]}]}),
              "invalid_request", "status"),
             // Unknown fields are refused at every depth.
             (with_actions(json!([{"type": "FIXED", "source_account_id": world.income,
@@ -277,6 +277,31 @@ both_backends! {
         // Nothing was created by the refused requests (only `existing`).
         let listed = world.app.get("/api/v1/rules", Some(&world.key)).await;
         assert_eq!(listed.body["data"].as_array().unwrap().len(), 1);
+    }
+}
+
+/// The public docs define `status` as `enabled|disabled` on create and update; both are accepted,
+/// and the rule is stored `disabled` either way (a person enables it).
+#[tokio::test]
+async fn status_enabled_is_accepted_and_the_rule_is_still_stored_disabled() {
+    let world = RuleWorld::new(TestApp::new().await).await;
+    let (app, key) = (&world.app, Some(world.key.as_str()));
+    for asked in ["enabled", "disabled"] {
+        let mut body = world.manual_body(100);
+        body["status"] = json!(asked);
+        let created = world.create_response(body.clone()).await;
+        assert_eq!(created.status, 201, "{}", created.raw);
+        assert_eq!(created.body["data"]["status"], "disabled", "created asking {asked}");
+        let rule = created.body["data"]["id"].as_str().unwrap().to_owned();
+
+        let enabled = app.post_empty(&format!("/api/v1/sandbox/rules/{rule}/enable"), key).await;
+        assert_eq!(enabled.body["data"]["status"], "enabled", "{}", enabled.raw);
+        let updated = app.put(&format!("/api/v1/rules/{rule}"), key, body).await;
+        assert_eq!(updated.status, 200, "{}", updated.raw);
+        assert_eq!(updated.body["data"]["status"], "disabled", "updated asking {asked}");
+        let read = app.get(&format!("/api/v1/rules/{rule}"), key).await;
+        assert_eq!(read.body["data"]["status"], "disabled");
+        assert_eq!(app.delete(&format!("/api/v1/rules/{rule}"), key).await.status, 204);
     }
 }
 
