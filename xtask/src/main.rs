@@ -7,11 +7,15 @@
 //! - `spec-diff <git-ref>`: a Markdown review of the API changes between `<git-ref>` and the
 //!   working tree's `openapi.yaml`, exiting non-zero on breaking changes unless
 //!   `--allow-breaking`.
+//! - `simulate [--seed S] [--seeds K] [--ops N] [--backend sqlite|postgres|both] [--release]`:
+//!   the deterministic simulator (`crates/sequence-sim`) over seeds S..S+K, exiting non-zero on
+//!   a violation after printing its minimal reproduction.
 //!
 //! xtask stays thin: the logic lives in `sequence-codegen` and `sequence-spec-diff`, which are
 //! libraries with their own tests.
 
 mod codegen;
+mod simulate;
 mod spec_diff;
 mod tidy;
 
@@ -48,6 +52,27 @@ enum Command {
         #[arg(long)]
         allow_breaking: bool,
     },
+    /// Run the deterministic simulator (crates/sequence-sim) over a range of seeds.
+    Simulate {
+        /// The first seed (default: drawn at random and printed).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// How many seeds, from `--seed` on.
+        #[arg(long, default_value_t = 1)]
+        seeds: u64,
+        /// Steps per seed.
+        #[arg(long, default_value_t = 1_000)]
+        ops: u64,
+        /// Where to run.
+        #[arg(long, default_value = "sqlite", value_parser = ["sqlite", "postgres", "both"])]
+        backend: String,
+        /// Build the simulator with optimizations (minutes to build; for long runs).
+        #[arg(long)]
+        release: bool,
+        /// More flags for sequence-sim, after `--` (e.g. `-- --verbose --timeout-secs 60`).
+        #[arg(last = true)]
+        extra: Vec<String>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -58,6 +83,10 @@ fn main() -> ExitCode {
         Command::SpecDiff { base, allow_breaking } => {
             spec_diff::run(&project_root(), &base, allow_breaking)
         }
+        Command::Simulate { seed, seeds, ops, backend, release, extra } => simulate::run(
+            &project_root(),
+            &simulate::Simulate { seed, seeds, ops, backend, release, extra },
+        ),
     };
     match result {
         Ok(code) => code,
