@@ -60,17 +60,22 @@ impl ApiError {
     }
 
     /// Renders into an operation's response enum, falling back to its 500 variant when the
-    /// operation does not declare this status (a server bug, logged).
-    pub fn into_response<R: FromError<ErrorResponse>>(self, request_id: &str) -> R {
+    /// operation does not declare this status (a server bug, logged). `operation` is the
+    /// `operationId`, from the request context, for the logs.
+    pub fn into_response<R: FromError<ErrorResponse>>(
+        self,
+        request_id: &str,
+        operation: &str,
+    ) -> R {
         let status = self.code.status();
         if let Some(internal) = &self.internal {
-            tracing::error!(request_id, code = self.code.as_str(), %internal, "request failed");
+            tracing::error!(request_id, operation, code = self.code.as_str(), %internal, "request failed");
         } else {
-            tracing::debug!(request_id, code = self.code.as_str(), message = %self.message, "request refused");
+            tracing::debug!(request_id, operation, code = self.code.as_str(), message = %self.message, "request refused");
         }
         let body = error_body(self.code.as_str(), self.message, request_id);
         R::from_error(status, body).unwrap_or_else(|body| {
-            tracing::error!(request_id, %status, "status not declared for this operation; answering 500");
+            tracing::error!(request_id, operation, %status, "status not declared for this operation; answering 500");
             let fallback = error_body(ErrorCode::InternalError.as_str(), body.error.message, request_id);
             R::from_error(ErrorCode::InternalError.status(), fallback)
                 .unwrap_or_else(|_| panic!("every operation declares 500 (the spec lint checks this)"))
@@ -83,7 +88,7 @@ pub fn respond<P, R: FromError<ErrorResponse>>(
     ctx: &RequestContext<P>,
     result: Result<R, ApiError>,
 ) -> R {
-    result.unwrap_or_else(|error| error.into_response(&ctx.request_id))
+    result.unwrap_or_else(|error| error.into_response(&ctx.request_id, ctx.operation.operation_id))
 }
 
 impl From<StoreError> for ApiError {
