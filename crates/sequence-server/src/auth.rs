@@ -7,6 +7,13 @@
 //! (`subtle`), so neither the database nor response timing gives a key away. A plain SHA-256 is
 //! enough (no password hash): the secret has 256 bits of entropy and cannot be guessed.
 //!
+//! **Caching.** A verified key is cached for [`KEY_CACHE_TTL`] (by key id, with its hash and
+//! parsed permissions; at most [`KEY_CACHE_CAPACITY`] keys), so the per-request path checks a
+//! hash in memory instead of querying the database. The price is the revocation bound: a key
+//! revoked with `sequence-server keys revoke` (another process) stops working on every running
+//! server within [`KEY_CACHE_TTL`]. Unknown and revoked keys are never cached, and the presented
+//! secret is compared with the cached hash on every request.
+//!
 //! The same hook also authorizes: the generated router calls [`ApiSecurity::authorize`] with the
 //! operation's declared scope (`x-required-scope` in the spec) and, where the declaration names a
 //! path parameter, a required query filter or a body field, the id as given — after validation,
@@ -14,6 +21,9 @@
 //! decision itself is `sequence_core::permissions`; this module only maps the spec's scope
 //! catalogue onto the domain's (an exhaustive match: a scope added to the spec does not compile
 //! until it is mapped here).
+
+use std::sync::Arc;
+use std::time::Duration;
 
 use axum::http::HeaderValue;
 use rand::RngCore;
@@ -39,8 +49,52 @@ pub struct Principal {
     pub org_id: OrgId,
     /// The key used.
     pub key_id: ApiKeyId,
-    /// What the key may do.
-    pub permissions: Permissions,
+    /// What the key may do (shared with the key cache: cloning a principal is cheap).
+    pub permissions: Arc<Permissions>,
+}
+
+/// How long a verified key is trusted without looking at the database again: the bound on how
+/// long a revoked key keeps working on a running server.
+pub const KEY_CACHE_TTL: Duration = Duration::from_secs(5);
+/// How many verified keys are cached at most.
+pub const KEY_CACHE_CAPACITY: u64 = 10_000;
+
+/// A verified key as cached: what the presented secret must hash to, and who it makes the
+/// caller.
+#[derive(Debug)]
+struct CachedKey {
+    secret_sha256: String,
+    principal: Principal,
+}
+
+/// Verified keys by id (see the module docs).
+#[derive(Clone)]
+pub struct KeyCache {
+    entries: moka::sync::Cache<ApiKeyId, Arc<CachedKey>>,
+}
+
+impl KeyCache {
+    /// A cache trusting a verified key for `ttl` (zero: no caching).
+    pub fn new(ttl: Duration) -> KeyCache {
+        let capacity = if ttl.is_zero() { 0 } else { KEY_CACHE_CAPACITY };
+        KeyCache {
+            entries: moka::sync::Cache::builder()
+                .max_capacity(capacity)
+                .time_to_live(ttl.max(Duration::from_nanos(1)))
+                .build(),
+        }
+    }
+
+    /// Forgets every cached key (the next request of each key reads the database).
+    pub fn clear(&self) {
+        self.entries.invalidate_all();
+    }
+}
+
+impl Default for KeyCache {
+    fn default() -> KeyCache {
+        KeyCache::new(KEY_CACHE_TTL)
+    }
 }
 
 /// A freshly minted key: the record to store and the plaintext to show once.
@@ -145,7 +199,13 @@ impl ApiSecurity for Server {
     ) -> Result<Principal, Problem> {
         let (key_id, secret) =
             credential.and_then(key_from_header).and_then(parse_key).ok_or_else(unauthorized)?;
-        let mut conn = self.state.store.pool().acquire().await.map_err(|e| {
+        let presented = sha256_hex(secret);
+        let cache = &self.state.keys.entries;
+        if let Some(cached) = cache.get(&key_id) {
+            let matches: bool = presented.as_bytes().ct_eq(cached.secret_sha256.as_bytes()).into();
+            return if matches { Ok(cached.principal.clone()) } else { Err(unauthorized()) };
+        }
+        let mut conn = self.state.store.read().await.map_err(|e| {
             tracing::error!(error = %e, "database unavailable during authentication");
             ErrorCode::InternalError
                 .problem("An internal error occurred while authenticating; retry later.")
@@ -156,7 +216,6 @@ impl ApiSecurity for Server {
                 .problem("An internal error occurred while authenticating; retry later.")
         })?;
         let Some(record) = record else { return Err(unauthorized()) };
-        let presented = sha256_hex(secret);
         let matches: bool = presented.as_bytes().ct_eq(record.secret_sha256.as_bytes()).into();
         if !matches || record.revoked_at.is_some() {
             return Err(unauthorized());
@@ -166,7 +225,15 @@ impl ApiSecurity for Server {
             ErrorCode::InternalError
                 .problem("An internal error occurred while authenticating; retry later.")
         })?;
-        Ok(Principal { org_id: record.org_id, key_id: record.id, permissions })
+        let principal = Principal {
+            org_id: record.org_id,
+            key_id: record.id,
+            permissions: Arc::new(permissions),
+        };
+        let cached =
+            CachedKey { secret_sha256: record.secret_sha256, principal: principal.clone() };
+        cache.insert(key_id, Arc::new(cached));
+        Ok(principal)
     }
 }
 

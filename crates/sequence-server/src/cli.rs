@@ -99,7 +99,8 @@ pub enum KeysCommand {
         #[arg(long)]
         org: String,
     },
-    /// Revoke a key; it stops working immediately.
+    /// Revoke a key; running servers refuse it within 5 seconds (they cache verified keys that
+    /// long).
     Revoke {
         /// The key's id (`key_…`).
         key_id: String,

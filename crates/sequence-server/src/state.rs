@@ -7,6 +7,8 @@ use sequence_app::worker::{self, Pass};
 use sequence_core::clock::Clock;
 use sequence_store::Store;
 
+use crate::auth::KeyCache;
+
 /// Everything a request handler needs. Cheap to clone (all `Arc`s inside).
 #[derive(Clone)]
 pub struct AppState {
@@ -16,12 +18,19 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     /// Whether `/api/v1/sandbox/*` is served (`serve --sandbox`, implied by `--demo`).
     pub sandbox: bool,
+    /// Verified API keys (see [`crate::auth`]).
+    pub keys: KeyCache,
 }
 
 impl AppState {
     /// State over `store` with the system clock.
     pub fn new(store: Store, sandbox: bool) -> AppState {
-        AppState { store, clock: Arc::new(sequence_core::clock::SystemClock), sandbox }
+        AppState {
+            store,
+            clock: Arc::new(sequence_core::clock::SystemClock),
+            sandbox,
+            keys: KeyCache::default(),
+        }
     }
 
     /// The application layer over this state's store and clock.

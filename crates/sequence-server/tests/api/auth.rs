@@ -41,7 +41,42 @@ async fn missing_malformed_unknown_and_revoked_keys_get_401() {
     .await
     .unwrap();
     tx.commit().await.unwrap();
+    // Verified keys are cached for at most KEY_CACHE_TTL: after that the revocation holds.
+    app.state.keys.clear();
     assert_error(&app.get("/api/v1/accounts", Some(&key)).await, 401, "unauthorized");
+}
+
+#[tokio::test]
+async fn a_revoked_key_stops_working_within_the_cache_bound() {
+    let mut app = TestApp::new().await;
+    let ttl = std::time::Duration::from_millis(300);
+    app.state.keys = sequence_server::auth::KeyCache::new(ttl);
+    let (org, _) = app.org_with_admin_key().await;
+    let key = app.key(&org, r#"[{"scope":"LIST_ACCOUNTS"}]"#).await;
+    let cached_at = std::time::Instant::now();
+    assert_eq!(app.get("/api/v1/accounts", Some(&key)).await.status, 200);
+    // Revoked by another process (`sequence-server keys revoke`), straight in the database.
+    let key_id = sequence_core::ids::ApiKeyId::from_raw(format!("key_{}", &key[5..31]));
+    let mut tx = app.state.store.begin().await.unwrap();
+    sequence_store::keys::revoke(&mut tx, &key_id, chrono::Utc::now()).await.unwrap();
+    tx.commit().await.unwrap();
+    // Still cached: the request path did not ask the database.
+    assert_eq!(app.get("/api/v1/accounts", Some(&key)).await.status, 200);
+    // A forged secret for the cached id is refused from the cache too.
+    let mut forged = key.clone();
+    let last = forged.pop().unwrap();
+    forged.push(if last == '0' { '1' } else { '0' });
+    assert_error(&app.get("/api/v1/accounts", Some(&forged)).await, 401, "unauthorized");
+    // Within the bound (plus slack for a slow machine), the revocation holds.
+    loop {
+        let response = app.get("/api/v1/accounts", Some(&key)).await;
+        if response.status == 401 {
+            break;
+        }
+        assert!(cached_at.elapsed() < ttl * 10, "the revoked key still works after {ttl:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    assert!(cached_at.elapsed() >= ttl, "the cached key expired early");
 }
 
 #[tokio::test]
