@@ -20,6 +20,7 @@ pub mod keys;
 pub mod ledger;
 pub mod orgs;
 pub mod rules;
+pub mod statement;
 #[cfg(feature = "test-support")]
 pub mod test_support;
 mod time;

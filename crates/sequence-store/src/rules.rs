@@ -14,6 +14,9 @@
 //!   the counters with relative updates (`transfers_pending = transfers_pending - 1`), which are
 //!   atomic under the row lock on both backends: concurrent settlements of two transfers of one
 //!   execution never lose an update, and a repeated notification is counted once.
+//! - Queries over history (a rule's executions, the next due occurrence, a rule's cap usage) read
+//!   index ranges in the order they return (migration 0005, [`crate::statement`]); each has a
+//!   `…_statement` twin returning its exact SQL for the store's plan test.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -25,7 +28,9 @@ use sequence_core::money::Cents;
 use sequence_core::rules::{CapPeriod, Rule, RuleStatus, TriggerKind};
 use sqlx::{AnyConnection, Row};
 
-use crate::{StoreError, StoreResult, from_millis, to_millis};
+use crate::statement::{Cursor, Params, Statement, backend_of, newest_first, upper_bound};
+use crate::transfers::ModeFilter;
+use crate::{Backend, StoreError, StoreResult, from_millis, to_millis};
 
 /// A rule as stored: the domain rule plus its bookkeeping.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -214,17 +219,23 @@ pub async fn next_due(
     org: &OrgId,
     now: DateTime<Utc>,
 ) -> StoreResult<Option<RuleRecord>> {
-    let sql = format!(
-        "SELECT {RULE_COLUMNS} FROM rules WHERE org_id = $1 AND next_run_at_ms IS NOT NULL AND next_run_at_ms <= $2 \
-         AND status = $3 AND deleted_at_ms IS NULL ORDER BY next_run_at_ms, id LIMIT 1"
-    );
-    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(org.as_str())
-        .bind(to_millis(now))
-        .bind(RuleStatus::Enabled.as_str())
-        .fetch_optional(&mut *conn)
-        .await?;
+    let row = next_due_statement(org, now).query().fetch_optional(&mut *conn).await?;
     row.as_ref().map(rule_from_row).transpose()
+}
+
+/// The statement [`next_due`] runs: the first row of the organization's range of the partial
+/// index `rules_due_by_org` (migration 0005). The status and deletion terms never exclude a row
+/// (a CHECK allows `next_run_at` only on enabled, live rules); they state the intent.
+pub fn next_due_statement(org: &OrgId, now: DateTime<Utc>) -> Statement {
+    let mut params = Params::default();
+    let sql = format!(
+        "SELECT {RULE_COLUMNS} FROM rules WHERE org_id = {} AND next_run_at_ms IS NOT NULL AND next_run_at_ms <= {} \
+         AND status = {} AND deleted_at_ms IS NULL ORDER BY next_run_at_ms, id LIMIT 1",
+        params.text(org.as_str()),
+        params.int(to_millis(now)),
+        params.text(RuleStatus::Enabled.as_str()),
+    );
+    Statement::new(sql, params)
 }
 
 /// Locks a rule's row until the end of the transaction, so that runs of one rule (and changes to
@@ -413,7 +424,7 @@ pub struct ExecutionFilter {
     /// Only runs started this way.
     pub trigger: Option<ExecutionTrigger>,
     /// Live, simulated or both.
-    pub mode: crate::transfers::ModeFilter,
+    pub mode: ModeFilter,
     /// Created at or after.
     pub from: Option<DateTime<Utc>>,
     /// Created at or before.
@@ -425,37 +436,57 @@ pub async fn list_executions(
     conn: &mut AnyConnection,
     org: &OrgId,
     filter: &ExecutionFilter,
-    cursor: Option<&crate::transfers::Cursor>,
+    cursor: Option<&Cursor>,
     limit: u32,
 ) -> StoreResult<Vec<ExecutionRecord>> {
-    use crate::transfers::ModeFilter;
-    let mode_clause = match filter.mode {
-        ModeFilter::Live => " AND simulation = 0",
-        ModeFilter::Simulation => " AND simulation = 1",
-        ModeFilter::All => "",
-    };
-    let sql = format!(
-        "SELECT {EXECUTION_COLUMNS} FROM rule_executions WHERE org_id = $1 AND rule_id = $2{mode_clause} \
-         AND (CAST($3 AS TEXT) IS NULL OR status = $3) \
-         AND (CAST($4 AS TEXT) IS NULL OR trigger_type = $4) \
-         AND (CAST($5 AS BIGINT) IS NULL OR created_at_ms >= $5) \
-         AND (CAST($6 AS BIGINT) IS NULL OR created_at_ms <= $6) \
-         AND (CAST($7 AS BIGINT) IS NULL OR created_at_ms < $7 OR (created_at_ms = $7 AND id < $8)) \
-         ORDER BY created_at_ms DESC, id DESC LIMIT $9"
-    );
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(org.as_str())
-        .bind(filter.rule.as_str())
-        .bind(filter.status.map(ExecutionStatus::as_str))
-        .bind(filter.trigger.map(ExecutionTrigger::as_str))
-        .bind(filter.from.map(to_millis))
-        .bind(filter.to.map(to_millis))
-        .bind(cursor.map(|c| c.created_at_ms))
-        .bind(cursor.map(|c| c.id.clone()).unwrap_or_default())
-        .bind(i64::from(limit))
-        .fetch_all(&mut *conn)
-        .await?;
+    let statement = list_executions_statement(backend_of(conn), org, filter, cursor, limit);
+    let rows = statement.query().fetch_all(&mut *conn).await?;
     rows.iter().map(execution_from_row).collect()
+}
+
+/// The statement [`list_executions`] runs: the rule's range of `rule_executions_list_by_rule`
+/// (migration 0005) for each live/simulated value asked for, newest first from the cursor, merged
+/// (see [`crate::statement`]). Status and trigger are checked on the rows of that range.
+pub fn list_executions_statement(
+    backend: Backend,
+    org: &OrgId,
+    filter: &ExecutionFilter,
+    cursor: Option<&Cursor>,
+    limit: u32,
+) -> Statement {
+    let mut params = Params::default();
+    let org = params.text(org.as_str());
+    let rule = params.text(filter.rule.as_str());
+    let mut common = Vec::new();
+    if let Some(status) = filter.status {
+        common.push(format!("status = {}", params.text(status.as_str())));
+    }
+    if let Some(trigger) = filter.trigger {
+        common.push(format!("trigger_type = {}", params.text(trigger.as_str())));
+    }
+    if let Some(from) = filter.from {
+        common.push(format!("created_at_ms >= {}", params.int(to_millis(from))));
+    }
+    common.extend(upper_bound(&mut params, filter.to.map(to_millis), cursor));
+    let simulations: &[i64] = match filter.mode {
+        ModeFilter::Live => &[0],
+        ModeFilter::Simulation => &[1],
+        ModeFilter::All => &[0, 1],
+    };
+    let branches: Vec<Vec<String>> = simulations
+        .iter()
+        .map(|simulation| {
+            vec![
+                format!("org_id = {org}"),
+                format!("rule_id = {rule}"),
+                format!("simulation = {simulation}"),
+            ]
+        })
+        .collect();
+    let limit = params.int(i64::from(limit));
+    let sql =
+        newest_first(backend, "rule_executions", EXECUTION_COLUMNS, &branches, &common, &limit);
+    Statement::new(sql, params)
 }
 
 /// Sets an execution's status and, when it has none yet, its error message.
@@ -609,30 +640,11 @@ pub async fn cap_usage(
     rule: &RuleId,
     starts: CapPeriodStarts,
 ) -> StoreResult<BTreeMap<(u32, CapPeriod), Cents>> {
-    let earliest = starts.week.min(starts.month).min(starts.year);
-    // PostgreSQL's SUM over BIGINT is NUMERIC, which the Any driver cannot decode: cast back.
-    let sql = format!(
-        "SELECT rt.group_index, \
-         CAST(COALESCE(SUM(CASE WHEN t.created_at_ms >= $2 THEN t.amount_cents ELSE 0 END), 0) AS BIGINT), \
-         CAST(COALESCE(SUM(CASE WHEN t.created_at_ms >= $3 THEN t.amount_cents ELSE 0 END), 0) AS BIGINT), \
-         CAST(COALESCE(SUM(CASE WHEN t.created_at_ms >= $4 THEN t.amount_cents ELSE 0 END), 0) AS BIGINT) \
-         FROM rule_transfers rt JOIN transfers t ON t.id = rt.transfer_id \
-         WHERE rt.rule_id = $1 AND t.simulation = 0 AND t.status IN ({counted}) \
-         AND t.created_at_ms >= $5 \
-         GROUP BY rt.group_index",
-        counted = crate::transfers::status_list(sequence_core::rules::counts_toward_caps),
-    );
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(rule.as_str())
-        .bind(to_millis(starts.week))
-        .bind(to_millis(starts.month))
-        .bind(to_millis(starts.year))
-        .bind(to_millis(earliest))
-        .fetch_all(&mut *conn)
-        .await?;
+    let rows = cap_usage_statement(rule, starts).query().fetch_all(&mut *conn).await?;
     let mut usage = BTreeMap::new();
     for row in rows {
-        let group: i64 = row.try_get(0)?;
+        // The `NULL` group: the rule's transfers without a link (see [`cap_usage_statement`]).
+        let Some(group) = row.try_get::<Option<i64>, _>(0)? else { continue };
         let group = u32::try_from(group).map_err(|_| corrupt("group index", group))?;
         for (index, period) in
             [(1, CapPeriod::PerWeek), (2, CapPeriod::PerMonth), (3, CapPeriod::PerYear)]
@@ -644,4 +656,47 @@ pub async fn cap_usage(
         }
     }
     Ok(usage)
+}
+
+/// The statement [`cap_usage`] runs: the rule's live transfers since the earliest period start, a
+/// range of the partial index `transfers_by_rule_time` (migration 0005), each with its group
+/// looked up by primary key in `rule_transfers`. It reads the current year's transfers of the
+/// rule, never older ones.
+///
+/// - The rule is matched on the transfer's own `rule_id`, which the ledger writes from the same
+///   rule as the link's. Matching it on `rule_transfers.rule_id` would let a planner walk the
+///   rule's links in group order, through its whole history.
+/// - The group is a correlated lookup rather than a join, so that no planner can hash-join with a
+///   scan of every organization's `rule_transfers` (PostgreSQL does when the rule's year is a
+///   large share of that table). Transfers without a link fall in the `NULL` group, which
+///   [`cap_usage`] leaves out, as an inner join did (`transfer_id` is the link's primary key, so
+///   there is at most one). The lookup is not repeated in a `WHERE`: PostgreSQL would run it twice
+///   per row.
+pub fn cap_usage_statement(rule: &RuleId, starts: CapPeriodStarts) -> Statement {
+    let earliest = starts.week.min(starts.month).min(starts.year);
+    let mut params = Params::default();
+    let rule = params.text(rule.as_str());
+    let week = params.int(to_millis(starts.week));
+    let month = params.int(to_millis(starts.month));
+    let year = params.int(to_millis(starts.year));
+    let earliest = params.int(to_millis(earliest));
+    let sum = |since: &str| {
+        // PostgreSQL's SUM over BIGINT is NUMERIC, which the Any driver cannot decode: cast back.
+        format!(
+            "CAST(COALESCE(SUM(CASE WHEN created_at_ms >= {since} THEN amount_cents ELSE 0 END), 0) AS BIGINT)"
+        )
+    };
+    let sql = format!(
+        "SELECT group_index, {}, {}, {} FROM (\
+         SELECT (SELECT rt.group_index FROM rule_transfers rt WHERE rt.transfer_id = t.id) AS group_index, \
+         t.amount_cents, t.created_at_ms FROM transfers t \
+         WHERE t.rule_id = {rule} AND t.simulation = 0 AND t.created_at_ms >= {earliest} \
+         AND t.status IN ({counted})) AS counted \
+         GROUP BY group_index",
+        sum(&week),
+        sum(&month),
+        sum(&year),
+        counted = crate::transfers::status_list(sequence_core::rules::counts_toward_caps),
+    );
+    Statement::new(sql, params)
 }

@@ -5,6 +5,13 @@
 //! - `conformance`: organizations, keys, accounts, idempotency, reservations, postings and
 //!   transfers behave identically on both backends.
 //! - `rules`: rules, executions, scheduled-occurrence claims and rule-transfer counting.
+//! - `plans`: every query over an organization's history reads index ranges in the order it
+//!   returns (`EXPLAIN` on both backends); `listings`: those listings return exactly what a plain
+//!   filter and sort of the history does, for every filter combination; `history`: the mixed
+//!   history both generate.
 
 mod conformance;
+mod history;
+mod listings;
+mod plans;
 mod rules;
