@@ -33,6 +33,7 @@
 //!   enforces it; schemas shared with responses stay open for clients, closed for the server.)
 
 mod client;
+mod code_doc;
 mod format;
 pub mod lint;
 mod model;

@@ -75,6 +75,7 @@ pub(crate) fn generate(api: &Api, spec: &Spec) -> Result<TokenStream, Error> {
         api.tags.iter().map(|(tag, description)| tag_trait(api, tag, description.as_deref()));
     let router = router_fn(api);
     let operations_table = operations_table(api);
+    let code_doc = crate::code_doc::openapi_fn(api, &openapi.info.title, &openapi.info.version);
     let base_path = &api.base_path;
 
     Ok(quote! {
@@ -105,6 +106,7 @@ pub(crate) fn generate(api: &Api, spec: &Spec) -> Result<TokenStream, Error> {
         #(#op_items)*
         #router
         #operations_table
+        #code_doc
         #(#schema_fns)*
         #pattern_statics
     })

@@ -9282,6 +9282,2394 @@ pub static OPERATIONS: &[runtime::OperationInfo] = &[
         request_body: None,
     },
 ];
+/// The API as this compiled crate sees it (generated from the same model as [`router`]
+/// and [`OPERATIONS`]): each operation's method, path, `operationId`, tag, parameters,
+/// request body and responses, built with utoipa's builders. A test compares it with
+/// `openapi.yaml`. Component schemas are not included yet.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    use utoipa::openapi::path::{
+        HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn, PathItem,
+    };
+    use utoipa::openapi::request_body::RequestBodyBuilder;
+    use utoipa::openapi::response::ResponseBuilder;
+    use utoipa::openapi::{
+        ContentBuilder, Info, OpenApiBuilder, PathsBuilder, Ref, Required,
+    };
+    fn json(schema: &str) -> utoipa::openapi::Content {
+        ContentBuilder::new().schema(Some(Ref::from_schema_name(schema))).build()
+    }
+    let paths = PathsBuilder::new()
+        .path(
+            "/accounts",
+            PathItem::new(
+                HttpMethod::Get,
+                OperationBuilder::new()
+                    .operation_id(Some("listAccounts"))
+                    .tag("Accounts")
+                    .parameter(
+                        ParameterBuilder::new()
+                            .name("type")
+                            .parameter_in(ParameterIn::Query)
+                            .required(Required::False)
+                            .build(),
+                    )
+                    .parameter(
+                        ParameterBuilder::new()
+                            .name("X-Request-ID")
+                            .parameter_in(ParameterIn::Header)
+                            .required(Required::False)
+                            .build(),
+                    )
+                    .response(
+                        "200",
+                        ResponseBuilder::new()
+                            .content("application/json", json("AccountListResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "400",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "401",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "403",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "500",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "501",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .build(),
+            ),
+        )
+        .path(
+            "/accounts/{id}",
+            PathItem::new(
+                HttpMethod::Get,
+                OperationBuilder::new()
+                    .operation_id(Some("getAccount"))
+                    .tag("Accounts")
+                    .parameter(
+                        ParameterBuilder::new()
+                            .name("id")
+                            .parameter_in(ParameterIn::Path)
+                            .required(Required::True)
+                            .build(),
+                    )
+                    .parameter(
+                        ParameterBuilder::new()
+                            .name("X-Request-ID")
+                            .parameter_in(ParameterIn::Header)
+                            .required(Required::False)
+                            .build(),
+                    )
+                    .response(
+                        "200",
+                        ResponseBuilder::new()
+                            .content("application/json", json("AccountResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "400",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "401",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "403",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "404",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "500",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "501",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .build(),
+            ),
+        )
+        .path(
+            "/accounts/{id}",
+            PathItem::new(
+                HttpMethod::Delete,
+                OperationBuilder::new()
+                    .operation_id(Some("deleteAccount"))
+                    .tag("Accounts")
+                    .parameter(
+                        ParameterBuilder::new()
+                            .name("id")
+                            .parameter_in(ParameterIn::Path)
+                            .required(Required::True)
+                            .build(),
+                    )
+                    .parameter(
+                        ParameterBuilder::new()
+                            .name("Idempotency-Key")
+                            .parameter_in(ParameterIn::Header)
+                            .required(Required::False)
+                            .build(),
+                    )
+                    .parameter(
+                        ParameterBuilder::new()
+                            .name("X-Request-ID")
+                            .parameter_in(ParameterIn::Header)
+                            .required(Required::False)
+                            .build(),
+                    )
+                    .response("204", ResponseBuilder::new().build())
+                    .response(
+                        "400",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "401",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "403",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "404",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "409",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "500",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "501",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .build(),
+            ),
+        )
+        .path(
+            "/accounts/income-sources",
+            PathItem::new(
+                HttpMethod::Post,
+                OperationBuilder::new()
+                    .operation_id(Some("createIncomeSource"))
+                    .tag("Accounts")
+                    .parameter(
+                        ParameterBuilder::new()
+                            .name("Idempotency-Key")
+                            .parameter_in(ParameterIn::Header)
+                            .required(Required::False)
+                            .build(),
+                    )
+                    .parameter(
+                        ParameterBuilder::new()
+                            .name("X-Request-ID")
+                            .parameter_in(ParameterIn::Header)
+                            .required(Required::False)
+                            .build(),
+                    )
+                    .request_body(
+                        Some(
+                            RequestBodyBuilder::new()
+                                .content(
+                                    "application/json",
+                                    json("CreateIncomeSourceRequest"),
+                                )
+                                .required(Some(Required::True))
+                                .build(),
+                        ),
+                    )
+                    .response(
+                        "201",
+                        ResponseBuilder::new()
+                            .content("application/json", json("AccountResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "400",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "401",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "403",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "409",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "413",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "415",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "500",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "501",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .build(),
+            ),
+        )
+        .path(
+            "/accounts/pods",
+            PathItem::new(
+                HttpMethod::Post,
+                OperationBuilder::new()
+                    .operation_id(Some("createPod"))
+                    .tag("Accounts")
+                    .parameter(
+                        ParameterBuilder::new()
+                            .name("Idempotency-Key")
+                            .parameter_in(ParameterIn::Header)
+                            .required(Required::False)
+                            .build(),
+                    )
+                    .parameter(
+                        ParameterBuilder::new()
+                            .name("X-Request-ID")
+                            .parameter_in(ParameterIn::Header)
+                            .required(Required::False)
+                            .build(),
+                    )
+                    .request_body(
+                        Some(
+                            RequestBodyBuilder::new()
+                                .content("application/json", json("CreatePodRequest"))
+                                .required(Some(Required::True))
+                                .build(),
+                        ),
+                    )
+                    .response(
+                        "201",
+                        ResponseBuilder::new()
+                            .content("application/json", json("AccountResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "400",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "401",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "403",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "409",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "413",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "415",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "500",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "501",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .build(),
+            ),
+        )
+        .path(
+            "/rules",
+            PathItem::new(
+                HttpMethod::Get,
+                OperationBuilder::new()
+                    .operation_id(Some("listRules"))
+                    .tag("Rules")
+                    .parameter(
+                        ParameterBuilder::new()
+                            .name("source_id")
+                            .parameter_in(ParameterIn::Query)
+                            .required(Required::False)
+                            .build(),
+                    )
+                    .parameter(
+                        ParameterBuilder::new()
+                            .name("X-Request-ID")
+                            .parameter_in(ParameterIn::Header)
+                            .required(Required::False)
+                            .build(),
+                    )
+                    .response(
+                        "200",
+                        ResponseBuilder::new()
+                            .content("application/json", json("RuleListResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "400",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "401",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "403",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "500",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "501",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .build(),
+            ),
+        )
+        .path(
+            "/rules",
+            PathItem::new(
+                HttpMethod::Post,
+                OperationBuilder::new()
+                    .operation_id(Some("createRule"))
+                    .tag("Rules")
+                    .parameter(
+                        ParameterBuilder::new()
+                            .name("Idempotency-Key")
+                            .parameter_in(ParameterIn::Header)
+                            .required(Required::False)
+                            .build(),
+                    )
+                    .parameter(
+                        ParameterBuilder::new()
+                            .name("X-Request-ID")
+                            .parameter_in(ParameterIn::Header)
+                            .required(Required::False)
+                            .build(),
+                    )
+                    .request_body(
+                        Some(
+                            RequestBodyBuilder::new()
+                                .content("application/json", json("RuleInput"))
+                                .required(Some(Required::True))
+                                .build(),
+                        ),
+                    )
+                    .response(
+                        "201",
+                        ResponseBuilder::new()
+                            .content("application/json", json("RuleResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "400",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "401",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "403",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "409",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "413",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "415",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "500",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "501",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .build(),
+            ),
+        )
+        .path(
+            "/rules/{id}",
+            PathItem::new(
+                HttpMethod::Get,
+                OperationBuilder::new()
+                    .operation_id(Some("getRule"))
+                    .tag("Rules")
+                    .parameter(
+                        ParameterBuilder::new()
+                            .name("id")
+                            .parameter_in(ParameterIn::Path)
+                            .required(Required::True)
+                            .build(),
+                    )
+                    .parameter(
+                        ParameterBuilder::new()
+                            .name("X-Request-ID")
+                            .parameter_in(ParameterIn::Header)
+                            .required(Required::False)
+                            .build(),
+                    )
+                    .response(
+                        "200",
+                        ResponseBuilder::new()
+                            .content("application/json", json("RuleResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "400",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "401",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "403",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "404",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "410",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "500",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "501",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .build(),
+            ),
+        )
+        .path(
+            "/rules/{id}",
+            PathItem::new(
+                HttpMethod::Put,
+                OperationBuilder::new()
+                    .operation_id(Some("updateRule"))
+                    .tag("Rules")
+                    .parameter(
+                        ParameterBuilder::new()
+                            .name("id")
+                            .parameter_in(ParameterIn::Path)
+                            .required(Required::True)
+                            .build(),
+                    )
+                    .parameter(
+                        ParameterBuilder::new()
+                            .name("Idempotency-Key")
+                            .parameter_in(ParameterIn::Header)
+                            .required(Required::False)
+                            .build(),
+                    )
+                    .parameter(
+                        ParameterBuilder::new()
+                            .name("X-Request-ID")
+                            .parameter_in(ParameterIn::Header)
+                            .required(Required::False)
+                            .build(),
+                    )
+                    .request_body(
+                        Some(
+                            RequestBodyBuilder::new()
+                                .content("application/json", json("RuleInput"))
+                                .required(Some(Required::True))
+                                .build(),
+                        ),
+                    )
+                    .response(
+                        "200",
+                        ResponseBuilder::new()
+                            .content("application/json", json("RuleResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "400",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "401",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "403",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "404",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "409",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "410",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "413",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "415",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "500",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "501",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .build(),
+            ),
+        )
+        .path(
+            "/rules/{id}",
+            PathItem::new(
+                HttpMethod::Delete,
+                OperationBuilder::new()
+                    .operation_id(Some("deleteRule"))
+                    .tag("Rules")
+                    .parameter(
+                        ParameterBuilder::new()
+                            .name("id")
+                            .parameter_in(ParameterIn::Path)
+                            .required(Required::True)
+                            .build(),
+                    )
+                    .parameter(
+                        ParameterBuilder::new()
+                            .name("Idempotency-Key")
+                            .parameter_in(ParameterIn::Header)
+                            .required(Required::False)
+                            .build(),
+                    )
+                    .parameter(
+                        ParameterBuilder::new()
+                            .name("X-Request-ID")
+                            .parameter_in(ParameterIn::Header)
+                            .required(Required::False)
+                            .build(),
+                    )
+                    .response("204", ResponseBuilder::new().build())
+                    .response(
+                        "400",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "401",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "403",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "404",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "409",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "410",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "500",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "501",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .build(),
+            ),
+        )
+        .path(
+            "/rules/{id}/trigger",
+            PathItem::new(
+                HttpMethod::Post,
+                OperationBuilder::new()
+                    .operation_id(Some("triggerRule"))
+                    .tag("Rules")
+                    .parameter(
+                        ParameterBuilder::new()
+                            .name("id")
+                            .parameter_in(ParameterIn::Path)
+                            .required(Required::True)
+                            .build(),
+                    )
+                    .parameter(
+                        ParameterBuilder::new()
+                            .name("Idempotency-Key")
+                            .parameter_in(ParameterIn::Header)
+                            .required(Required::False)
+                            .build(),
+                    )
+                    .parameter(
+                        ParameterBuilder::new()
+                            .name("X-Request-ID")
+                            .parameter_in(ParameterIn::Header)
+                            .required(Required::False)
+                            .build(),
+                    )
+                    .request_body(
+                        Some(
+                            RequestBodyBuilder::new()
+                                .content("application/json", json("TriggerRuleRequest"))
+                                .required(Some(Required::False))
+                                .build(),
+                        ),
+                    )
+                    .response(
+                        "202",
+                        ResponseBuilder::new()
+                            .content("application/json", json("TriggerRuleResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "400",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "401",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "403",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "404",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "409",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "410",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "413",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "415",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "500",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "501",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .build(),
+            ),
+        )
+        .path(
+            "/rule-executions",
+            PathItem::new(
+                HttpMethod::Get,
+                OperationBuilder::new()
+                    .operation_id(Some("listRuleExecutions"))
+                    .tag("Rule Executions")
+                    .parameter(
+                        ParameterBuilder::new()
+                            .name("after")
+                            .parameter_in(ParameterIn::Query)
+                            .required(Required::False)
+                            .build(),
+                    )
+                    .parameter(
+                        ParameterBuilder::new()
+                            .name("execution_mode")
+                            .parameter_in(ParameterIn::Query)
+                            .required(Required::False)
+                            .build(),
+                    )
+                    .parameter(
+                        ParameterBuilder::new()
+                            .name("first")
+                            .parameter_in(ParameterIn::Query)
+                            .required(Required::False)
+                            .build(),
+                    )
+                    .parameter(
+                        ParameterBuilder::new()
+                            .name("from")
+                            .parameter_in(ParameterIn::Query)
+                            .required(Required::False)
+                            .build(),
+                    )
+                    .parameter(
+                        ParameterBuilder::new()
+                            .name("rule_id")
+                            .parameter_in(ParameterIn::Query)
+                            .required(Required::True)
+                            .build(),
+                    )
+                    .parameter(
+                        ParameterBuilder::new()
+                            .name("status")
+                            .parameter_in(ParameterIn::Query)
+                            .required(Required::False)
+                            .build(),
+                    )
+                    .parameter(
+                        ParameterBuilder::new()
+                            .name("to")
+                            .parameter_in(ParameterIn::Query)
+                            .required(Required::False)
+                            .build(),
+                    )
+                    .parameter(
+                        ParameterBuilder::new()
+                            .name("trigger_type")
+                            .parameter_in(ParameterIn::Query)
+                            .required(Required::False)
+                            .build(),
+                    )
+                    .parameter(
+                        ParameterBuilder::new()
+                            .name("X-Request-ID")
+                            .parameter_in(ParameterIn::Header)
+                            .required(Required::False)
+                            .build(),
+                    )
+                    .response(
+                        "200",
+                        ResponseBuilder::new()
+                            .content(
+                                "application/json",
+                                json("RuleExecutionListResponse"),
+                            )
+                            .build(),
+                    )
+                    .response(
+                        "400",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "401",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "403",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "404",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "500",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "501",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .build(),
+            ),
+        )
+        .path(
+            "/rule-executions/{id}",
+            PathItem::new(
+                HttpMethod::Get,
+                OperationBuilder::new()
+                    .operation_id(Some("getRuleExecution"))
+                    .tag("Rule Executions")
+                    .parameter(
+                        ParameterBuilder::new()
+                            .name("id")
+                            .parameter_in(ParameterIn::Path)
+                            .required(Required::True)
+                            .build(),
+                    )
+                    .parameter(
+                        ParameterBuilder::new()
+                            .name("X-Request-ID")
+                            .parameter_in(ParameterIn::Header)
+                            .required(Required::False)
+                            .build(),
+                    )
+                    .response(
+                        "200",
+                        ResponseBuilder::new()
+                            .content("application/json", json("RuleExecutionResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "400",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "401",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "403",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "404",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "500",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "501",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .build(),
+            ),
+        )
+        .path(
+            "/transfers",
+            PathItem::new(
+                HttpMethod::Get,
+                OperationBuilder::new()
+                    .operation_id(Some("listTransfers"))
+                    .tag("Transfers")
+                    .parameter(
+                        ParameterBuilder::new()
+                            .name("account_id")
+                            .parameter_in(ParameterIn::Query)
+                            .required(Required::True)
+                            .build(),
+                    )
+                    .parameter(
+                        ParameterBuilder::new()
+                            .name("account_role")
+                            .parameter_in(ParameterIn::Query)
+                            .required(Required::False)
+                            .build(),
+                    )
+                    .parameter(
+                        ParameterBuilder::new()
+                            .name("after")
+                            .parameter_in(ParameterIn::Query)
+                            .required(Required::False)
+                            .build(),
+                    )
+                    .parameter(
+                        ParameterBuilder::new()
+                            .name("direction")
+                            .parameter_in(ParameterIn::Query)
+                            .required(Required::False)
+                            .build(),
+                    )
+                    .parameter(
+                        ParameterBuilder::new()
+                            .name("execution_mode")
+                            .parameter_in(ParameterIn::Query)
+                            .required(Required::False)
+                            .build(),
+                    )
+                    .parameter(
+                        ParameterBuilder::new()
+                            .name("first")
+                            .parameter_in(ParameterIn::Query)
+                            .required(Required::False)
+                            .build(),
+                    )
+                    .parameter(
+                        ParameterBuilder::new()
+                            .name("from")
+                            .parameter_in(ParameterIn::Query)
+                            .required(Required::False)
+                            .build(),
+                    )
+                    .parameter(
+                        ParameterBuilder::new()
+                            .name("origin")
+                            .parameter_in(ParameterIn::Query)
+                            .required(Required::False)
+                            .build(),
+                    )
+                    .parameter(
+                        ParameterBuilder::new()
+                            .name("status")
+                            .parameter_in(ParameterIn::Query)
+                            .required(Required::False)
+                            .build(),
+                    )
+                    .parameter(
+                        ParameterBuilder::new()
+                            .name("to")
+                            .parameter_in(ParameterIn::Query)
+                            .required(Required::False)
+                            .build(),
+                    )
+                    .parameter(
+                        ParameterBuilder::new()
+                            .name("X-Request-ID")
+                            .parameter_in(ParameterIn::Header)
+                            .required(Required::False)
+                            .build(),
+                    )
+                    .response(
+                        "200",
+                        ResponseBuilder::new()
+                            .content("application/json", json("TransferListResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "400",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "401",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "403",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "404",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "500",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "501",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .build(),
+            ),
+        )
+        .path(
+            "/transfers",
+            PathItem::new(
+                HttpMethod::Post,
+                OperationBuilder::new()
+                    .operation_id(Some("createTransfer"))
+                    .tag("Transfers")
+                    .parameter(
+                        ParameterBuilder::new()
+                            .name("Idempotency-Key")
+                            .parameter_in(ParameterIn::Header)
+                            .required(Required::False)
+                            .build(),
+                    )
+                    .parameter(
+                        ParameterBuilder::new()
+                            .name("X-Request-ID")
+                            .parameter_in(ParameterIn::Header)
+                            .required(Required::False)
+                            .build(),
+                    )
+                    .request_body(
+                        Some(
+                            RequestBodyBuilder::new()
+                                .content("application/json", json("CreateTransferRequest"))
+                                .required(Some(Required::True))
+                                .build(),
+                        ),
+                    )
+                    .response(
+                        "201",
+                        ResponseBuilder::new()
+                            .content("application/json", json("TransferResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "400",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "401",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "403",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "409",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "413",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "415",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "500",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "501",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .build(),
+            ),
+        )
+        .path(
+            "/transfers/{id}",
+            PathItem::new(
+                HttpMethod::Get,
+                OperationBuilder::new()
+                    .operation_id(Some("getTransfer"))
+                    .tag("Transfers")
+                    .parameter(
+                        ParameterBuilder::new()
+                            .name("id")
+                            .parameter_in(ParameterIn::Path)
+                            .required(Required::True)
+                            .build(),
+                    )
+                    .parameter(
+                        ParameterBuilder::new()
+                            .name("X-Request-ID")
+                            .parameter_in(ParameterIn::Header)
+                            .required(Required::False)
+                            .build(),
+                    )
+                    .response(
+                        "200",
+                        ResponseBuilder::new()
+                            .content("application/json", json("TransferResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "400",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "401",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "403",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "404",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "500",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "501",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .build(),
+            ),
+        )
+        .path(
+            "/cards",
+            PathItem::new(
+                HttpMethod::Get,
+                OperationBuilder::new()
+                    .operation_id(Some("listCards"))
+                    .tag("Cards")
+                    .parameter(
+                        ParameterBuilder::new()
+                            .name("account_id")
+                            .parameter_in(ParameterIn::Query)
+                            .required(Required::True)
+                            .build(),
+                    )
+                    .parameter(
+                        ParameterBuilder::new()
+                            .name("status")
+                            .parameter_in(ParameterIn::Query)
+                            .required(Required::False)
+                            .build(),
+                    )
+                    .parameter(
+                        ParameterBuilder::new()
+                            .name("type")
+                            .parameter_in(ParameterIn::Query)
+                            .required(Required::False)
+                            .build(),
+                    )
+                    .parameter(
+                        ParameterBuilder::new()
+                            .name("X-Request-ID")
+                            .parameter_in(ParameterIn::Header)
+                            .required(Required::False)
+                            .build(),
+                    )
+                    .response(
+                        "200",
+                        ResponseBuilder::new()
+                            .content("application/json", json("CardListResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "400",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "401",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "403",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "404",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "500",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "501",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .build(),
+            ),
+        )
+        .path(
+            "/cards/{id}",
+            PathItem::new(
+                HttpMethod::Get,
+                OperationBuilder::new()
+                    .operation_id(Some("getCard"))
+                    .tag("Cards")
+                    .parameter(
+                        ParameterBuilder::new()
+                            .name("id")
+                            .parameter_in(ParameterIn::Path)
+                            .required(Required::True)
+                            .build(),
+                    )
+                    .parameter(
+                        ParameterBuilder::new()
+                            .name("X-Request-ID")
+                            .parameter_in(ParameterIn::Header)
+                            .required(Required::False)
+                            .build(),
+                    )
+                    .response(
+                        "200",
+                        ResponseBuilder::new()
+                            .content("application/json", json("CardResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "400",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "401",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "403",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "404",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "500",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "501",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .build(),
+            ),
+        )
+        .path(
+            "/cards/{id}/transactions",
+            PathItem::new(
+                HttpMethod::Get,
+                OperationBuilder::new()
+                    .operation_id(Some("listCardTransactions"))
+                    .tag("Cards")
+                    .parameter(
+                        ParameterBuilder::new()
+                            .name("id")
+                            .parameter_in(ParameterIn::Path)
+                            .required(Required::True)
+                            .build(),
+                    )
+                    .parameter(
+                        ParameterBuilder::new()
+                            .name("after")
+                            .parameter_in(ParameterIn::Query)
+                            .required(Required::False)
+                            .build(),
+                    )
+                    .parameter(
+                        ParameterBuilder::new()
+                            .name("direction")
+                            .parameter_in(ParameterIn::Query)
+                            .required(Required::False)
+                            .build(),
+                    )
+                    .parameter(
+                        ParameterBuilder::new()
+                            .name("first")
+                            .parameter_in(ParameterIn::Query)
+                            .required(Required::False)
+                            .build(),
+                    )
+                    .parameter(
+                        ParameterBuilder::new()
+                            .name("from")
+                            .parameter_in(ParameterIn::Query)
+                            .required(Required::False)
+                            .build(),
+                    )
+                    .parameter(
+                        ParameterBuilder::new()
+                            .name("to")
+                            .parameter_in(ParameterIn::Query)
+                            .required(Required::False)
+                            .build(),
+                    )
+                    .parameter(
+                        ParameterBuilder::new()
+                            .name("X-Request-ID")
+                            .parameter_in(ParameterIn::Header)
+                            .required(Required::False)
+                            .build(),
+                    )
+                    .response(
+                        "200",
+                        ResponseBuilder::new()
+                            .content(
+                                "application/json",
+                                json("CardTransactionListResponse"),
+                            )
+                            .build(),
+                    )
+                    .response(
+                        "400",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "401",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "403",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "404",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "500",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "501",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .build(),
+            ),
+        )
+        .path(
+            "/sandbox/deposits",
+            PathItem::new(
+                HttpMethod::Post,
+                OperationBuilder::new()
+                    .operation_id(Some("createSandboxDeposit"))
+                    .tag("Sandbox")
+                    .parameter(
+                        ParameterBuilder::new()
+                            .name("Idempotency-Key")
+                            .parameter_in(ParameterIn::Header)
+                            .required(Required::False)
+                            .build(),
+                    )
+                    .parameter(
+                        ParameterBuilder::new()
+                            .name("X-Request-ID")
+                            .parameter_in(ParameterIn::Header)
+                            .required(Required::False)
+                            .build(),
+                    )
+                    .request_body(
+                        Some(
+                            RequestBodyBuilder::new()
+                                .content("application/json", json("SandboxDepositRequest"))
+                                .required(Some(Required::True))
+                                .build(),
+                        ),
+                    )
+                    .response(
+                        "201",
+                        ResponseBuilder::new()
+                            .content("application/json", json("TransferResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "400",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "401",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "403",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "404",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "409",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "413",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "415",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "500",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "501",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .build(),
+            ),
+        )
+        .path(
+            "/sandbox/external-accounts",
+            PathItem::new(
+                HttpMethod::Post,
+                OperationBuilder::new()
+                    .operation_id(Some("createSandboxExternalAccount"))
+                    .tag("Sandbox")
+                    .parameter(
+                        ParameterBuilder::new()
+                            .name("Idempotency-Key")
+                            .parameter_in(ParameterIn::Header)
+                            .required(Required::False)
+                            .build(),
+                    )
+                    .parameter(
+                        ParameterBuilder::new()
+                            .name("X-Request-ID")
+                            .parameter_in(ParameterIn::Header)
+                            .required(Required::False)
+                            .build(),
+                    )
+                    .request_body(
+                        Some(
+                            RequestBodyBuilder::new()
+                                .content(
+                                    "application/json",
+                                    json("SandboxExternalAccountRequest"),
+                                )
+                                .required(Some(Required::True))
+                                .build(),
+                        ),
+                    )
+                    .response(
+                        "201",
+                        ResponseBuilder::new()
+                            .content("application/json", json("AccountResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "400",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "401",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "403",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "404",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "409",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "413",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "415",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "500",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "501",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .build(),
+            ),
+        )
+        .path(
+            "/sandbox/transfers/{id}/approve",
+            PathItem::new(
+                HttpMethod::Post,
+                OperationBuilder::new()
+                    .operation_id(Some("approveSandboxTransfer"))
+                    .tag("Sandbox")
+                    .parameter(
+                        ParameterBuilder::new()
+                            .name("id")
+                            .parameter_in(ParameterIn::Path)
+                            .required(Required::True)
+                            .build(),
+                    )
+                    .parameter(
+                        ParameterBuilder::new()
+                            .name("Idempotency-Key")
+                            .parameter_in(ParameterIn::Header)
+                            .required(Required::False)
+                            .build(),
+                    )
+                    .parameter(
+                        ParameterBuilder::new()
+                            .name("X-Request-ID")
+                            .parameter_in(ParameterIn::Header)
+                            .required(Required::False)
+                            .build(),
+                    )
+                    .response(
+                        "200",
+                        ResponseBuilder::new()
+                            .content("application/json", json("TransferResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "400",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "401",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "403",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "404",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "409",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "500",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "501",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .build(),
+            ),
+        )
+        .path(
+            "/sandbox/transfers/{id}/decline",
+            PathItem::new(
+                HttpMethod::Post,
+                OperationBuilder::new()
+                    .operation_id(Some("declineSandboxTransfer"))
+                    .tag("Sandbox")
+                    .parameter(
+                        ParameterBuilder::new()
+                            .name("id")
+                            .parameter_in(ParameterIn::Path)
+                            .required(Required::True)
+                            .build(),
+                    )
+                    .parameter(
+                        ParameterBuilder::new()
+                            .name("Idempotency-Key")
+                            .parameter_in(ParameterIn::Header)
+                            .required(Required::False)
+                            .build(),
+                    )
+                    .parameter(
+                        ParameterBuilder::new()
+                            .name("X-Request-ID")
+                            .parameter_in(ParameterIn::Header)
+                            .required(Required::False)
+                            .build(),
+                    )
+                    .response(
+                        "200",
+                        ResponseBuilder::new()
+                            .content("application/json", json("TransferResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "400",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "401",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "403",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "404",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "409",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "500",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "501",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .build(),
+            ),
+        )
+        .path(
+            "/sandbox/clock/advance",
+            PathItem::new(
+                HttpMethod::Post,
+                OperationBuilder::new()
+                    .operation_id(Some("advanceSandboxClock"))
+                    .tag("Sandbox")
+                    .parameter(
+                        ParameterBuilder::new()
+                            .name("Idempotency-Key")
+                            .parameter_in(ParameterIn::Header)
+                            .required(Required::False)
+                            .build(),
+                    )
+                    .parameter(
+                        ParameterBuilder::new()
+                            .name("X-Request-ID")
+                            .parameter_in(ParameterIn::Header)
+                            .required(Required::False)
+                            .build(),
+                    )
+                    .request_body(
+                        Some(
+                            RequestBodyBuilder::new()
+                                .content(
+                                    "application/json",
+                                    json("SandboxClockAdvanceRequest"),
+                                )
+                                .required(Some(Required::True))
+                                .build(),
+                        ),
+                    )
+                    .response(
+                        "200",
+                        ResponseBuilder::new()
+                            .content("application/json", json("SandboxClockResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "400",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "401",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "403",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "404",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "409",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "413",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "415",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "500",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "501",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .build(),
+            ),
+        )
+        .path(
+            "/sandbox/organization",
+            PathItem::new(
+                HttpMethod::Get,
+                OperationBuilder::new()
+                    .operation_id(Some("getSandboxOrganization"))
+                    .tag("Sandbox")
+                    .parameter(
+                        ParameterBuilder::new()
+                            .name("X-Request-ID")
+                            .parameter_in(ParameterIn::Header)
+                            .required(Required::False)
+                            .build(),
+                    )
+                    .response(
+                        "200",
+                        ResponseBuilder::new()
+                            .content(
+                                "application/json",
+                                json("SandboxOrganizationResponse"),
+                            )
+                            .build(),
+                    )
+                    .response(
+                        "400",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "401",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "403",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "404",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "500",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "501",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .build(),
+            ),
+        )
+        .path(
+            "/sandbox/organization",
+            PathItem::new(
+                HttpMethod::Put,
+                OperationBuilder::new()
+                    .operation_id(Some("updateSandboxOrganization"))
+                    .tag("Sandbox")
+                    .parameter(
+                        ParameterBuilder::new()
+                            .name("Idempotency-Key")
+                            .parameter_in(ParameterIn::Header)
+                            .required(Required::False)
+                            .build(),
+                    )
+                    .parameter(
+                        ParameterBuilder::new()
+                            .name("X-Request-ID")
+                            .parameter_in(ParameterIn::Header)
+                            .required(Required::False)
+                            .build(),
+                    )
+                    .request_body(
+                        Some(
+                            RequestBodyBuilder::new()
+                                .content(
+                                    "application/json",
+                                    json("SandboxOrganizationUpdate"),
+                                )
+                                .required(Some(Required::True))
+                                .build(),
+                        ),
+                    )
+                    .response(
+                        "200",
+                        ResponseBuilder::new()
+                            .content(
+                                "application/json",
+                                json("SandboxOrganizationResponse"),
+                            )
+                            .build(),
+                    )
+                    .response(
+                        "400",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "401",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "403",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "404",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "409",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "413",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "415",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "500",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "501",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .build(),
+            ),
+        )
+        .path(
+            "/sandbox/rules/{id}/enable",
+            PathItem::new(
+                HttpMethod::Post,
+                OperationBuilder::new()
+                    .operation_id(Some("enableSandboxRule"))
+                    .tag("Sandbox")
+                    .parameter(
+                        ParameterBuilder::new()
+                            .name("id")
+                            .parameter_in(ParameterIn::Path)
+                            .required(Required::True)
+                            .build(),
+                    )
+                    .parameter(
+                        ParameterBuilder::new()
+                            .name("Idempotency-Key")
+                            .parameter_in(ParameterIn::Header)
+                            .required(Required::False)
+                            .build(),
+                    )
+                    .parameter(
+                        ParameterBuilder::new()
+                            .name("X-Request-ID")
+                            .parameter_in(ParameterIn::Header)
+                            .required(Required::False)
+                            .build(),
+                    )
+                    .response(
+                        "200",
+                        ResponseBuilder::new()
+                            .content("application/json", json("RuleResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "400",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "401",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "403",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "404",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "409",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "410",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "500",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "501",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .build(),
+            ),
+        )
+        .path(
+            "/sandbox/rules/{id}/disable",
+            PathItem::new(
+                HttpMethod::Post,
+                OperationBuilder::new()
+                    .operation_id(Some("disableSandboxRule"))
+                    .tag("Sandbox")
+                    .parameter(
+                        ParameterBuilder::new()
+                            .name("id")
+                            .parameter_in(ParameterIn::Path)
+                            .required(Required::True)
+                            .build(),
+                    )
+                    .parameter(
+                        ParameterBuilder::new()
+                            .name("Idempotency-Key")
+                            .parameter_in(ParameterIn::Header)
+                            .required(Required::False)
+                            .build(),
+                    )
+                    .parameter(
+                        ParameterBuilder::new()
+                            .name("X-Request-ID")
+                            .parameter_in(ParameterIn::Header)
+                            .required(Required::False)
+                            .build(),
+                    )
+                    .response(
+                        "200",
+                        ResponseBuilder::new()
+                            .content("application/json", json("RuleResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "400",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "401",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "403",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "404",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "409",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "410",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "500",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .response(
+                        "501",
+                        ResponseBuilder::new()
+                            .content("application/json", json("ErrorResponse"))
+                            .build(),
+                    )
+                    .build(),
+            ),
+        )
+        .build();
+    OpenApiBuilder::new().info(Info::new("Sequence API", "1.0.0")).paths(paths).build()
+}
 ///Checks a JSON value against the `AccountRole` schema; reports the first violation.
 pub fn validate_account_role(
     value: &::serde_json::Value,

@@ -4,6 +4,8 @@
 //!   to drive the app: in-process (`tower::ServiceExt::oneshot`) and over a real socket.
 //! - `contract`: the route table and error catalogue against the spec (insta snapshots).
 //! - `auth`: 401 and 403 answers.
+//! - `code_doc`: the contract crate's own utoipa document of the API against `openapi.yaml`, and
+//!   every route mounted under `/api/v1` against that document.
 //! - `accounts`, `validation`: behaviour of the implemented operations and input validation.
 //! - `spec_check`: every response any test sees is checked against the operation's declared
 //!   responses in `openapi.yaml` (status, body schema, required headers); a mismatch fails the
@@ -16,6 +18,7 @@
 
 mod accounts;
 mod auth;
+mod code_doc;
 mod concurrency;
 mod contract;
 mod demo;
