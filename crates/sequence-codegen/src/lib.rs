@@ -99,7 +99,7 @@ pub enum Error {
 pub fn generate(spec: &Spec, layout: &Layout) -> Result<Vec<GeneratedFile>, Error> {
     let client = client::generate(spec)?;
     let model = model::Api::from_spec(spec, &client.type_names)?;
-    let server = server::generate(&model, spec)?;
+    let server = server::generate(&model, spec, &client.type_names)?;
     let header = format::header(spec.source_name(), spec.sha256());
     Ok(vec![
         GeneratedFile {

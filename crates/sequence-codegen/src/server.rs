@@ -36,7 +36,11 @@ use crate::scopes::{CheckedBy, ResourceSource};
 use crate::validator::{ValidatorGen, scalar_kind};
 use crate::{Error, Spec};
 
-pub(crate) fn generate(api: &Api, spec: &Spec) -> Result<TokenStream, Error> {
+pub(crate) fn generate(
+    api: &Api,
+    spec: &Spec,
+    type_names: &std::collections::BTreeSet<String>,
+) -> Result<TokenStream, Error> {
     let openapi = spec.api();
     let mut validators = ValidatorGen::default();
     let unsupported = |location: &str, message: String| Error::Unsupported {
@@ -75,7 +79,9 @@ pub(crate) fn generate(api: &Api, spec: &Spec) -> Result<TokenStream, Error> {
         api.tags.iter().map(|(tag, description)| tag_trait(api, tag, description.as_deref()));
     let router = router_fn(api);
     let operations_table = operations_table(api);
-    let code_doc = crate::code_doc::openapi_fn(api, &openapi.info.title, &openapi.info.version);
+    let (to_schema_impls, components) = crate::code_doc::component_schemas(openapi, type_names);
+    let code_doc =
+        crate::code_doc::openapi_fn(api, &openapi.info.title, &openapi.info.version, components);
     let base_path = &api.base_path;
 
     Ok(quote! {
@@ -107,6 +113,7 @@ pub(crate) fn generate(api: &Api, spec: &Spec) -> Result<TokenStream, Error> {
         #router
         #operations_table
         #code_doc
+        #(#to_schema_impls)*
         #(#schema_fns)*
         #pattern_statics
     })

@@ -9284,8 +9284,8 @@ pub static OPERATIONS: &[runtime::OperationInfo] = &[
 ];
 /// The API as this compiled crate sees it (generated from the same model as [`router`]
 /// and [`OPERATIONS`]): each operation's method, path, `operationId`, tag, parameters,
-/// request body and responses, built with utoipa's builders. A test compares it with
-/// `openapi.yaml`. Component schemas are not included yet.
+/// request body and responses, and every component schema (the wire types'
+/// `ToSchema`), built with utoipa's builders. A test compares it with `openapi.yaml`.
 pub fn openapi() -> utoipa::openapi::OpenApi {
     use utoipa::openapi::path::{
         HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn, PathItem,
@@ -11668,7 +11668,4413 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
             ),
         )
         .build();
-    OpenApiBuilder::new().info(Info::new("Sequence API", "1.0.0")).paths(paths).build()
+    OpenApiBuilder::new()
+        .info(Info::new("Sequence API", "1.0.0"))
+        .paths(paths)
+        .components(
+            Some(
+                utoipa::openapi::schema::ComponentsBuilder::new()
+                    .schema(
+                        "RequestIdHeaderValue",
+                        <types::RequestIdHeaderValue as utoipa::PartialSchema>::schema(),
+                    )
+                    .schema(
+                        "IdempotencyKeyValue",
+                        <types::IdempotencyKeyValue as utoipa::PartialSchema>::schema(),
+                    )
+                    .schema(
+                        "ResourceId",
+                        <types::ResourceId as utoipa::PartialSchema>::schema(),
+                    )
+                    .schema("Cursor", <types::Cursor as utoipa::PartialSchema>::schema())
+                    .schema(
+                        "ErrorResponse",
+                        <types::ErrorResponse as utoipa::PartialSchema>::schema(),
+                    )
+                    .schema(
+                        "ErrorDetail",
+                        <types::ErrorDetail as utoipa::PartialSchema>::schema(),
+                    )
+                    .schema(
+                        "PageInfo",
+                        <types::PageInfo as utoipa::PartialSchema>::schema(),
+                    )
+                    .schema(
+                        "AccountType",
+                        <types::AccountType as utoipa::PartialSchema>::schema(),
+                    )
+                    .schema(
+                        "ExternalAccountType",
+                        <types::ExternalAccountType as utoipa::PartialSchema>::schema(),
+                    )
+                    .schema(
+                        "AccountSummary",
+                        <types::AccountSummary as utoipa::PartialSchema>::schema(),
+                    )
+                    .schema(
+                        "Account",
+                        <types::Account as utoipa::PartialSchema>::schema(),
+                    )
+                    .schema(
+                        "Balance",
+                        <types::Balance as utoipa::PartialSchema>::schema(),
+                    )
+                    .schema(
+                        "AccountListResponse",
+                        <types::AccountListResponse as utoipa::PartialSchema>::schema(),
+                    )
+                    .schema(
+                        "AccountResponse",
+                        <types::AccountResponse as utoipa::PartialSchema>::schema(),
+                    )
+                    .schema(
+                        "CreateIncomeSourceRequest",
+                        <types::CreateIncomeSourceRequest as utoipa::PartialSchema>::schema(),
+                    )
+                    .schema(
+                        "CreatePodRequest",
+                        <types::CreatePodRequest as utoipa::PartialSchema>::schema(),
+                    )
+                    .schema(
+                        "RuleStatus",
+                        <types::RuleStatus as utoipa::PartialSchema>::schema(),
+                    )
+                    .schema(
+                        "RuleTriggerType",
+                        <types::RuleTriggerType as utoipa::PartialSchema>::schema(),
+                    )
+                    .schema(
+                        "RuleSourceRef",
+                        <types::RuleSourceRef as utoipa::PartialSchema>::schema(),
+                    )
+                    .schema(
+                        "RuleSummary",
+                        <types::RuleSummary as utoipa::PartialSchema>::schema(),
+                    )
+                    .schema(
+                        "RuleListResponse",
+                        <types::RuleListResponse as utoipa::PartialSchema>::schema(),
+                    )
+                    .schema("Rule", <types::Rule as utoipa::PartialSchema>::schema())
+                    .schema(
+                        "RuleResponse",
+                        <types::RuleResponse as utoipa::PartialSchema>::schema(),
+                    )
+                    .schema(
+                        "RuleInput",
+                        <types::RuleInput as utoipa::PartialSchema>::schema(),
+                    )
+                    .schema(
+                        "ScheduleType",
+                        <types::ScheduleType as utoipa::PartialSchema>::schema(),
+                    )
+                    .schema(
+                        "RuleTrigger",
+                        <types::RuleTrigger as utoipa::PartialSchema>::schema(),
+                    )
+                    .schema(
+                        "RuleStep",
+                        <types::RuleStep as utoipa::PartialSchema>::schema(),
+                    )
+                    .schema(
+                        "RuleConditionGroup",
+                        <types::RuleConditionGroup as utoipa::PartialSchema>::schema(),
+                    )
+                    .schema(
+                        "RuleConditionFact",
+                        <types::RuleConditionFact as utoipa::PartialSchema>::schema(),
+                    )
+                    .schema(
+                        "RuleConditionOperator",
+                        <types::RuleConditionOperator as utoipa::PartialSchema>::schema(),
+                    )
+                    .schema(
+                        "RuleConditionValueFact",
+                        <types::RuleConditionValueFact as utoipa::PartialSchema>::schema(),
+                    )
+                    .schema(
+                        "RuleConditionParams",
+                        <types::RuleConditionParams as utoipa::PartialSchema>::schema(),
+                    )
+                    .schema(
+                        "RuleCondition",
+                        <types::RuleCondition as utoipa::PartialSchema>::schema(),
+                    )
+                    .schema(
+                        "RuleActionType",
+                        <types::RuleActionType as utoipa::PartialSchema>::schema(),
+                    )
+                    .schema(
+                        "PercentageTarget",
+                        <types::PercentageTarget as utoipa::PartialSchema>::schema(),
+                    )
+                    .schema(
+                        "TransferCapPeriod",
+                        <types::TransferCapPeriod as utoipa::PartialSchema>::schema(),
+                    )
+                    .schema(
+                        "TransferCap",
+                        <types::TransferCap as utoipa::PartialSchema>::schema(),
+                    )
+                    .schema(
+                        "RuleAction",
+                        <types::RuleAction as utoipa::PartialSchema>::schema(),
+                    )
+                    .schema(
+                        "TriggerRuleRequest",
+                        <types::TriggerRuleRequest as utoipa::PartialSchema>::schema(),
+                    )
+                    .schema(
+                        "TriggeredExecution",
+                        <types::TriggeredExecution as utoipa::PartialSchema>::schema(),
+                    )
+                    .schema(
+                        "TriggerRuleResponse",
+                        <types::TriggerRuleResponse as utoipa::PartialSchema>::schema(),
+                    )
+                    .schema(
+                        "RuleExecutionStatus",
+                        <types::RuleExecutionStatus as utoipa::PartialSchema>::schema(),
+                    )
+                    .schema(
+                        "RuleExecutionTriggerType",
+                        <types::RuleExecutionTriggerType as utoipa::PartialSchema>::schema(),
+                    )
+                    .schema(
+                        "ExecutionMode",
+                        <types::ExecutionMode as utoipa::PartialSchema>::schema(),
+                    )
+                    .schema(
+                        "RuleTriggerDetails",
+                        <types::RuleTriggerDetails as utoipa::PartialSchema>::schema(),
+                    )
+                    .schema(
+                        "RuleExecution",
+                        <types::RuleExecution as utoipa::PartialSchema>::schema(),
+                    )
+                    .schema(
+                        "RuleExecutionListResponse",
+                        <types::RuleExecutionListResponse as utoipa::PartialSchema>::schema(),
+                    )
+                    .schema(
+                        "RuleExecutionResponse",
+                        <types::RuleExecutionResponse as utoipa::PartialSchema>::schema(),
+                    )
+                    .schema(
+                        "TransferDirection",
+                        <types::TransferDirection as utoipa::PartialSchema>::schema(),
+                    )
+                    .schema(
+                        "TransferOrigin",
+                        <types::TransferOrigin as utoipa::PartialSchema>::schema(),
+                    )
+                    .schema(
+                        "TransferStatus",
+                        <types::TransferStatus as utoipa::PartialSchema>::schema(),
+                    )
+                    .schema(
+                        "TransferErrorCode",
+                        <types::TransferErrorCode as utoipa::PartialSchema>::schema(),
+                    )
+                    .schema(
+                        "AccountRole",
+                        <types::AccountRole as utoipa::PartialSchema>::schema(),
+                    )
+                    .schema(
+                        "TransferAccountRef",
+                        <types::TransferAccountRef as utoipa::PartialSchema>::schema(),
+                    )
+                    .schema(
+                        "Transfer",
+                        <types::Transfer as utoipa::PartialSchema>::schema(),
+                    )
+                    .schema(
+                        "TransferListResponse",
+                        <types::TransferListResponse as utoipa::PartialSchema>::schema(),
+                    )
+                    .schema(
+                        "TransferResponse",
+                        <types::TransferResponse as utoipa::PartialSchema>::schema(),
+                    )
+                    .schema(
+                        "CreateTransferRequest",
+                        <types::CreateTransferRequest as utoipa::PartialSchema>::schema(),
+                    )
+                    .schema(
+                        "CardType",
+                        <types::CardType as utoipa::PartialSchema>::schema(),
+                    )
+                    .schema(
+                        "CardStatus",
+                        <types::CardStatus as utoipa::PartialSchema>::schema(),
+                    )
+                    .schema("Card", <types::Card as utoipa::PartialSchema>::schema())
+                    .schema(
+                        "CardListResponse",
+                        <types::CardListResponse as utoipa::PartialSchema>::schema(),
+                    )
+                    .schema(
+                        "CardResponse",
+                        <types::CardResponse as utoipa::PartialSchema>::schema(),
+                    )
+                    .schema(
+                        "CardTransactionDirection",
+                        <types::CardTransactionDirection as utoipa::PartialSchema>::schema(),
+                    )
+                    .schema(
+                        "CardTransaction",
+                        <types::CardTransaction as utoipa::PartialSchema>::schema(),
+                    )
+                    .schema(
+                        "CardTransactionListResponse",
+                        <types::CardTransactionListResponse as utoipa::PartialSchema>::schema(),
+                    )
+                    .schema(
+                        "DepositOrigin",
+                        <types::DepositOrigin as utoipa::PartialSchema>::schema(),
+                    )
+                    .schema(
+                        "SandboxDepositRequest",
+                        <types::SandboxDepositRequest as utoipa::PartialSchema>::schema(),
+                    )
+                    .schema(
+                        "SandboxExternalAccountRequest",
+                        <types::SandboxExternalAccountRequest as utoipa::PartialSchema>::schema(),
+                    )
+                    .schema(
+                        "SandboxClockAdvanceRequest",
+                        <types::SandboxClockAdvanceRequest as utoipa::PartialSchema>::schema(),
+                    )
+                    .schema(
+                        "SandboxClock",
+                        <types::SandboxClock as utoipa::PartialSchema>::schema(),
+                    )
+                    .schema(
+                        "SandboxClockResponse",
+                        <types::SandboxClockResponse as utoipa::PartialSchema>::schema(),
+                    )
+                    .schema(
+                        "SandboxOrganization",
+                        <types::SandboxOrganization as utoipa::PartialSchema>::schema(),
+                    )
+                    .schema(
+                        "SandboxOrganizationResponse",
+                        <types::SandboxOrganizationResponse as utoipa::PartialSchema>::schema(),
+                    )
+                    .schema(
+                        "SandboxOrganizationUpdate",
+                        <types::SandboxOrganizationUpdate as utoipa::PartialSchema>::schema(),
+                    )
+                    .build(),
+            ),
+        )
+        .build()
+}
+///`#/components/schemas/RequestIdHeaderValue` with its constraints, as utoipa sees it.
+impl utoipa::PartialSchema for types::RequestIdHeaderValue {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::*;
+        use utoipa::openapi::RefOr;
+        RefOr::<
+            Schema,
+        >::from(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .min_length(None::<usize>)
+                .max_length(None::<usize>)
+                .pattern(Some("^[A-Za-z0-9._:/|-]{1,128}$")),
+        )
+    }
+}
+impl utoipa::ToSchema for types::RequestIdHeaderValue {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("RequestIdHeaderValue")
+    }
+}
+///`#/components/schemas/IdempotencyKeyValue` with its constraints, as utoipa sees it.
+impl utoipa::PartialSchema for types::IdempotencyKeyValue {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::*;
+        use utoipa::openapi::RefOr;
+        RefOr::<
+            Schema,
+        >::from(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .min_length(None::<usize>)
+                .max_length(None::<usize>)
+                .pattern(Some("^[A-Za-z0-9._:/|-]{1,255}$")),
+        )
+    }
+}
+impl utoipa::ToSchema for types::IdempotencyKeyValue {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("IdempotencyKeyValue")
+    }
+}
+///`#/components/schemas/ResourceId` with its constraints, as utoipa sees it.
+impl utoipa::PartialSchema for types::ResourceId {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::*;
+        use utoipa::openapi::RefOr;
+        RefOr::<
+            Schema,
+        >::from(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .min_length(Some(1usize))
+                .max_length(Some(64usize)),
+        )
+    }
+}
+impl utoipa::ToSchema for types::ResourceId {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("ResourceId")
+    }
+}
+///`#/components/schemas/Cursor` with its constraints, as utoipa sees it.
+impl utoipa::PartialSchema for types::Cursor {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::*;
+        use utoipa::openapi::RefOr;
+        RefOr::<
+            Schema,
+        >::from(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .min_length(None::<usize>)
+                .max_length(Some(256usize)),
+        )
+    }
+}
+impl utoipa::ToSchema for types::Cursor {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("Cursor")
+    }
+}
+///`#/components/schemas/ErrorResponse` with its constraints, as utoipa sees it.
+impl utoipa::PartialSchema for types::ErrorResponse {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::*;
+        use utoipa::openapi::RefOr;
+        RefOr::<
+            Schema,
+        >::from(
+            ObjectBuilder::new()
+                .schema_type(Type::Object)
+                .property(
+                    "error",
+                    RefOr::<Schema>::Ref(Ref::from_schema_name("ErrorDetail")),
+                )
+                .property(
+                    "request_id",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        ObjectBuilder::new()
+                            .schema_type(Type::String)
+                            .min_length(None::<usize>)
+                            .max_length(None::<usize>),
+                    ),
+                )
+                .required("error")
+                .min_properties(None::<usize>)
+                .max_properties(None::<usize>),
+        )
+    }
+}
+impl utoipa::ToSchema for types::ErrorResponse {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("ErrorResponse")
+    }
+}
+///`#/components/schemas/ErrorDetail` with its constraints, as utoipa sees it.
+impl utoipa::PartialSchema for types::ErrorDetail {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::*;
+        use utoipa::openapi::RefOr;
+        RefOr::<
+            Schema,
+        >::from(
+            ObjectBuilder::new()
+                .schema_type(Type::Object)
+                .property(
+                    "code",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        ObjectBuilder::new()
+                            .schema_type(Type::String)
+                            .min_length(None::<usize>)
+                            .max_length(None::<usize>),
+                    ),
+                )
+                .property(
+                    "message",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        ObjectBuilder::new()
+                            .schema_type(Type::String)
+                            .min_length(None::<usize>)
+                            .max_length(None::<usize>),
+                    ),
+                )
+                .required("code")
+                .required("message")
+                .min_properties(None::<usize>)
+                .max_properties(None::<usize>),
+        )
+    }
+}
+impl utoipa::ToSchema for types::ErrorDetail {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("ErrorDetail")
+    }
+}
+///`#/components/schemas/PageInfo` with its constraints, as utoipa sees it.
+impl utoipa::PartialSchema for types::PageInfo {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::*;
+        use utoipa::openapi::RefOr;
+        RefOr::<
+            Schema,
+        >::from(
+            ObjectBuilder::new()
+                .schema_type(Type::Object)
+                .property(
+                    "end_cursor",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        ObjectBuilder::new()
+                            .schema_type(
+                                SchemaType::from_iter([Type::String, Type::Null]),
+                            )
+                            .min_length(None::<usize>)
+                            .max_length(None::<usize>),
+                    ),
+                )
+                .property(
+                    "has_next_page",
+                    RefOr::<
+                        Schema,
+                    >::from(ObjectBuilder::new().schema_type(Type::Boolean)),
+                )
+                .required("end_cursor")
+                .required("has_next_page")
+                .min_properties(None::<usize>)
+                .max_properties(None::<usize>),
+        )
+    }
+}
+impl utoipa::ToSchema for types::PageInfo {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("PageInfo")
+    }
+}
+///`#/components/schemas/AccountType` with its constraints, as utoipa sees it.
+impl utoipa::PartialSchema for types::AccountType {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::*;
+        use utoipa::openapi::RefOr;
+        RefOr::<
+            Schema,
+        >::from(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .min_length(None::<usize>)
+                .max_length(None::<usize>)
+                .enum_values(
+                    Some([
+                        serde_json::Value::from("income_source"),
+                        serde_json::Value::from("pod"),
+                        serde_json::Value::from("external_account"),
+                    ]),
+                ),
+        )
+    }
+}
+impl utoipa::ToSchema for types::AccountType {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("AccountType")
+    }
+}
+///`#/components/schemas/ExternalAccountType` with its constraints, as utoipa sees it.
+impl utoipa::PartialSchema for types::ExternalAccountType {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::*;
+        use utoipa::openapi::RefOr;
+        RefOr::<
+            Schema,
+        >::from(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .min_length(None::<usize>)
+                .max_length(None::<usize>)
+                .enum_values(
+                    Some([
+                        serde_json::Value::from("DEPOSITORY"),
+                        serde_json::Value::from("INVESTMENT"),
+                        serde_json::Value::from("LIABILITY"),
+                    ]),
+                ),
+        )
+    }
+}
+impl utoipa::ToSchema for types::ExternalAccountType {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("ExternalAccountType")
+    }
+}
+///`#/components/schemas/AccountSummary` with its constraints, as utoipa sees it.
+impl utoipa::PartialSchema for types::AccountSummary {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::*;
+        use utoipa::openapi::RefOr;
+        RefOr::<
+            Schema,
+        >::from(
+            ObjectBuilder::new()
+                .schema_type(Type::Object)
+                .property(
+                    "id",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        ObjectBuilder::new()
+                            .schema_type(Type::String)
+                            .min_length(None::<usize>)
+                            .max_length(None::<usize>),
+                    ),
+                )
+                .property(
+                    "name",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        ObjectBuilder::new()
+                            .schema_type(Type::String)
+                            .min_length(None::<usize>)
+                            .max_length(None::<usize>),
+                    ),
+                )
+                .property(
+                    "type",
+                    RefOr::<Schema>::Ref(Ref::from_schema_name("AccountType")),
+                )
+                .property(
+                    "description",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        ObjectBuilder::new()
+                            .schema_type(
+                                SchemaType::from_iter([Type::String, Type::Null]),
+                            )
+                            .min_length(None::<usize>)
+                            .max_length(None::<usize>),
+                    ),
+                )
+                .property(
+                    "external_account_type",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        OneOfBuilder::new()
+                            .item(ObjectBuilder::new().schema_type(Type::Null))
+                            .item(
+                                RefOr::<
+                                    Schema,
+                                >::from(
+                                    AllOfBuilder::new()
+                                        .item(
+                                            RefOr::<
+                                                Schema,
+                                            >::Ref(Ref::from_schema_name("ExternalAccountType")),
+                                        ),
+                                ),
+                            ),
+                    ),
+                )
+                .property(
+                    "beneficiary_name",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        ObjectBuilder::new()
+                            .schema_type(Type::String)
+                            .min_length(None::<usize>)
+                            .max_length(None::<usize>),
+                    ),
+                )
+                .property(
+                    "institution_name",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        ObjectBuilder::new()
+                            .schema_type(
+                                SchemaType::from_iter([Type::String, Type::Null]),
+                            )
+                            .min_length(None::<usize>)
+                            .max_length(None::<usize>),
+                    ),
+                )
+                .property(
+                    "can_be_source",
+                    RefOr::<
+                        Schema,
+                    >::from(ObjectBuilder::new().schema_type(Type::Boolean)),
+                )
+                .property(
+                    "can_be_destination",
+                    RefOr::<
+                        Schema,
+                    >::from(ObjectBuilder::new().schema_type(Type::Boolean)),
+                )
+                .property(
+                    "created_at",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        ObjectBuilder::new()
+                            .schema_type(Type::String)
+                            .format(Some(SchemaFormat::Custom("date-time".to_owned())))
+                            .min_length(None::<usize>)
+                            .max_length(None::<usize>),
+                    ),
+                )
+                .property(
+                    "updated_at",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        ObjectBuilder::new()
+                            .schema_type(Type::String)
+                            .format(Some(SchemaFormat::Custom("date-time".to_owned())))
+                            .min_length(None::<usize>)
+                            .max_length(None::<usize>),
+                    ),
+                )
+                .required("id")
+                .required("name")
+                .required("type")
+                .required("description")
+                .required("external_account_type")
+                .required("beneficiary_name")
+                .required("institution_name")
+                .required("can_be_source")
+                .required("can_be_destination")
+                .required("created_at")
+                .required("updated_at")
+                .min_properties(None::<usize>)
+                .max_properties(None::<usize>),
+        )
+    }
+}
+impl utoipa::ToSchema for types::AccountSummary {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("AccountSummary")
+    }
+}
+///`#/components/schemas/Account` with its constraints, as utoipa sees it.
+impl utoipa::PartialSchema for types::Account {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::*;
+        use utoipa::openapi::RefOr;
+        RefOr::<
+            Schema,
+        >::from(
+            ObjectBuilder::new()
+                .schema_type(Type::Object)
+                .property(
+                    "id",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        ObjectBuilder::new()
+                            .schema_type(Type::String)
+                            .min_length(None::<usize>)
+                            .max_length(None::<usize>),
+                    ),
+                )
+                .property(
+                    "name",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        ObjectBuilder::new()
+                            .schema_type(Type::String)
+                            .min_length(None::<usize>)
+                            .max_length(None::<usize>),
+                    ),
+                )
+                .property(
+                    "type",
+                    RefOr::<Schema>::Ref(Ref::from_schema_name("AccountType")),
+                )
+                .property(
+                    "description",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        ObjectBuilder::new()
+                            .schema_type(
+                                SchemaType::from_iter([Type::String, Type::Null]),
+                            )
+                            .min_length(None::<usize>)
+                            .max_length(None::<usize>),
+                    ),
+                )
+                .property(
+                    "external_account_type",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        OneOfBuilder::new()
+                            .item(ObjectBuilder::new().schema_type(Type::Null))
+                            .item(
+                                RefOr::<
+                                    Schema,
+                                >::from(
+                                    AllOfBuilder::new()
+                                        .item(
+                                            RefOr::<
+                                                Schema,
+                                            >::Ref(Ref::from_schema_name("ExternalAccountType")),
+                                        ),
+                                ),
+                            ),
+                    ),
+                )
+                .property(
+                    "beneficiary_name",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        ObjectBuilder::new()
+                            .schema_type(Type::String)
+                            .min_length(None::<usize>)
+                            .max_length(None::<usize>),
+                    ),
+                )
+                .property(
+                    "institution_name",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        ObjectBuilder::new()
+                            .schema_type(
+                                SchemaType::from_iter([Type::String, Type::Null]),
+                            )
+                            .min_length(None::<usize>)
+                            .max_length(None::<usize>),
+                    ),
+                )
+                .property(
+                    "can_be_source",
+                    RefOr::<
+                        Schema,
+                    >::from(ObjectBuilder::new().schema_type(Type::Boolean)),
+                )
+                .property(
+                    "can_be_destination",
+                    RefOr::<
+                        Schema,
+                    >::from(ObjectBuilder::new().schema_type(Type::Boolean)),
+                )
+                .property(
+                    "routing_number",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        ObjectBuilder::new()
+                            .schema_type(
+                                SchemaType::from_iter([Type::String, Type::Null]),
+                            )
+                            .min_length(None::<usize>)
+                            .max_length(None::<usize>),
+                    ),
+                )
+                .property(
+                    "bank_account_number",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        ObjectBuilder::new()
+                            .schema_type(
+                                SchemaType::from_iter([Type::String, Type::Null]),
+                            )
+                            .min_length(None::<usize>)
+                            .max_length(None::<usize>),
+                    ),
+                )
+                .property(
+                    "balance",
+                    RefOr::<Schema>::Ref(Ref::from_schema_name("Balance")),
+                )
+                .property(
+                    "created_at",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        ObjectBuilder::new()
+                            .schema_type(Type::String)
+                            .format(Some(SchemaFormat::Custom("date-time".to_owned())))
+                            .min_length(None::<usize>)
+                            .max_length(None::<usize>),
+                    ),
+                )
+                .property(
+                    "updated_at",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        ObjectBuilder::new()
+                            .schema_type(Type::String)
+                            .format(Some(SchemaFormat::Custom("date-time".to_owned())))
+                            .min_length(None::<usize>)
+                            .max_length(None::<usize>),
+                    ),
+                )
+                .required("id")
+                .required("name")
+                .required("type")
+                .required("description")
+                .required("external_account_type")
+                .required("beneficiary_name")
+                .required("institution_name")
+                .required("can_be_source")
+                .required("can_be_destination")
+                .required("routing_number")
+                .required("bank_account_number")
+                .required("balance")
+                .required("created_at")
+                .required("updated_at")
+                .min_properties(None::<usize>)
+                .max_properties(None::<usize>),
+        )
+    }
+}
+impl utoipa::ToSchema for types::Account {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("Account")
+    }
+}
+///`#/components/schemas/Balance` with its constraints, as utoipa sees it.
+impl utoipa::PartialSchema for types::Balance {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::*;
+        use utoipa::openapi::RefOr;
+        RefOr::<
+            Schema,
+        >::from(
+            ObjectBuilder::new()
+                .schema_type(Type::Object)
+                .property(
+                    "balance_in_cents",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        ObjectBuilder::new()
+                            .schema_type(Type::Integer)
+                            .format(Some(SchemaFormat::Custom("int64".to_owned()))),
+                    ),
+                )
+                .property(
+                    "available_balance_in_cents",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        ObjectBuilder::new()
+                            .schema_type(
+                                SchemaType::from_iter([Type::Integer, Type::Null]),
+                            )
+                            .format(Some(SchemaFormat::Custom("int64".to_owned()))),
+                    ),
+                )
+                .property(
+                    "last_statement_balance_in_cents",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        ObjectBuilder::new()
+                            .schema_type(
+                                SchemaType::from_iter([Type::Integer, Type::Null]),
+                            )
+                            .format(Some(SchemaFormat::Custom("int64".to_owned()))),
+                    ),
+                )
+                .property(
+                    "next_payment_minimum_in_cents",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        ObjectBuilder::new()
+                            .schema_type(
+                                SchemaType::from_iter([Type::Integer, Type::Null]),
+                            )
+                            .format(Some(SchemaFormat::Custom("int64".to_owned()))),
+                    ),
+                )
+                .property(
+                    "next_payment_due_date",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        ObjectBuilder::new()
+                            .schema_type(
+                                SchemaType::from_iter([Type::String, Type::Null]),
+                            )
+                            .format(Some(SchemaFormat::Custom("date".to_owned())))
+                            .min_length(None::<usize>)
+                            .max_length(None::<usize>),
+                    ),
+                )
+                .property(
+                    "balance_last_updated_at",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        ObjectBuilder::new()
+                            .schema_type(Type::String)
+                            .format(Some(SchemaFormat::Custom("date-time".to_owned())))
+                            .min_length(None::<usize>)
+                            .max_length(None::<usize>),
+                    ),
+                )
+                .required("balance_in_cents")
+                .required("available_balance_in_cents")
+                .required("last_statement_balance_in_cents")
+                .required("next_payment_minimum_in_cents")
+                .required("next_payment_due_date")
+                .required("balance_last_updated_at")
+                .min_properties(None::<usize>)
+                .max_properties(None::<usize>),
+        )
+    }
+}
+impl utoipa::ToSchema for types::Balance {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("Balance")
+    }
+}
+///`#/components/schemas/AccountListResponse` with its constraints, as utoipa sees it.
+impl utoipa::PartialSchema for types::AccountListResponse {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::*;
+        use utoipa::openapi::RefOr;
+        RefOr::<
+            Schema,
+        >::from(
+            ObjectBuilder::new()
+                .schema_type(Type::Object)
+                .property(
+                    "request_id",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        ObjectBuilder::new()
+                            .schema_type(Type::String)
+                            .min_length(None::<usize>)
+                            .max_length(None::<usize>),
+                    ),
+                )
+                .property(
+                    "data",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        ArrayBuilder::new()
+                            .schema_type(Type::Array)
+                            .items(
+                                ArrayItems::RefOrSchema(
+                                    Box::new(
+                                        RefOr::<
+                                            Schema,
+                                        >::Ref(Ref::from_schema_name("AccountSummary")),
+                                    ),
+                                ),
+                            )
+                            .min_items(None::<usize>)
+                            .max_items(None::<usize>)
+                            .unique_items(false),
+                    ),
+                )
+                .required("request_id")
+                .required("data")
+                .min_properties(None::<usize>)
+                .max_properties(None::<usize>),
+        )
+    }
+}
+impl utoipa::ToSchema for types::AccountListResponse {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("AccountListResponse")
+    }
+}
+///`#/components/schemas/AccountResponse` with its constraints, as utoipa sees it.
+impl utoipa::PartialSchema for types::AccountResponse {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::*;
+        use utoipa::openapi::RefOr;
+        RefOr::<
+            Schema,
+        >::from(
+            ObjectBuilder::new()
+                .schema_type(Type::Object)
+                .property(
+                    "request_id",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        ObjectBuilder::new()
+                            .schema_type(Type::String)
+                            .min_length(None::<usize>)
+                            .max_length(None::<usize>),
+                    ),
+                )
+                .property("data", RefOr::<Schema>::Ref(Ref::from_schema_name("Account")))
+                .required("request_id")
+                .required("data")
+                .min_properties(None::<usize>)
+                .max_properties(None::<usize>),
+        )
+    }
+}
+impl utoipa::ToSchema for types::AccountResponse {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("AccountResponse")
+    }
+}
+///`#/components/schemas/CreateIncomeSourceRequest` with its constraints, as utoipa sees it.
+impl utoipa::PartialSchema for types::CreateIncomeSourceRequest {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::*;
+        use utoipa::openapi::RefOr;
+        RefOr::<
+            Schema,
+        >::from(
+            ObjectBuilder::new()
+                .schema_type(Type::Object)
+                .property(
+                    "nickname",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        ObjectBuilder::new()
+                            .schema_type(Type::String)
+                            .min_length(Some(1usize))
+                            .max_length(Some(100usize)),
+                    ),
+                )
+                .property(
+                    "icon",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        ObjectBuilder::new()
+                            .schema_type(Type::String)
+                            .min_length(Some(1usize))
+                            .max_length(Some(50usize)),
+                    ),
+                )
+                .required("nickname")
+                .additional_properties(
+                    Some(AdditionalProperties::<Schema>::FreeForm(false)),
+                )
+                .min_properties(None::<usize>)
+                .max_properties(None::<usize>),
+        )
+    }
+}
+impl utoipa::ToSchema for types::CreateIncomeSourceRequest {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("CreateIncomeSourceRequest")
+    }
+}
+///`#/components/schemas/CreatePodRequest` with its constraints, as utoipa sees it.
+impl utoipa::PartialSchema for types::CreatePodRequest {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::*;
+        use utoipa::openapi::RefOr;
+        RefOr::<
+            Schema,
+        >::from(
+            ObjectBuilder::new()
+                .schema_type(Type::Object)
+                .property(
+                    "nickname",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        ObjectBuilder::new()
+                            .schema_type(Type::String)
+                            .min_length(Some(1usize))
+                            .max_length(Some(100usize)),
+                    ),
+                )
+                .property(
+                    "icon",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        ObjectBuilder::new()
+                            .schema_type(Type::String)
+                            .min_length(Some(1usize))
+                            .max_length(Some(50usize)),
+                    ),
+                )
+                .required("nickname")
+                .additional_properties(
+                    Some(AdditionalProperties::<Schema>::FreeForm(false)),
+                )
+                .min_properties(None::<usize>)
+                .max_properties(None::<usize>),
+        )
+    }
+}
+impl utoipa::ToSchema for types::CreatePodRequest {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("CreatePodRequest")
+    }
+}
+///`#/components/schemas/RuleStatus` with its constraints, as utoipa sees it.
+impl utoipa::PartialSchema for types::RuleStatus {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::*;
+        use utoipa::openapi::RefOr;
+        RefOr::<
+            Schema,
+        >::from(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .min_length(None::<usize>)
+                .max_length(None::<usize>)
+                .enum_values(
+                    Some([
+                        serde_json::Value::from("enabled"),
+                        serde_json::Value::from("disabled"),
+                    ]),
+                ),
+        )
+    }
+}
+impl utoipa::ToSchema for types::RuleStatus {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("RuleStatus")
+    }
+}
+///`#/components/schemas/RuleTriggerType` with its constraints, as utoipa sees it.
+impl utoipa::PartialSchema for types::RuleTriggerType {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::*;
+        use utoipa::openapi::RefOr;
+        RefOr::<
+            Schema,
+        >::from(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .min_length(None::<usize>)
+                .max_length(None::<usize>)
+                .enum_values(
+                    Some([
+                        serde_json::Value::from("ON_FUNDS_TRANSFERRED"),
+                        serde_json::Value::from("SCHEDULED"),
+                        serde_json::Value::from("MANUAL"),
+                    ]),
+                ),
+        )
+    }
+}
+impl utoipa::ToSchema for types::RuleTriggerType {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("RuleTriggerType")
+    }
+}
+///`#/components/schemas/RuleSourceRef` with its constraints, as utoipa sees it.
+impl utoipa::PartialSchema for types::RuleSourceRef {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::*;
+        use utoipa::openapi::RefOr;
+        RefOr::<
+            Schema,
+        >::from(
+            ObjectBuilder::new()
+                .schema_type(Type::Object)
+                .property(
+                    "id",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        ObjectBuilder::new()
+                            .schema_type(Type::String)
+                            .min_length(None::<usize>)
+                            .max_length(None::<usize>),
+                    ),
+                )
+                .property(
+                    "type",
+                    RefOr::<Schema>::Ref(Ref::from_schema_name("AccountType")),
+                )
+                .property(
+                    "name",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        ObjectBuilder::new()
+                            .schema_type(Type::String)
+                            .min_length(None::<usize>)
+                            .max_length(None::<usize>),
+                    ),
+                )
+                .required("id")
+                .required("type")
+                .required("name")
+                .min_properties(None::<usize>)
+                .max_properties(None::<usize>),
+        )
+    }
+}
+impl utoipa::ToSchema for types::RuleSourceRef {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("RuleSourceRef")
+    }
+}
+///`#/components/schemas/RuleSummary` with its constraints, as utoipa sees it.
+impl utoipa::PartialSchema for types::RuleSummary {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::*;
+        use utoipa::openapi::RefOr;
+        RefOr::<
+            Schema,
+        >::from(
+            ObjectBuilder::new()
+                .schema_type(Type::Object)
+                .property(
+                    "id",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        ObjectBuilder::new()
+                            .schema_type(Type::String)
+                            .min_length(None::<usize>)
+                            .max_length(None::<usize>),
+                    ),
+                )
+                .property(
+                    "nickname",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        ObjectBuilder::new()
+                            .schema_type(Type::String)
+                            .min_length(None::<usize>)
+                            .max_length(None::<usize>),
+                    ),
+                )
+                .property(
+                    "description",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        ObjectBuilder::new()
+                            .schema_type(
+                                SchemaType::from_iter([Type::String, Type::Null]),
+                            )
+                            .min_length(None::<usize>)
+                            .max_length(None::<usize>),
+                    ),
+                )
+                .property(
+                    "status",
+                    RefOr::<Schema>::Ref(Ref::from_schema_name("RuleStatus")),
+                )
+                .property(
+                    "trigger_type",
+                    RefOr::<Schema>::Ref(Ref::from_schema_name("RuleTriggerType")),
+                )
+                .property(
+                    "source",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        OneOfBuilder::new()
+                            .item(ObjectBuilder::new().schema_type(Type::Null))
+                            .item(
+                                RefOr::<
+                                    Schema,
+                                >::from(
+                                    AllOfBuilder::new()
+                                        .item(
+                                            RefOr::<Schema>::Ref(Ref::from_schema_name("RuleSourceRef")),
+                                        ),
+                                ),
+                            ),
+                    ),
+                )
+                .property(
+                    "created_at",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        ObjectBuilder::new()
+                            .schema_type(Type::String)
+                            .format(Some(SchemaFormat::Custom("date-time".to_owned())))
+                            .min_length(None::<usize>)
+                            .max_length(None::<usize>),
+                    ),
+                )
+                .property(
+                    "updated_at",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        ObjectBuilder::new()
+                            .schema_type(Type::String)
+                            .format(Some(SchemaFormat::Custom("date-time".to_owned())))
+                            .min_length(None::<usize>)
+                            .max_length(None::<usize>),
+                    ),
+                )
+                .required("id")
+                .required("nickname")
+                .required("description")
+                .required("status")
+                .required("trigger_type")
+                .required("source")
+                .required("created_at")
+                .required("updated_at")
+                .min_properties(None::<usize>)
+                .max_properties(None::<usize>),
+        )
+    }
+}
+impl utoipa::ToSchema for types::RuleSummary {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("RuleSummary")
+    }
+}
+///`#/components/schemas/RuleListResponse` with its constraints, as utoipa sees it.
+impl utoipa::PartialSchema for types::RuleListResponse {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::*;
+        use utoipa::openapi::RefOr;
+        RefOr::<
+            Schema,
+        >::from(
+            ObjectBuilder::new()
+                .schema_type(Type::Object)
+                .property(
+                    "request_id",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        ObjectBuilder::new()
+                            .schema_type(Type::String)
+                            .min_length(None::<usize>)
+                            .max_length(None::<usize>),
+                    ),
+                )
+                .property(
+                    "data",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        ArrayBuilder::new()
+                            .schema_type(Type::Array)
+                            .items(
+                                ArrayItems::RefOrSchema(
+                                    Box::new(
+                                        RefOr::<Schema>::Ref(Ref::from_schema_name("RuleSummary")),
+                                    ),
+                                ),
+                            )
+                            .min_items(None::<usize>)
+                            .max_items(None::<usize>)
+                            .unique_items(false),
+                    ),
+                )
+                .required("request_id")
+                .required("data")
+                .min_properties(None::<usize>)
+                .max_properties(None::<usize>),
+        )
+    }
+}
+impl utoipa::ToSchema for types::RuleListResponse {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("RuleListResponse")
+    }
+}
+///`#/components/schemas/Rule` with its constraints, as utoipa sees it.
+impl utoipa::PartialSchema for types::Rule {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::*;
+        use utoipa::openapi::RefOr;
+        RefOr::<
+            Schema,
+        >::from(
+            ObjectBuilder::new()
+                .schema_type(Type::Object)
+                .property(
+                    "id",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        ObjectBuilder::new()
+                            .schema_type(Type::String)
+                            .min_length(None::<usize>)
+                            .max_length(None::<usize>),
+                    ),
+                )
+                .property(
+                    "nickname",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        ObjectBuilder::new()
+                            .schema_type(Type::String)
+                            .min_length(None::<usize>)
+                            .max_length(None::<usize>),
+                    ),
+                )
+                .property(
+                    "description",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        ObjectBuilder::new()
+                            .schema_type(
+                                SchemaType::from_iter([Type::String, Type::Null]),
+                            )
+                            .min_length(None::<usize>)
+                            .max_length(None::<usize>),
+                    ),
+                )
+                .property(
+                    "status",
+                    RefOr::<Schema>::Ref(Ref::from_schema_name("RuleStatus")),
+                )
+                .property(
+                    "trigger",
+                    RefOr::<Schema>::Ref(Ref::from_schema_name("RuleTrigger")),
+                )
+                .property(
+                    "steps",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        ArrayBuilder::new()
+                            .schema_type(Type::Array)
+                            .items(
+                                ArrayItems::RefOrSchema(
+                                    Box::new(
+                                        RefOr::<Schema>::Ref(Ref::from_schema_name("RuleStep")),
+                                    ),
+                                ),
+                            )
+                            .min_items(Some(1usize))
+                            .max_items(None::<usize>)
+                            .unique_items(false),
+                    ),
+                )
+                .property(
+                    "created_at",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        ObjectBuilder::new()
+                            .schema_type(Type::String)
+                            .format(Some(SchemaFormat::Custom("date-time".to_owned())))
+                            .min_length(None::<usize>)
+                            .max_length(None::<usize>),
+                    ),
+                )
+                .property(
+                    "updated_at",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        ObjectBuilder::new()
+                            .schema_type(Type::String)
+                            .format(Some(SchemaFormat::Custom("date-time".to_owned())))
+                            .min_length(None::<usize>)
+                            .max_length(None::<usize>),
+                    ),
+                )
+                .required("id")
+                .required("nickname")
+                .required("description")
+                .required("status")
+                .required("trigger")
+                .required("steps")
+                .required("created_at")
+                .required("updated_at")
+                .min_properties(None::<usize>)
+                .max_properties(None::<usize>),
+        )
+    }
+}
+impl utoipa::ToSchema for types::Rule {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("Rule")
+    }
+}
+///`#/components/schemas/RuleResponse` with its constraints, as utoipa sees it.
+impl utoipa::PartialSchema for types::RuleResponse {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::*;
+        use utoipa::openapi::RefOr;
+        RefOr::<
+            Schema,
+        >::from(
+            ObjectBuilder::new()
+                .schema_type(Type::Object)
+                .property(
+                    "request_id",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        ObjectBuilder::new()
+                            .schema_type(Type::String)
+                            .min_length(None::<usize>)
+                            .max_length(None::<usize>),
+                    ),
+                )
+                .property("data", RefOr::<Schema>::Ref(Ref::from_schema_name("Rule")))
+                .required("request_id")
+                .required("data")
+                .min_properties(None::<usize>)
+                .max_properties(None::<usize>),
+        )
+    }
+}
+impl utoipa::ToSchema for types::RuleResponse {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("RuleResponse")
+    }
+}
+///`#/components/schemas/RuleInput` with its constraints, as utoipa sees it.
+impl utoipa::PartialSchema for types::RuleInput {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::*;
+        use utoipa::openapi::RefOr;
+        RefOr::<
+            Schema,
+        >::from(
+            ObjectBuilder::new()
+                .schema_type(Type::Object)
+                .property(
+                    "nickname",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        ObjectBuilder::new()
+                            .schema_type(Type::String)
+                            .min_length(Some(1usize))
+                            .max_length(Some(100usize)),
+                    ),
+                )
+                .property(
+                    "description",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        ObjectBuilder::new()
+                            .schema_type(
+                                SchemaType::from_iter([Type::String, Type::Null]),
+                            )
+                            .min_length(None::<usize>)
+                            .max_length(Some(500usize)),
+                    ),
+                )
+                .property(
+                    "status",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        ObjectBuilder::new()
+                            .schema_type(Type::String)
+                            .min_length(None::<usize>)
+                            .max_length(None::<usize>)
+                            .enum_values(
+                                Some([
+                                    serde_json::Value::from("enabled"),
+                                    serde_json::Value::from("disabled"),
+                                ]),
+                            ),
+                    ),
+                )
+                .property(
+                    "trigger",
+                    RefOr::<Schema>::Ref(Ref::from_schema_name("RuleTrigger")),
+                )
+                .property(
+                    "steps",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        ArrayBuilder::new()
+                            .schema_type(Type::Array)
+                            .items(
+                                ArrayItems::RefOrSchema(
+                                    Box::new(
+                                        RefOr::<Schema>::Ref(Ref::from_schema_name("RuleStep")),
+                                    ),
+                                ),
+                            )
+                            .min_items(Some(1usize))
+                            .max_items(Some(20usize))
+                            .unique_items(false),
+                    ),
+                )
+                .required("nickname")
+                .required("trigger")
+                .required("steps")
+                .additional_properties(
+                    Some(AdditionalProperties::<Schema>::FreeForm(false)),
+                )
+                .min_properties(None::<usize>)
+                .max_properties(None::<usize>),
+        )
+    }
+}
+impl utoipa::ToSchema for types::RuleInput {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("RuleInput")
+    }
+}
+///`#/components/schemas/ScheduleType` with its constraints, as utoipa sees it.
+impl utoipa::PartialSchema for types::ScheduleType {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::*;
+        use utoipa::openapi::RefOr;
+        RefOr::<
+            Schema,
+        >::from(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .min_length(None::<usize>)
+                .max_length(None::<usize>)
+                .enum_values(
+                    Some([
+                        serde_json::Value::from("ONE_TIME"),
+                        serde_json::Value::from("DAILY"),
+                        serde_json::Value::from("WEEKLY"),
+                        serde_json::Value::from("BI_WEEKLY"),
+                        serde_json::Value::from("MONTHLY"),
+                        serde_json::Value::from("EVERY_OTHER_WEEK"),
+                    ]),
+                ),
+        )
+    }
+}
+impl utoipa::ToSchema for types::ScheduleType {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("ScheduleType")
+    }
+}
+///`#/components/schemas/RuleTrigger` with its constraints, as utoipa sees it.
+impl utoipa::PartialSchema for types::RuleTrigger {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::*;
+        use utoipa::openapi::RefOr;
+        RefOr::<
+            Schema,
+        >::from(
+            ObjectBuilder::new()
+                .schema_type(Type::Object)
+                .property(
+                    "type",
+                    RefOr::<Schema>::Ref(Ref::from_schema_name("RuleTriggerType")),
+                )
+                .property(
+                    "account_id",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        ObjectBuilder::new()
+                            .schema_type(
+                                SchemaType::from_iter([Type::String, Type::Null]),
+                            )
+                            .min_length(None::<usize>)
+                            .max_length(Some(64usize)),
+                    ),
+                )
+                .property(
+                    "schedule_type",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        OneOfBuilder::new()
+                            .item(ObjectBuilder::new().schema_type(Type::Null))
+                            .item(
+                                RefOr::<
+                                    Schema,
+                                >::from(
+                                    AllOfBuilder::new()
+                                        .item(
+                                            RefOr::<Schema>::Ref(Ref::from_schema_name("ScheduleType")),
+                                        ),
+                                ),
+                            ),
+                    ),
+                )
+                .property(
+                    "start_date",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        ObjectBuilder::new()
+                            .schema_type(
+                                SchemaType::from_iter([Type::String, Type::Null]),
+                            )
+                            .format(Some(SchemaFormat::Custom("date-time".to_owned())))
+                            .min_length(None::<usize>)
+                            .max_length(None::<usize>),
+                    ),
+                )
+                .required("type")
+                .min_properties(None::<usize>)
+                .max_properties(None::<usize>),
+        )
+    }
+}
+impl utoipa::ToSchema for types::RuleTrigger {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("RuleTrigger")
+    }
+}
+///`#/components/schemas/RuleStep` with its constraints, as utoipa sees it.
+impl utoipa::PartialSchema for types::RuleStep {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::*;
+        use utoipa::openapi::RefOr;
+        RefOr::<
+            Schema,
+        >::from(
+            ObjectBuilder::new()
+                .schema_type(Type::Object)
+                .property(
+                    "conditions",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        OneOfBuilder::new()
+                            .item(ObjectBuilder::new().schema_type(Type::Null))
+                            .item(
+                                RefOr::<
+                                    Schema,
+                                >::from(
+                                    AllOfBuilder::new()
+                                        .item(
+                                            RefOr::<
+                                                Schema,
+                                            >::Ref(Ref::from_schema_name("RuleConditionGroup")),
+                                        ),
+                                ),
+                            ),
+                    ),
+                )
+                .property(
+                    "actions",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        ArrayBuilder::new()
+                            .schema_type(Type::Array)
+                            .items(
+                                ArrayItems::RefOrSchema(
+                                    Box::new(
+                                        RefOr::<Schema>::Ref(Ref::from_schema_name("RuleAction")),
+                                    ),
+                                ),
+                            )
+                            .min_items(Some(1usize))
+                            .max_items(Some(20usize))
+                            .unique_items(false),
+                    ),
+                )
+                .required("actions")
+                .min_properties(None::<usize>)
+                .max_properties(None::<usize>),
+        )
+    }
+}
+impl utoipa::ToSchema for types::RuleStep {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("RuleStep")
+    }
+}
+///`#/components/schemas/RuleConditionGroup` with its constraints, as utoipa sees it.
+impl utoipa::PartialSchema for types::RuleConditionGroup {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::*;
+        use utoipa::openapi::RefOr;
+        RefOr::<
+            Schema,
+        >::from(
+            ObjectBuilder::new()
+                .schema_type(Type::Object)
+                .property(
+                    "condition",
+                    RefOr::<Schema>::Ref(Ref::from_schema_name("RuleCondition")),
+                )
+                .property(
+                    "any",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        ArrayBuilder::new()
+                            .schema_type(Type::Array)
+                            .items(
+                                ArrayItems::RefOrSchema(
+                                    Box::new(
+                                        RefOr::<
+                                            Schema,
+                                        >::Ref(Ref::from_schema_name("RuleConditionGroup")),
+                                    ),
+                                ),
+                            )
+                            .min_items(Some(1usize))
+                            .max_items(Some(20usize))
+                            .unique_items(false),
+                    ),
+                )
+                .property(
+                    "all",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        ArrayBuilder::new()
+                            .schema_type(Type::Array)
+                            .items(
+                                ArrayItems::RefOrSchema(
+                                    Box::new(
+                                        RefOr::<
+                                            Schema,
+                                        >::Ref(Ref::from_schema_name("RuleConditionGroup")),
+                                    ),
+                                ),
+                            )
+                            .min_items(Some(1usize))
+                            .max_items(Some(20usize))
+                            .unique_items(false),
+                    ),
+                )
+                .min_properties(None::<usize>)
+                .max_properties(None::<usize>),
+        )
+    }
+}
+impl utoipa::ToSchema for types::RuleConditionGroup {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("RuleConditionGroup")
+    }
+}
+///`#/components/schemas/RuleConditionFact` with its constraints, as utoipa sees it.
+impl utoipa::PartialSchema for types::RuleConditionFact {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::*;
+        use utoipa::openapi::RefOr;
+        RefOr::<
+            Schema,
+        >::from(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .min_length(None::<usize>)
+                .max_length(None::<usize>)
+                .enum_values(
+                    Some([
+                        serde_json::Value::from("TRANSFER_AMOUNT"),
+                        serde_json::Value::from("BALANCE"),
+                        serde_json::Value::from("DATE"),
+                    ]),
+                ),
+        )
+    }
+}
+impl utoipa::ToSchema for types::RuleConditionFact {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("RuleConditionFact")
+    }
+}
+///`#/components/schemas/RuleConditionOperator` with its constraints, as utoipa sees it.
+impl utoipa::PartialSchema for types::RuleConditionOperator {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::*;
+        use utoipa::openapi::RefOr;
+        RefOr::<
+            Schema,
+        >::from(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .min_length(None::<usize>)
+                .max_length(None::<usize>)
+                .enum_values(
+                    Some([
+                        serde_json::Value::from("EQUALS"),
+                        serde_json::Value::from("NOT_EQUALS"),
+                        serde_json::Value::from("GREATER_THAN"),
+                        serde_json::Value::from("LESS_THAN"),
+                        serde_json::Value::from("GREATER_THAN_OR_EQUAL"),
+                        serde_json::Value::from("LESS_THAN_OR_EQUAL"),
+                    ]),
+                ),
+        )
+    }
+}
+impl utoipa::ToSchema for types::RuleConditionOperator {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("RuleConditionOperator")
+    }
+}
+///`#/components/schemas/RuleConditionValueFact` with its constraints, as utoipa sees it.
+impl utoipa::PartialSchema for types::RuleConditionValueFact {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::*;
+        use utoipa::openapi::RefOr;
+        RefOr::<
+            Schema,
+        >::from(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .min_length(None::<usize>)
+                .max_length(None::<usize>)
+                .enum_values(
+                    Some([
+                        serde_json::Value::from("LAST_DAY_OF_MONTH"),
+                        serde_json::Value::from("NEXT_PAYMENT_MINIMUM_AMOUNT"),
+                        serde_json::Value::from("LAST_STATEMENT_BALANCE"),
+                    ]),
+                ),
+        )
+    }
+}
+impl utoipa::ToSchema for types::RuleConditionValueFact {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("RuleConditionValueFact")
+    }
+}
+///`#/components/schemas/RuleConditionParams` with its constraints, as utoipa sees it.
+impl utoipa::PartialSchema for types::RuleConditionParams {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::*;
+        use utoipa::openapi::RefOr;
+        RefOr::<
+            Schema,
+        >::from(
+            ObjectBuilder::new()
+                .schema_type(Type::Object)
+                .property(
+                    "account_id",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        ObjectBuilder::new()
+                            .schema_type(
+                                SchemaType::from_iter([Type::String, Type::Null]),
+                            )
+                            .min_length(None::<usize>)
+                            .max_length(Some(64usize)),
+                    ),
+                )
+                .property(
+                    "value_account_id",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        ObjectBuilder::new()
+                            .schema_type(
+                                SchemaType::from_iter([Type::String, Type::Null]),
+                            )
+                            .min_length(None::<usize>)
+                            .max_length(Some(64usize)),
+                    ),
+                )
+                .min_properties(None::<usize>)
+                .max_properties(None::<usize>),
+        )
+    }
+}
+impl utoipa::ToSchema for types::RuleConditionParams {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("RuleConditionParams")
+    }
+}
+///`#/components/schemas/RuleCondition` with its constraints, as utoipa sees it.
+impl utoipa::PartialSchema for types::RuleCondition {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::*;
+        use utoipa::openapi::RefOr;
+        RefOr::<
+            Schema,
+        >::from(
+            ObjectBuilder::new()
+                .schema_type(Type::Object)
+                .property(
+                    "fact",
+                    RefOr::<Schema>::Ref(Ref::from_schema_name("RuleConditionFact")),
+                )
+                .property(
+                    "operator",
+                    RefOr::<Schema>::Ref(Ref::from_schema_name("RuleConditionOperator")),
+                )
+                .property(
+                    "value",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        ObjectBuilder::new()
+                            .schema_type(
+                                SchemaType::from_iter([Type::Integer, Type::Null]),
+                            )
+                            .format(Some(SchemaFormat::Custom("int64".to_owned()))),
+                    ),
+                )
+                .property(
+                    "value_fact",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        OneOfBuilder::new()
+                            .item(ObjectBuilder::new().schema_type(Type::Null))
+                            .item(
+                                RefOr::<
+                                    Schema,
+                                >::from(
+                                    AllOfBuilder::new()
+                                        .item(
+                                            RefOr::<
+                                                Schema,
+                                            >::Ref(Ref::from_schema_name("RuleConditionValueFact")),
+                                        ),
+                                ),
+                            ),
+                    ),
+                )
+                .property(
+                    "params",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        OneOfBuilder::new()
+                            .item(ObjectBuilder::new().schema_type(Type::Null))
+                            .item(
+                                RefOr::<
+                                    Schema,
+                                >::from(
+                                    AllOfBuilder::new()
+                                        .item(
+                                            RefOr::<
+                                                Schema,
+                                            >::Ref(Ref::from_schema_name("RuleConditionParams")),
+                                        ),
+                                ),
+                            ),
+                    ),
+                )
+                .required("fact")
+                .required("operator")
+                .min_properties(None::<usize>)
+                .max_properties(None::<usize>),
+        )
+    }
+}
+impl utoipa::ToSchema for types::RuleCondition {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("RuleCondition")
+    }
+}
+///`#/components/schemas/RuleActionType` with its constraints, as utoipa sees it.
+impl utoipa::PartialSchema for types::RuleActionType {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::*;
+        use utoipa::openapi::RefOr;
+        RefOr::<
+            Schema,
+        >::from(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .min_length(None::<usize>)
+                .max_length(None::<usize>)
+                .enum_values(
+                    Some([
+                        serde_json::Value::from("FIXED"),
+                        serde_json::Value::from("PERCENTAGE"),
+                        serde_json::Value::from("TOP_UP"),
+                        serde_json::Value::from("ROUND_DOWN"),
+                        serde_json::Value::from("NEXT_PAYMENT_MINIMUM"),
+                        serde_json::Value::from("TOTAL_AMOUNT_DUE"),
+                        serde_json::Value::from("LAST_STATEMENT_BALANCE"),
+                        serde_json::Value::from("PERCENTAGE_LIABILITY_BALANCE"),
+                    ]),
+                ),
+        )
+    }
+}
+impl utoipa::ToSchema for types::RuleActionType {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("RuleActionType")
+    }
+}
+///`#/components/schemas/PercentageTarget` with its constraints, as utoipa sees it.
+impl utoipa::PartialSchema for types::PercentageTarget {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::*;
+        use utoipa::openapi::RefOr;
+        RefOr::<
+            Schema,
+        >::from(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .min_length(None::<usize>)
+                .max_length(None::<usize>)
+                .enum_values(
+                    Some([
+                        serde_json::Value::from("INCOMING_AMOUNT"),
+                        serde_json::Value::from("SOURCE_ACCOUNT"),
+                    ]),
+                ),
+        )
+    }
+}
+impl utoipa::ToSchema for types::PercentageTarget {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("PercentageTarget")
+    }
+}
+///`#/components/schemas/TransferCapPeriod` with its constraints, as utoipa sees it.
+impl utoipa::PartialSchema for types::TransferCapPeriod {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::*;
+        use utoipa::openapi::RefOr;
+        RefOr::<
+            Schema,
+        >::from(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .min_length(None::<usize>)
+                .max_length(None::<usize>)
+                .enum_values(
+                    Some([
+                        serde_json::Value::from("PER_TRANSFER"),
+                        serde_json::Value::from("PER_WEEK"),
+                        serde_json::Value::from("PER_MONTH"),
+                        serde_json::Value::from("PER_YEAR"),
+                    ]),
+                ),
+        )
+    }
+}
+impl utoipa::ToSchema for types::TransferCapPeriod {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("TransferCapPeriod")
+    }
+}
+///`#/components/schemas/TransferCap` with its constraints, as utoipa sees it.
+impl utoipa::PartialSchema for types::TransferCap {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::*;
+        use utoipa::openapi::RefOr;
+        RefOr::<
+            Schema,
+        >::from(
+            ObjectBuilder::new()
+                .schema_type(Type::Object)
+                .property(
+                    "period",
+                    RefOr::<Schema>::Ref(Ref::from_schema_name("TransferCapPeriod")),
+                )
+                .property(
+                    "amount_in_cents",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        ObjectBuilder::new()
+                            .schema_type(Type::Integer)
+                            .format(Some(SchemaFormat::Custom("int64".to_owned())))
+                            .minimum(Some(utoipa::Number::Int(0i64 as isize))),
+                    ),
+                )
+                .required("period")
+                .required("amount_in_cents")
+                .min_properties(None::<usize>)
+                .max_properties(None::<usize>),
+        )
+    }
+}
+impl utoipa::ToSchema for types::TransferCap {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("TransferCap")
+    }
+}
+///`#/components/schemas/RuleAction` with its constraints, as utoipa sees it.
+impl utoipa::PartialSchema for types::RuleAction {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::*;
+        use utoipa::openapi::RefOr;
+        RefOr::<
+            Schema,
+        >::from(
+            ObjectBuilder::new()
+                .schema_type(Type::Object)
+                .property(
+                    "type",
+                    RefOr::<Schema>::Ref(Ref::from_schema_name("RuleActionType")),
+                )
+                .property(
+                    "source_account_id",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        ObjectBuilder::new()
+                            .schema_type(Type::String)
+                            .min_length(Some(1usize))
+                            .max_length(Some(64usize)),
+                    ),
+                )
+                .property(
+                    "destination_account_id",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        ObjectBuilder::new()
+                            .schema_type(Type::String)
+                            .min_length(Some(1usize))
+                            .max_length(Some(64usize)),
+                    ),
+                )
+                .property(
+                    "amount_in_cents",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        ObjectBuilder::new()
+                            .schema_type(
+                                SchemaType::from_iter([Type::Integer, Type::Null]),
+                            )
+                            .format(Some(SchemaFormat::Custom("int64".to_owned())))
+                            .minimum(Some(utoipa::Number::Int(1i64 as isize))),
+                    ),
+                )
+                .property(
+                    "percentage_value",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        ObjectBuilder::new()
+                            .schema_type(
+                                SchemaType::from_iter([Type::Number, Type::Null]),
+                            )
+                            .format(Some(SchemaFormat::Custom("double".to_owned())))
+                            .minimum(Some(utoipa::Number::Float(0f64)))
+                            .maximum(Some(utoipa::Number::Float(100f64))),
+                    ),
+                )
+                .property(
+                    "percentage_target",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        OneOfBuilder::new()
+                            .item(ObjectBuilder::new().schema_type(Type::Null))
+                            .item(
+                                RefOr::<
+                                    Schema,
+                                >::from(
+                                    AllOfBuilder::new()
+                                        .item(
+                                            RefOr::<
+                                                Schema,
+                                            >::Ref(Ref::from_schema_name("PercentageTarget")),
+                                        ),
+                                ),
+                            ),
+                    ),
+                )
+                .property(
+                    "group_index",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        ObjectBuilder::new()
+                            .schema_type(Type::Integer)
+                            .format(Some(SchemaFormat::Custom("int32".to_owned())))
+                            .minimum(Some(utoipa::Number::Int(0i64 as isize))),
+                    ),
+                )
+                .property(
+                    "up_to_enabled",
+                    RefOr::<
+                        Schema,
+                    >::from(ObjectBuilder::new().schema_type(Type::Boolean)),
+                )
+                .property(
+                    "limit",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        OneOfBuilder::new()
+                            .item(ObjectBuilder::new().schema_type(Type::Null))
+                            .item(
+                                RefOr::<
+                                    Schema,
+                                >::from(
+                                    AllOfBuilder::new()
+                                        .item(
+                                            RefOr::<Schema>::Ref(Ref::from_schema_name("TransferCap")),
+                                        ),
+                                ),
+                            ),
+                    ),
+                )
+                .required("type")
+                .required("source_account_id")
+                .required("destination_account_id")
+                .min_properties(None::<usize>)
+                .max_properties(None::<usize>),
+        )
+    }
+}
+impl utoipa::ToSchema for types::RuleAction {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("RuleAction")
+    }
+}
+///`#/components/schemas/TriggerRuleRequest` with its constraints, as utoipa sees it.
+impl utoipa::PartialSchema for types::TriggerRuleRequest {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::*;
+        use utoipa::openapi::RefOr;
+        RefOr::<
+            Schema,
+        >::from(
+            ObjectBuilder::new()
+                .schema_type(Type::Object)
+                .property(
+                    "manual_execute_amount",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        ObjectBuilder::new()
+                            .schema_type(Type::Integer)
+                            .format(Some(SchemaFormat::Custom("int64".to_owned())))
+                            .minimum(Some(utoipa::Number::Int(0i64 as isize))),
+                    ),
+                )
+                .property(
+                    "simulation",
+                    RefOr::<
+                        Schema,
+                    >::from(ObjectBuilder::new().schema_type(Type::Boolean)),
+                )
+                .additional_properties(
+                    Some(AdditionalProperties::<Schema>::FreeForm(false)),
+                )
+                .min_properties(None::<usize>)
+                .max_properties(None::<usize>),
+        )
+    }
+}
+impl utoipa::ToSchema for types::TriggerRuleRequest {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("TriggerRuleRequest")
+    }
+}
+///`#/components/schemas/TriggeredExecution` with its constraints, as utoipa sees it.
+impl utoipa::PartialSchema for types::TriggeredExecution {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::*;
+        use utoipa::openapi::RefOr;
+        RefOr::<
+            Schema,
+        >::from(
+            ObjectBuilder::new()
+                .schema_type(Type::Object)
+                .property(
+                    "execution_id",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        ObjectBuilder::new()
+                            .schema_type(Type::String)
+                            .min_length(None::<usize>)
+                            .max_length(None::<usize>),
+                    ),
+                )
+                .required("execution_id")
+                .min_properties(None::<usize>)
+                .max_properties(None::<usize>),
+        )
+    }
+}
+impl utoipa::ToSchema for types::TriggeredExecution {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("TriggeredExecution")
+    }
+}
+///`#/components/schemas/TriggerRuleResponse` with its constraints, as utoipa sees it.
+impl utoipa::PartialSchema for types::TriggerRuleResponse {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::*;
+        use utoipa::openapi::RefOr;
+        RefOr::<
+            Schema,
+        >::from(
+            ObjectBuilder::new()
+                .schema_type(Type::Object)
+                .property(
+                    "request_id",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        ObjectBuilder::new()
+                            .schema_type(Type::String)
+                            .min_length(None::<usize>)
+                            .max_length(None::<usize>),
+                    ),
+                )
+                .property(
+                    "data",
+                    RefOr::<Schema>::Ref(Ref::from_schema_name("TriggeredExecution")),
+                )
+                .required("request_id")
+                .required("data")
+                .min_properties(None::<usize>)
+                .max_properties(None::<usize>),
+        )
+    }
+}
+impl utoipa::ToSchema for types::TriggerRuleResponse {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("TriggerRuleResponse")
+    }
+}
+///`#/components/schemas/RuleExecutionStatus` with its constraints, as utoipa sees it.
+impl utoipa::PartialSchema for types::RuleExecutionStatus {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::*;
+        use utoipa::openapi::RefOr;
+        RefOr::<
+            Schema,
+        >::from(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .min_length(None::<usize>)
+                .max_length(None::<usize>)
+                .enum_values(
+                    Some([
+                        serde_json::Value::from("in_progress"),
+                        serde_json::Value::from("executed"),
+                        serde_json::Value::from("partial"),
+                        serde_json::Value::from("failed"),
+                    ]),
+                ),
+        )
+    }
+}
+impl utoipa::ToSchema for types::RuleExecutionStatus {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("RuleExecutionStatus")
+    }
+}
+///`#/components/schemas/RuleExecutionTriggerType` with its constraints, as utoipa sees it.
+impl utoipa::PartialSchema for types::RuleExecutionTriggerType {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::*;
+        use utoipa::openapi::RefOr;
+        RefOr::<
+            Schema,
+        >::from(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .min_length(None::<usize>)
+                .max_length(None::<usize>)
+                .enum_values(
+                    Some([
+                        serde_json::Value::from("manual"),
+                        serde_json::Value::from("scheduled"),
+                        serde_json::Value::from("on_funds_transferred"),
+                    ]),
+                ),
+        )
+    }
+}
+impl utoipa::ToSchema for types::RuleExecutionTriggerType {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("RuleExecutionTriggerType")
+    }
+}
+///`#/components/schemas/ExecutionMode` with its constraints, as utoipa sees it.
+impl utoipa::PartialSchema for types::ExecutionMode {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::*;
+        use utoipa::openapi::RefOr;
+        RefOr::<
+            Schema,
+        >::from(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .min_length(None::<usize>)
+                .max_length(None::<usize>)
+                .enum_values(
+                    Some([
+                        serde_json::Value::from("live"),
+                        serde_json::Value::from("simulation"),
+                        serde_json::Value::from("all"),
+                    ]),
+                ),
+        )
+    }
+}
+impl utoipa::ToSchema for types::ExecutionMode {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("ExecutionMode")
+    }
+}
+///`#/components/schemas/RuleTriggerDetails` with its constraints, as utoipa sees it.
+impl utoipa::PartialSchema for types::RuleTriggerDetails {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::*;
+        use utoipa::openapi::RefOr;
+        RefOr::<
+            Schema,
+        >::from(
+            ObjectBuilder::new()
+                .schema_type(Type::Object)
+                .property(
+                    "type",
+                    RefOr::<
+                        Schema,
+                    >::Ref(Ref::from_schema_name("RuleExecutionTriggerType")),
+                )
+                .property(
+                    "amount_in_cents",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        ObjectBuilder::new()
+                            .schema_type(
+                                SchemaType::from_iter([Type::Integer, Type::Null]),
+                            )
+                            .format(Some(SchemaFormat::Custom("int64".to_owned()))),
+                    ),
+                )
+                .property(
+                    "scheduled_time",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        ObjectBuilder::new()
+                            .schema_type(
+                                SchemaType::from_iter([Type::String, Type::Null]),
+                            )
+                            .format(Some(SchemaFormat::Custom("date-time".to_owned())))
+                            .min_length(None::<usize>)
+                            .max_length(None::<usize>),
+                    ),
+                )
+                .required("type")
+                .required("amount_in_cents")
+                .required("scheduled_time")
+                .min_properties(None::<usize>)
+                .max_properties(None::<usize>),
+        )
+    }
+}
+impl utoipa::ToSchema for types::RuleTriggerDetails {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("RuleTriggerDetails")
+    }
+}
+///`#/components/schemas/RuleExecution` with its constraints, as utoipa sees it.
+impl utoipa::PartialSchema for types::RuleExecution {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::*;
+        use utoipa::openapi::RefOr;
+        RefOr::<
+            Schema,
+        >::from(
+            ObjectBuilder::new()
+                .schema_type(Type::Object)
+                .property(
+                    "id",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        ObjectBuilder::new()
+                            .schema_type(Type::String)
+                            .min_length(None::<usize>)
+                            .max_length(None::<usize>),
+                    ),
+                )
+                .property(
+                    "rule_id",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        ObjectBuilder::new()
+                            .schema_type(Type::String)
+                            .min_length(None::<usize>)
+                            .max_length(None::<usize>),
+                    ),
+                )
+                .property(
+                    "rule_name",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        ObjectBuilder::new()
+                            .schema_type(Type::String)
+                            .min_length(None::<usize>)
+                            .max_length(None::<usize>),
+                    ),
+                )
+                .property(
+                    "trigger_type",
+                    RefOr::<
+                        Schema,
+                    >::Ref(Ref::from_schema_name("RuleExecutionTriggerType")),
+                )
+                .property(
+                    "status",
+                    RefOr::<Schema>::Ref(Ref::from_schema_name("RuleExecutionStatus")),
+                )
+                .property(
+                    "simulation",
+                    RefOr::<
+                        Schema,
+                    >::from(ObjectBuilder::new().schema_type(Type::Boolean)),
+                )
+                .property(
+                    "created_at",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        ObjectBuilder::new()
+                            .schema_type(Type::String)
+                            .format(Some(SchemaFormat::Custom("date-time".to_owned())))
+                            .min_length(None::<usize>)
+                            .max_length(None::<usize>),
+                    ),
+                )
+                .property(
+                    "trigger_details",
+                    RefOr::<Schema>::Ref(Ref::from_schema_name("RuleTriggerDetails")),
+                )
+                .property(
+                    "step_index_matched",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        ObjectBuilder::new()
+                            .schema_type(
+                                SchemaType::from_iter([Type::Integer, Type::Null]),
+                            )
+                            .format(Some(SchemaFormat::Custom("int32".to_owned()))),
+                    ),
+                )
+                .property(
+                    "conditions_not_met",
+                    RefOr::<
+                        Schema,
+                    >::from(ObjectBuilder::new().schema_type(Type::Boolean)),
+                )
+                .property(
+                    "transfers_attempted",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        ObjectBuilder::new()
+                            .schema_type(Type::Integer)
+                            .format(Some(SchemaFormat::Custom("int32".to_owned())))
+                            .minimum(Some(utoipa::Number::Int(0i64 as isize))),
+                    ),
+                )
+                .property(
+                    "transfers_completed",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        ObjectBuilder::new()
+                            .schema_type(Type::Integer)
+                            .format(Some(SchemaFormat::Custom("int32".to_owned())))
+                            .minimum(Some(utoipa::Number::Int(0i64 as isize))),
+                    ),
+                )
+                .property(
+                    "transfers_failed",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        ObjectBuilder::new()
+                            .schema_type(Type::Integer)
+                            .format(Some(SchemaFormat::Custom("int32".to_owned())))
+                            .minimum(Some(utoipa::Number::Int(0i64 as isize))),
+                    ),
+                )
+                .property(
+                    "transfers_pending",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        ObjectBuilder::new()
+                            .schema_type(Type::Integer)
+                            .format(Some(SchemaFormat::Custom("int32".to_owned())))
+                            .minimum(Some(utoipa::Number::Int(0i64 as isize))),
+                    ),
+                )
+                .property(
+                    "transfers_skipped",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        ObjectBuilder::new()
+                            .schema_type(Type::Integer)
+                            .format(Some(SchemaFormat::Custom("int32".to_owned())))
+                            .minimum(Some(utoipa::Number::Int(0i64 as isize))),
+                    ),
+                )
+                .property(
+                    "transfer_ids",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        ArrayBuilder::new()
+                            .schema_type(Type::Array)
+                            .items(
+                                ArrayItems::RefOrSchema(
+                                    Box::new(
+                                        RefOr::<
+                                            Schema,
+                                        >::from(
+                                            ObjectBuilder::new()
+                                                .schema_type(Type::String)
+                                                .min_length(None::<usize>)
+                                                .max_length(None::<usize>),
+                                        ),
+                                    ),
+                                ),
+                            )
+                            .min_items(None::<usize>)
+                            .max_items(None::<usize>)
+                            .unique_items(false),
+                    ),
+                )
+                .property(
+                    "error_message",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        ObjectBuilder::new()
+                            .schema_type(
+                                SchemaType::from_iter([Type::String, Type::Null]),
+                            )
+                            .min_length(None::<usize>)
+                            .max_length(None::<usize>),
+                    ),
+                )
+                .required("id")
+                .required("rule_id")
+                .required("rule_name")
+                .required("trigger_type")
+                .required("status")
+                .required("simulation")
+                .required("created_at")
+                .required("trigger_details")
+                .required("step_index_matched")
+                .required("conditions_not_met")
+                .required("transfers_attempted")
+                .required("transfers_completed")
+                .required("transfers_failed")
+                .required("transfers_pending")
+                .required("transfers_skipped")
+                .required("transfer_ids")
+                .required("error_message")
+                .min_properties(None::<usize>)
+                .max_properties(None::<usize>),
+        )
+    }
+}
+impl utoipa::ToSchema for types::RuleExecution {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("RuleExecution")
+    }
+}
+///`#/components/schemas/RuleExecutionListResponse` with its constraints, as utoipa sees it.
+impl utoipa::PartialSchema for types::RuleExecutionListResponse {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::*;
+        use utoipa::openapi::RefOr;
+        RefOr::<
+            Schema,
+        >::from(
+            ObjectBuilder::new()
+                .schema_type(Type::Object)
+                .property(
+                    "request_id",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        ObjectBuilder::new()
+                            .schema_type(Type::String)
+                            .min_length(None::<usize>)
+                            .max_length(None::<usize>),
+                    ),
+                )
+                .property(
+                    "data",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        ArrayBuilder::new()
+                            .schema_type(Type::Array)
+                            .items(
+                                ArrayItems::RefOrSchema(
+                                    Box::new(
+                                        RefOr::<Schema>::Ref(Ref::from_schema_name("RuleExecution")),
+                                    ),
+                                ),
+                            )
+                            .min_items(None::<usize>)
+                            .max_items(None::<usize>)
+                            .unique_items(false),
+                    ),
+                )
+                .property(
+                    "page_info",
+                    RefOr::<Schema>::Ref(Ref::from_schema_name("PageInfo")),
+                )
+                .required("request_id")
+                .required("data")
+                .required("page_info")
+                .min_properties(None::<usize>)
+                .max_properties(None::<usize>),
+        )
+    }
+}
+impl utoipa::ToSchema for types::RuleExecutionListResponse {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("RuleExecutionListResponse")
+    }
+}
+///`#/components/schemas/RuleExecutionResponse` with its constraints, as utoipa sees it.
+impl utoipa::PartialSchema for types::RuleExecutionResponse {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::*;
+        use utoipa::openapi::RefOr;
+        RefOr::<
+            Schema,
+        >::from(
+            ObjectBuilder::new()
+                .schema_type(Type::Object)
+                .property(
+                    "request_id",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        ObjectBuilder::new()
+                            .schema_type(Type::String)
+                            .min_length(None::<usize>)
+                            .max_length(None::<usize>),
+                    ),
+                )
+                .property(
+                    "data",
+                    RefOr::<Schema>::Ref(Ref::from_schema_name("RuleExecution")),
+                )
+                .required("request_id")
+                .required("data")
+                .min_properties(None::<usize>)
+                .max_properties(None::<usize>),
+        )
+    }
+}
+impl utoipa::ToSchema for types::RuleExecutionResponse {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("RuleExecutionResponse")
+    }
+}
+///`#/components/schemas/TransferDirection` with its constraints, as utoipa sees it.
+impl utoipa::PartialSchema for types::TransferDirection {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::*;
+        use utoipa::openapi::RefOr;
+        RefOr::<
+            Schema,
+        >::from(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .min_length(None::<usize>)
+                .max_length(None::<usize>)
+                .enum_values(
+                    Some([
+                        serde_json::Value::from("money_in"),
+                        serde_json::Value::from("money_out"),
+                        serde_json::Value::from("internal"),
+                    ]),
+                ),
+        )
+    }
+}
+impl utoipa::ToSchema for types::TransferDirection {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("TransferDirection")
+    }
+}
+///`#/components/schemas/TransferOrigin` with its constraints, as utoipa sees it.
+impl utoipa::PartialSchema for types::TransferOrigin {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::*;
+        use utoipa::openapi::RefOr;
+        RefOr::<
+            Schema,
+        >::from(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .min_length(None::<usize>)
+                .max_length(None::<usize>)
+                .enum_values(
+                    Some([
+                        serde_json::Value::from("paycheck"),
+                        serde_json::Value::from("check_deposit"),
+                        serde_json::Value::from("cashback"),
+                        serde_json::Value::from("user_pull"),
+                        serde_json::Value::from("rule"),
+                        serde_json::Value::from("user"),
+                        serde_json::Value::from("external_pull"),
+                    ]),
+                ),
+        )
+    }
+}
+impl utoipa::ToSchema for types::TransferOrigin {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("TransferOrigin")
+    }
+}
+///`#/components/schemas/TransferStatus` with its constraints, as utoipa sees it.
+impl utoipa::PartialSchema for types::TransferStatus {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::*;
+        use utoipa::openapi::RefOr;
+        RefOr::<
+            Schema,
+        >::from(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .min_length(None::<usize>)
+                .max_length(None::<usize>)
+                .enum_values(
+                    Some([
+                        serde_json::Value::from("pending_approval"),
+                        serde_json::Value::from("processing"),
+                        serde_json::Value::from("pending"),
+                        serde_json::Value::from("complete"),
+                        serde_json::Value::from("error"),
+                        serde_json::Value::from("cancelled"),
+                    ]),
+                ),
+        )
+    }
+}
+impl utoipa::ToSchema for types::TransferStatus {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("TransferStatus")
+    }
+}
+///`#/components/schemas/TransferErrorCode` with its constraints, as utoipa sees it.
+impl utoipa::PartialSchema for types::TransferErrorCode {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::*;
+        use utoipa::openapi::RefOr;
+        RefOr::<
+            Schema,
+        >::from(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .min_length(None::<usize>)
+                .max_length(None::<usize>)
+                .enum_values(
+                    Some([
+                        serde_json::Value::from("insufficient_funds"),
+                        serde_json::Value::from("transfer_amount_less_than_one_dollar"),
+                        serde_json::Value::from("account_deleted"),
+                        serde_json::Value::from("account_no_minimum_payment_amount"),
+                        serde_json::Value::from("account_no_last_statement_balance"),
+                        serde_json::Value::from("payment_failed"),
+                    ]),
+                ),
+        )
+    }
+}
+impl utoipa::ToSchema for types::TransferErrorCode {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("TransferErrorCode")
+    }
+}
+///`#/components/schemas/AccountRole` with its constraints, as utoipa sees it.
+impl utoipa::PartialSchema for types::AccountRole {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::*;
+        use utoipa::openapi::RefOr;
+        RefOr::<
+            Schema,
+        >::from(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .min_length(None::<usize>)
+                .max_length(None::<usize>)
+                .enum_values(
+                    Some([
+                        serde_json::Value::from("source"),
+                        serde_json::Value::from("destination"),
+                        serde_json::Value::from("either"),
+                    ]),
+                ),
+        )
+    }
+}
+impl utoipa::ToSchema for types::AccountRole {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("AccountRole")
+    }
+}
+///`#/components/schemas/TransferAccountRef` with its constraints, as utoipa sees it.
+impl utoipa::PartialSchema for types::TransferAccountRef {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::*;
+        use utoipa::openapi::RefOr;
+        RefOr::<
+            Schema,
+        >::from(
+            ObjectBuilder::new()
+                .schema_type(Type::Object)
+                .property(
+                    "id",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        ObjectBuilder::new()
+                            .schema_type(Type::String)
+                            .min_length(None::<usize>)
+                            .max_length(None::<usize>),
+                    ),
+                )
+                .property(
+                    "name",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        ObjectBuilder::new()
+                            .schema_type(Type::String)
+                            .min_length(None::<usize>)
+                            .max_length(None::<usize>),
+                    ),
+                )
+                .property(
+                    "type",
+                    RefOr::<Schema>::Ref(Ref::from_schema_name("AccountType")),
+                )
+                .property(
+                    "is_deleted",
+                    RefOr::<
+                        Schema,
+                    >::from(ObjectBuilder::new().schema_type(Type::Boolean)),
+                )
+                .required("id")
+                .required("name")
+                .required("type")
+                .required("is_deleted")
+                .min_properties(None::<usize>)
+                .max_properties(None::<usize>),
+        )
+    }
+}
+impl utoipa::ToSchema for types::TransferAccountRef {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("TransferAccountRef")
+    }
+}
+///`#/components/schemas/Transfer` with its constraints, as utoipa sees it.
+impl utoipa::PartialSchema for types::Transfer {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::*;
+        use utoipa::openapi::RefOr;
+        RefOr::<
+            Schema,
+        >::from(
+            ObjectBuilder::new()
+                .schema_type(Type::Object)
+                .property(
+                    "id",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        ObjectBuilder::new()
+                            .schema_type(Type::String)
+                            .min_length(None::<usize>)
+                            .max_length(None::<usize>),
+                    ),
+                )
+                .property(
+                    "amount_in_cents",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        ObjectBuilder::new()
+                            .schema_type(Type::Integer)
+                            .format(Some(SchemaFormat::Custom("int64".to_owned()))),
+                    ),
+                )
+                .property(
+                    "direction",
+                    RefOr::<Schema>::Ref(Ref::from_schema_name("TransferDirection")),
+                )
+                .property(
+                    "origin",
+                    RefOr::<Schema>::Ref(Ref::from_schema_name("TransferOrigin")),
+                )
+                .property(
+                    "status",
+                    RefOr::<Schema>::Ref(Ref::from_schema_name("TransferStatus")),
+                )
+                .property(
+                    "description",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        ObjectBuilder::new()
+                            .schema_type(
+                                SchemaType::from_iter([Type::String, Type::Null]),
+                            )
+                            .min_length(None::<usize>)
+                            .max_length(None::<usize>),
+                    ),
+                )
+                .property(
+                    "simulation",
+                    RefOr::<
+                        Schema,
+                    >::from(ObjectBuilder::new().schema_type(Type::Boolean)),
+                )
+                .property(
+                    "source",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        OneOfBuilder::new()
+                            .item(ObjectBuilder::new().schema_type(Type::Null))
+                            .item(
+                                RefOr::<
+                                    Schema,
+                                >::from(
+                                    AllOfBuilder::new()
+                                        .item(
+                                            RefOr::<
+                                                Schema,
+                                            >::Ref(Ref::from_schema_name("TransferAccountRef")),
+                                        ),
+                                ),
+                            ),
+                    ),
+                )
+                .property(
+                    "destination",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        OneOfBuilder::new()
+                            .item(ObjectBuilder::new().schema_type(Type::Null))
+                            .item(
+                                RefOr::<
+                                    Schema,
+                                >::from(
+                                    AllOfBuilder::new()
+                                        .item(
+                                            RefOr::<
+                                                Schema,
+                                            >::Ref(Ref::from_schema_name("TransferAccountRef")),
+                                        ),
+                                ),
+                            ),
+                    ),
+                )
+                .property(
+                    "rule_id",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        ObjectBuilder::new()
+                            .schema_type(
+                                SchemaType::from_iter([Type::String, Type::Null]),
+                            )
+                            .min_length(None::<usize>)
+                            .max_length(None::<usize>),
+                    ),
+                )
+                .property(
+                    "rule_execution_id",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        ObjectBuilder::new()
+                            .schema_type(
+                                SchemaType::from_iter([Type::String, Type::Null]),
+                            )
+                            .min_length(None::<usize>)
+                            .max_length(None::<usize>),
+                    ),
+                )
+                .property(
+                    "error_code",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        OneOfBuilder::new()
+                            .item(ObjectBuilder::new().schema_type(Type::Null))
+                            .item(
+                                RefOr::<
+                                    Schema,
+                                >::from(
+                                    AllOfBuilder::new()
+                                        .item(
+                                            RefOr::<
+                                                Schema,
+                                            >::Ref(Ref::from_schema_name("TransferErrorCode")),
+                                        ),
+                                ),
+                            ),
+                    ),
+                )
+                .property(
+                    "created_at",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        ObjectBuilder::new()
+                            .schema_type(Type::String)
+                            .format(Some(SchemaFormat::Custom("date-time".to_owned())))
+                            .min_length(None::<usize>)
+                            .max_length(None::<usize>),
+                    ),
+                )
+                .property(
+                    "completed_at",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        ObjectBuilder::new()
+                            .schema_type(
+                                SchemaType::from_iter([Type::String, Type::Null]),
+                            )
+                            .format(Some(SchemaFormat::Custom("date-time".to_owned())))
+                            .min_length(None::<usize>)
+                            .max_length(None::<usize>),
+                    ),
+                )
+                .required("id")
+                .required("amount_in_cents")
+                .required("direction")
+                .required("origin")
+                .required("status")
+                .required("description")
+                .required("simulation")
+                .required("source")
+                .required("destination")
+                .required("rule_id")
+                .required("rule_execution_id")
+                .required("error_code")
+                .required("created_at")
+                .required("completed_at")
+                .min_properties(None::<usize>)
+                .max_properties(None::<usize>),
+        )
+    }
+}
+impl utoipa::ToSchema for types::Transfer {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("Transfer")
+    }
+}
+///`#/components/schemas/TransferListResponse` with its constraints, as utoipa sees it.
+impl utoipa::PartialSchema for types::TransferListResponse {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::*;
+        use utoipa::openapi::RefOr;
+        RefOr::<
+            Schema,
+        >::from(
+            ObjectBuilder::new()
+                .schema_type(Type::Object)
+                .property(
+                    "request_id",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        ObjectBuilder::new()
+                            .schema_type(Type::String)
+                            .min_length(None::<usize>)
+                            .max_length(None::<usize>),
+                    ),
+                )
+                .property(
+                    "data",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        ArrayBuilder::new()
+                            .schema_type(Type::Array)
+                            .items(
+                                ArrayItems::RefOrSchema(
+                                    Box::new(
+                                        RefOr::<Schema>::Ref(Ref::from_schema_name("Transfer")),
+                                    ),
+                                ),
+                            )
+                            .min_items(None::<usize>)
+                            .max_items(None::<usize>)
+                            .unique_items(false),
+                    ),
+                )
+                .property(
+                    "page_info",
+                    RefOr::<Schema>::Ref(Ref::from_schema_name("PageInfo")),
+                )
+                .required("request_id")
+                .required("data")
+                .required("page_info")
+                .min_properties(None::<usize>)
+                .max_properties(None::<usize>),
+        )
+    }
+}
+impl utoipa::ToSchema for types::TransferListResponse {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("TransferListResponse")
+    }
+}
+///`#/components/schemas/TransferResponse` with its constraints, as utoipa sees it.
+impl utoipa::PartialSchema for types::TransferResponse {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::*;
+        use utoipa::openapi::RefOr;
+        RefOr::<
+            Schema,
+        >::from(
+            ObjectBuilder::new()
+                .schema_type(Type::Object)
+                .property(
+                    "request_id",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        ObjectBuilder::new()
+                            .schema_type(Type::String)
+                            .min_length(None::<usize>)
+                            .max_length(None::<usize>),
+                    ),
+                )
+                .property(
+                    "data",
+                    RefOr::<Schema>::Ref(Ref::from_schema_name("Transfer")),
+                )
+                .required("request_id")
+                .required("data")
+                .min_properties(None::<usize>)
+                .max_properties(None::<usize>),
+        )
+    }
+}
+impl utoipa::ToSchema for types::TransferResponse {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("TransferResponse")
+    }
+}
+///`#/components/schemas/CreateTransferRequest` with its constraints, as utoipa sees it.
+impl utoipa::PartialSchema for types::CreateTransferRequest {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::*;
+        use utoipa::openapi::RefOr;
+        RefOr::<
+            Schema,
+        >::from(
+            ObjectBuilder::new()
+                .schema_type(Type::Object)
+                .property(
+                    "source_account_id",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        ObjectBuilder::new()
+                            .schema_type(Type::String)
+                            .min_length(Some(1usize))
+                            .max_length(Some(64usize)),
+                    ),
+                )
+                .property(
+                    "destination_account_id",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        ObjectBuilder::new()
+                            .schema_type(Type::String)
+                            .min_length(Some(1usize))
+                            .max_length(Some(64usize)),
+                    ),
+                )
+                .property(
+                    "amount_in_cents",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        ObjectBuilder::new()
+                            .schema_type(Type::Integer)
+                            .format(Some(SchemaFormat::Custom("int64".to_owned())))
+                            .minimum(Some(utoipa::Number::Int(100i64 as isize)))
+                            .maximum(Some(utoipa::Number::Int(100000000000i64 as isize))),
+                    ),
+                )
+                .property(
+                    "description",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        ObjectBuilder::new()
+                            .schema_type(Type::String)
+                            .min_length(None::<usize>)
+                            .max_length(Some(10usize))
+                            .pattern(Some("^[a-zA-Z0-9 ]*$")),
+                    ),
+                )
+                .property(
+                    "simulation",
+                    RefOr::<
+                        Schema,
+                    >::from(ObjectBuilder::new().schema_type(Type::Boolean)),
+                )
+                .required("source_account_id")
+                .required("destination_account_id")
+                .required("amount_in_cents")
+                .additional_properties(
+                    Some(AdditionalProperties::<Schema>::FreeForm(false)),
+                )
+                .min_properties(None::<usize>)
+                .max_properties(None::<usize>),
+        )
+    }
+}
+impl utoipa::ToSchema for types::CreateTransferRequest {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("CreateTransferRequest")
+    }
+}
+///`#/components/schemas/CardType` with its constraints, as utoipa sees it.
+impl utoipa::PartialSchema for types::CardType {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::*;
+        use utoipa::openapi::RefOr;
+        RefOr::<
+            Schema,
+        >::from(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .min_length(None::<usize>)
+                .max_length(None::<usize>)
+                .enum_values(
+                    Some([
+                        serde_json::Value::from("virtual"),
+                        serde_json::Value::from("physical"),
+                    ]),
+                ),
+        )
+    }
+}
+impl utoipa::ToSchema for types::CardType {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("CardType")
+    }
+}
+///`#/components/schemas/CardStatus` with its constraints, as utoipa sees it.
+impl utoipa::PartialSchema for types::CardStatus {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::*;
+        use utoipa::openapi::RefOr;
+        RefOr::<
+            Schema,
+        >::from(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .min_length(None::<usize>)
+                .max_length(None::<usize>)
+                .enum_values(
+                    Some([
+                        serde_json::Value::from("active"),
+                        serde_json::Value::from("inactive"),
+                        serde_json::Value::from("frozen"),
+                        serde_json::Value::from("stolen"),
+                        serde_json::Value::from("lost"),
+                    ]),
+                ),
+        )
+    }
+}
+impl utoipa::ToSchema for types::CardStatus {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("CardStatus")
+    }
+}
+///`#/components/schemas/Card` with its constraints, as utoipa sees it.
+impl utoipa::PartialSchema for types::Card {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::*;
+        use utoipa::openapi::RefOr;
+        RefOr::<
+            Schema,
+        >::from(
+            ObjectBuilder::new()
+                .schema_type(Type::Object)
+                .property(
+                    "id",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        ObjectBuilder::new()
+                            .schema_type(Type::String)
+                            .min_length(None::<usize>)
+                            .max_length(None::<usize>),
+                    ),
+                )
+                .property(
+                    "type",
+                    RefOr::<Schema>::Ref(Ref::from_schema_name("CardType")),
+                )
+                .property(
+                    "status",
+                    RefOr::<Schema>::Ref(Ref::from_schema_name("CardStatus")),
+                )
+                .property(
+                    "last_four",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        ObjectBuilder::new()
+                            .schema_type(Type::String)
+                            .min_length(None::<usize>)
+                            .max_length(None::<usize>),
+                    ),
+                )
+                .property(
+                    "holder_name",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        ObjectBuilder::new()
+                            .schema_type(Type::String)
+                            .min_length(None::<usize>)
+                            .max_length(None::<usize>),
+                    ),
+                )
+                .property(
+                    "expiration_date",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        ObjectBuilder::new()
+                            .schema_type(Type::String)
+                            .min_length(None::<usize>)
+                            .max_length(None::<usize>),
+                    ),
+                )
+                .property(
+                    "account_id",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        ObjectBuilder::new()
+                            .schema_type(Type::String)
+                            .min_length(None::<usize>)
+                            .max_length(None::<usize>),
+                    ),
+                )
+                .property(
+                    "created_at",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        ObjectBuilder::new()
+                            .schema_type(Type::String)
+                            .format(Some(SchemaFormat::Custom("date-time".to_owned())))
+                            .min_length(None::<usize>)
+                            .max_length(None::<usize>),
+                    ),
+                )
+                .required("id")
+                .required("type")
+                .required("status")
+                .required("last_four")
+                .required("holder_name")
+                .required("expiration_date")
+                .required("account_id")
+                .required("created_at")
+                .min_properties(None::<usize>)
+                .max_properties(None::<usize>),
+        )
+    }
+}
+impl utoipa::ToSchema for types::Card {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("Card")
+    }
+}
+///`#/components/schemas/CardListResponse` with its constraints, as utoipa sees it.
+impl utoipa::PartialSchema for types::CardListResponse {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::*;
+        use utoipa::openapi::RefOr;
+        RefOr::<
+            Schema,
+        >::from(
+            ObjectBuilder::new()
+                .schema_type(Type::Object)
+                .property(
+                    "request_id",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        ObjectBuilder::new()
+                            .schema_type(Type::String)
+                            .min_length(None::<usize>)
+                            .max_length(None::<usize>),
+                    ),
+                )
+                .property(
+                    "data",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        ArrayBuilder::new()
+                            .schema_type(Type::Array)
+                            .items(
+                                ArrayItems::RefOrSchema(
+                                    Box::new(
+                                        RefOr::<Schema>::Ref(Ref::from_schema_name("Card")),
+                                    ),
+                                ),
+                            )
+                            .min_items(None::<usize>)
+                            .max_items(None::<usize>)
+                            .unique_items(false),
+                    ),
+                )
+                .required("request_id")
+                .required("data")
+                .min_properties(None::<usize>)
+                .max_properties(None::<usize>),
+        )
+    }
+}
+impl utoipa::ToSchema for types::CardListResponse {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("CardListResponse")
+    }
+}
+///`#/components/schemas/CardResponse` with its constraints, as utoipa sees it.
+impl utoipa::PartialSchema for types::CardResponse {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::*;
+        use utoipa::openapi::RefOr;
+        RefOr::<
+            Schema,
+        >::from(
+            ObjectBuilder::new()
+                .schema_type(Type::Object)
+                .property(
+                    "request_id",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        ObjectBuilder::new()
+                            .schema_type(Type::String)
+                            .min_length(None::<usize>)
+                            .max_length(None::<usize>),
+                    ),
+                )
+                .property("data", RefOr::<Schema>::Ref(Ref::from_schema_name("Card")))
+                .required("request_id")
+                .required("data")
+                .min_properties(None::<usize>)
+                .max_properties(None::<usize>),
+        )
+    }
+}
+impl utoipa::ToSchema for types::CardResponse {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("CardResponse")
+    }
+}
+///`#/components/schemas/CardTransactionDirection` with its constraints, as utoipa sees it.
+impl utoipa::PartialSchema for types::CardTransactionDirection {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::*;
+        use utoipa::openapi::RefOr;
+        RefOr::<
+            Schema,
+        >::from(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .min_length(None::<usize>)
+                .max_length(None::<usize>)
+                .enum_values(
+                    Some([
+                        serde_json::Value::from("debit"),
+                        serde_json::Value::from("credit"),
+                    ]),
+                ),
+        )
+    }
+}
+impl utoipa::ToSchema for types::CardTransactionDirection {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("CardTransactionDirection")
+    }
+}
+///`#/components/schemas/CardTransaction` with its constraints, as utoipa sees it.
+impl utoipa::PartialSchema for types::CardTransaction {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::*;
+        use utoipa::openapi::RefOr;
+        RefOr::<
+            Schema,
+        >::from(
+            ObjectBuilder::new()
+                .schema_type(Type::Object)
+                .property(
+                    "id",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        ObjectBuilder::new()
+                            .schema_type(Type::String)
+                            .min_length(None::<usize>)
+                            .max_length(None::<usize>),
+                    ),
+                )
+                .property(
+                    "card_id",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        ObjectBuilder::new()
+                            .schema_type(Type::String)
+                            .min_length(None::<usize>)
+                            .max_length(None::<usize>),
+                    ),
+                )
+                .property(
+                    "direction",
+                    RefOr::<
+                        Schema,
+                    >::Ref(Ref::from_schema_name("CardTransactionDirection")),
+                )
+                .property(
+                    "amount_in_cents",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        ObjectBuilder::new()
+                            .schema_type(Type::Integer)
+                            .format(Some(SchemaFormat::Custom("int64".to_owned()))),
+                    ),
+                )
+                .property(
+                    "description",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        ObjectBuilder::new()
+                            .schema_type(
+                                SchemaType::from_iter([Type::String, Type::Null]),
+                            )
+                            .min_length(None::<usize>)
+                            .max_length(None::<usize>),
+                    ),
+                )
+                .property(
+                    "merchant_name",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        ObjectBuilder::new()
+                            .schema_type(
+                                SchemaType::from_iter([Type::String, Type::Null]),
+                            )
+                            .min_length(None::<usize>)
+                            .max_length(None::<usize>),
+                    ),
+                )
+                .property(
+                    "created_at",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        ObjectBuilder::new()
+                            .schema_type(Type::String)
+                            .format(Some(SchemaFormat::Custom("date-time".to_owned())))
+                            .min_length(None::<usize>)
+                            .max_length(None::<usize>),
+                    ),
+                )
+                .required("id")
+                .required("card_id")
+                .required("direction")
+                .required("amount_in_cents")
+                .required("description")
+                .required("merchant_name")
+                .required("created_at")
+                .min_properties(None::<usize>)
+                .max_properties(None::<usize>),
+        )
+    }
+}
+impl utoipa::ToSchema for types::CardTransaction {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("CardTransaction")
+    }
+}
+///`#/components/schemas/CardTransactionListResponse` with its constraints, as utoipa sees it.
+impl utoipa::PartialSchema for types::CardTransactionListResponse {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::*;
+        use utoipa::openapi::RefOr;
+        RefOr::<
+            Schema,
+        >::from(
+            ObjectBuilder::new()
+                .schema_type(Type::Object)
+                .property(
+                    "request_id",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        ObjectBuilder::new()
+                            .schema_type(Type::String)
+                            .min_length(None::<usize>)
+                            .max_length(None::<usize>),
+                    ),
+                )
+                .property(
+                    "data",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        ArrayBuilder::new()
+                            .schema_type(Type::Array)
+                            .items(
+                                ArrayItems::RefOrSchema(
+                                    Box::new(
+                                        RefOr::<
+                                            Schema,
+                                        >::Ref(Ref::from_schema_name("CardTransaction")),
+                                    ),
+                                ),
+                            )
+                            .min_items(None::<usize>)
+                            .max_items(None::<usize>)
+                            .unique_items(false),
+                    ),
+                )
+                .property(
+                    "page_info",
+                    RefOr::<Schema>::Ref(Ref::from_schema_name("PageInfo")),
+                )
+                .required("request_id")
+                .required("data")
+                .required("page_info")
+                .min_properties(None::<usize>)
+                .max_properties(None::<usize>),
+        )
+    }
+}
+impl utoipa::ToSchema for types::CardTransactionListResponse {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("CardTransactionListResponse")
+    }
+}
+///`#/components/schemas/DepositOrigin` with its constraints, as utoipa sees it.
+impl utoipa::PartialSchema for types::DepositOrigin {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::*;
+        use utoipa::openapi::RefOr;
+        RefOr::<
+            Schema,
+        >::from(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .min_length(None::<usize>)
+                .max_length(None::<usize>)
+                .enum_values(
+                    Some([
+                        serde_json::Value::from("paycheck"),
+                        serde_json::Value::from("check_deposit"),
+                        serde_json::Value::from("cashback"),
+                    ]),
+                ),
+        )
+    }
+}
+impl utoipa::ToSchema for types::DepositOrigin {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("DepositOrigin")
+    }
+}
+///`#/components/schemas/SandboxDepositRequest` with its constraints, as utoipa sees it.
+impl utoipa::PartialSchema for types::SandboxDepositRequest {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::*;
+        use utoipa::openapi::RefOr;
+        RefOr::<
+            Schema,
+        >::from(
+            ObjectBuilder::new()
+                .schema_type(Type::Object)
+                .property(
+                    "account_id",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        ObjectBuilder::new()
+                            .schema_type(Type::String)
+                            .min_length(Some(1usize))
+                            .max_length(Some(64usize)),
+                    ),
+                )
+                .property(
+                    "amount_in_cents",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        ObjectBuilder::new()
+                            .schema_type(Type::Integer)
+                            .format(Some(SchemaFormat::Custom("int64".to_owned())))
+                            .minimum(Some(utoipa::Number::Int(1i64 as isize)))
+                            .maximum(Some(utoipa::Number::Int(100000000000i64 as isize))),
+                    ),
+                )
+                .property(
+                    "origin",
+                    RefOr::<Schema>::Ref(Ref::from_schema_name("DepositOrigin")),
+                )
+                .property(
+                    "description",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        ObjectBuilder::new()
+                            .schema_type(Type::String)
+                            .min_length(None::<usize>)
+                            .max_length(Some(10usize))
+                            .pattern(Some("^[a-zA-Z0-9 ]*$")),
+                    ),
+                )
+                .required("account_id")
+                .required("amount_in_cents")
+                .additional_properties(
+                    Some(AdditionalProperties::<Schema>::FreeForm(false)),
+                )
+                .min_properties(None::<usize>)
+                .max_properties(None::<usize>),
+        )
+    }
+}
+impl utoipa::ToSchema for types::SandboxDepositRequest {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("SandboxDepositRequest")
+    }
+}
+///`#/components/schemas/SandboxExternalAccountRequest` with its constraints, as utoipa sees it.
+impl utoipa::PartialSchema for types::SandboxExternalAccountRequest {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::*;
+        use utoipa::openapi::RefOr;
+        RefOr::<
+            Schema,
+        >::from(
+            ObjectBuilder::new()
+                .schema_type(Type::Object)
+                .property(
+                    "name",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        ObjectBuilder::new()
+                            .schema_type(Type::String)
+                            .min_length(Some(1usize))
+                            .max_length(Some(100usize)),
+                    ),
+                )
+                .property(
+                    "external_account_type",
+                    RefOr::<Schema>::Ref(Ref::from_schema_name("ExternalAccountType")),
+                )
+                .property(
+                    "institution_name",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        ObjectBuilder::new()
+                            .schema_type(Type::String)
+                            .min_length(Some(1usize))
+                            .max_length(Some(100usize)),
+                    ),
+                )
+                .property(
+                    "balance_in_cents",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        ObjectBuilder::new()
+                            .schema_type(Type::Integer)
+                            .format(Some(SchemaFormat::Custom("int64".to_owned())))
+                            .minimum(Some(utoipa::Number::Int(0i64 as isize)))
+                            .maximum(
+                                Some(utoipa::Number::Int(100000000000000i64 as isize)),
+                            ),
+                    ),
+                )
+                .property(
+                    "last_statement_balance_in_cents",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        ObjectBuilder::new()
+                            .schema_type(Type::Integer)
+                            .format(Some(SchemaFormat::Custom("int64".to_owned())))
+                            .minimum(Some(utoipa::Number::Int(0i64 as isize)))
+                            .maximum(
+                                Some(utoipa::Number::Int(100000000000000i64 as isize)),
+                            ),
+                    ),
+                )
+                .property(
+                    "next_payment_minimum_in_cents",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        ObjectBuilder::new()
+                            .schema_type(Type::Integer)
+                            .format(Some(SchemaFormat::Custom("int64".to_owned())))
+                            .minimum(Some(utoipa::Number::Int(0i64 as isize)))
+                            .maximum(
+                                Some(utoipa::Number::Int(100000000000000i64 as isize)),
+                            ),
+                    ),
+                )
+                .property(
+                    "next_payment_due_date",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        ObjectBuilder::new()
+                            .schema_type(Type::String)
+                            .format(Some(SchemaFormat::Custom("date".to_owned())))
+                            .min_length(None::<usize>)
+                            .max_length(None::<usize>),
+                    ),
+                )
+                .required("name")
+                .required("external_account_type")
+                .required("institution_name")
+                .required("balance_in_cents")
+                .additional_properties(
+                    Some(AdditionalProperties::<Schema>::FreeForm(false)),
+                )
+                .min_properties(None::<usize>)
+                .max_properties(None::<usize>),
+        )
+    }
+}
+impl utoipa::ToSchema for types::SandboxExternalAccountRequest {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("SandboxExternalAccountRequest")
+    }
+}
+///`#/components/schemas/SandboxClockAdvanceRequest` with its constraints, as utoipa sees it.
+impl utoipa::PartialSchema for types::SandboxClockAdvanceRequest {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::*;
+        use utoipa::openapi::RefOr;
+        RefOr::<
+            Schema,
+        >::from(
+            ObjectBuilder::new()
+                .schema_type(Type::Object)
+                .property(
+                    "seconds",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        ObjectBuilder::new()
+                            .schema_type(Type::Integer)
+                            .format(Some(SchemaFormat::Custom("int64".to_owned())))
+                            .minimum(Some(utoipa::Number::Int(1i64 as isize)))
+                            .maximum(Some(utoipa::Number::Int(31622400i64 as isize))),
+                    ),
+                )
+                .required("seconds")
+                .additional_properties(
+                    Some(AdditionalProperties::<Schema>::FreeForm(false)),
+                )
+                .min_properties(None::<usize>)
+                .max_properties(None::<usize>),
+        )
+    }
+}
+impl utoipa::ToSchema for types::SandboxClockAdvanceRequest {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("SandboxClockAdvanceRequest")
+    }
+}
+///`#/components/schemas/SandboxClock` with its constraints, as utoipa sees it.
+impl utoipa::PartialSchema for types::SandboxClock {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::*;
+        use utoipa::openapi::RefOr;
+        RefOr::<
+            Schema,
+        >::from(
+            ObjectBuilder::new()
+                .schema_type(Type::Object)
+                .property(
+                    "now",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        ObjectBuilder::new()
+                            .schema_type(Type::String)
+                            .format(Some(SchemaFormat::Custom("date-time".to_owned())))
+                            .min_length(None::<usize>)
+                            .max_length(None::<usize>),
+                    ),
+                )
+                .property(
+                    "transfers_settled",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        ObjectBuilder::new()
+                            .schema_type(Type::Integer)
+                            .format(Some(SchemaFormat::Custom("int32".to_owned())))
+                            .minimum(Some(utoipa::Number::Int(0i64 as isize))),
+                    ),
+                )
+                .property(
+                    "rules_executed",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        ObjectBuilder::new()
+                            .schema_type(Type::Integer)
+                            .format(Some(SchemaFormat::Custom("int32".to_owned())))
+                            .minimum(Some(utoipa::Number::Int(0i64 as isize))),
+                    ),
+                )
+                .required("now")
+                .required("transfers_settled")
+                .required("rules_executed")
+                .min_properties(None::<usize>)
+                .max_properties(None::<usize>),
+        )
+    }
+}
+impl utoipa::ToSchema for types::SandboxClock {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("SandboxClock")
+    }
+}
+///`#/components/schemas/SandboxClockResponse` with its constraints, as utoipa sees it.
+impl utoipa::PartialSchema for types::SandboxClockResponse {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::*;
+        use utoipa::openapi::RefOr;
+        RefOr::<
+            Schema,
+        >::from(
+            ObjectBuilder::new()
+                .schema_type(Type::Object)
+                .property(
+                    "request_id",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        ObjectBuilder::new()
+                            .schema_type(Type::String)
+                            .min_length(None::<usize>)
+                            .max_length(None::<usize>),
+                    ),
+                )
+                .property(
+                    "data",
+                    RefOr::<Schema>::Ref(Ref::from_schema_name("SandboxClock")),
+                )
+                .required("request_id")
+                .required("data")
+                .min_properties(None::<usize>)
+                .max_properties(None::<usize>),
+        )
+    }
+}
+impl utoipa::ToSchema for types::SandboxClockResponse {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("SandboxClockResponse")
+    }
+}
+///`#/components/schemas/SandboxOrganization` with its constraints, as utoipa sees it.
+impl utoipa::PartialSchema for types::SandboxOrganization {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::*;
+        use utoipa::openapi::RefOr;
+        RefOr::<
+            Schema,
+        >::from(
+            ObjectBuilder::new()
+                .schema_type(Type::Object)
+                .property(
+                    "id",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        ObjectBuilder::new()
+                            .schema_type(Type::String)
+                            .min_length(None::<usize>)
+                            .max_length(None::<usize>),
+                    ),
+                )
+                .property(
+                    "name",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        ObjectBuilder::new()
+                            .schema_type(Type::String)
+                            .min_length(None::<usize>)
+                            .max_length(None::<usize>),
+                    ),
+                )
+                .property(
+                    "now",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        ObjectBuilder::new()
+                            .schema_type(Type::String)
+                            .format(Some(SchemaFormat::Custom("date-time".to_owned())))
+                            .min_length(None::<usize>)
+                            .max_length(None::<usize>),
+                    ),
+                )
+                .property(
+                    "approval_threshold_in_cents",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        ObjectBuilder::new()
+                            .schema_type(
+                                SchemaType::from_iter([Type::Integer, Type::Null]),
+                            )
+                            .format(Some(SchemaFormat::Custom("int64".to_owned()))),
+                    ),
+                )
+                .required("id")
+                .required("name")
+                .required("now")
+                .required("approval_threshold_in_cents")
+                .min_properties(None::<usize>)
+                .max_properties(None::<usize>),
+        )
+    }
+}
+impl utoipa::ToSchema for types::SandboxOrganization {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("SandboxOrganization")
+    }
+}
+///`#/components/schemas/SandboxOrganizationResponse` with its constraints, as utoipa sees it.
+impl utoipa::PartialSchema for types::SandboxOrganizationResponse {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::*;
+        use utoipa::openapi::RefOr;
+        RefOr::<
+            Schema,
+        >::from(
+            ObjectBuilder::new()
+                .schema_type(Type::Object)
+                .property(
+                    "request_id",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        ObjectBuilder::new()
+                            .schema_type(Type::String)
+                            .min_length(None::<usize>)
+                            .max_length(None::<usize>),
+                    ),
+                )
+                .property(
+                    "data",
+                    RefOr::<Schema>::Ref(Ref::from_schema_name("SandboxOrganization")),
+                )
+                .required("request_id")
+                .required("data")
+                .min_properties(None::<usize>)
+                .max_properties(None::<usize>),
+        )
+    }
+}
+impl utoipa::ToSchema for types::SandboxOrganizationResponse {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("SandboxOrganizationResponse")
+    }
+}
+///`#/components/schemas/SandboxOrganizationUpdate` with its constraints, as utoipa sees it.
+impl utoipa::PartialSchema for types::SandboxOrganizationUpdate {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::*;
+        use utoipa::openapi::RefOr;
+        RefOr::<
+            Schema,
+        >::from(
+            ObjectBuilder::new()
+                .schema_type(Type::Object)
+                .property(
+                    "approval_threshold_in_cents",
+                    RefOr::<
+                        Schema,
+                    >::from(
+                        ObjectBuilder::new()
+                            .schema_type(
+                                SchemaType::from_iter([Type::Integer, Type::Null]),
+                            )
+                            .format(Some(SchemaFormat::Custom("int64".to_owned())))
+                            .minimum(Some(utoipa::Number::Int(100i64 as isize))),
+                    ),
+                )
+                .required("approval_threshold_in_cents")
+                .additional_properties(
+                    Some(AdditionalProperties::<Schema>::FreeForm(false)),
+                )
+                .min_properties(None::<usize>)
+                .max_properties(None::<usize>),
+        )
+    }
+}
+impl utoipa::ToSchema for types::SandboxOrganizationUpdate {
+    fn name() -> std::borrow::Cow<'static, str> {
+        std::borrow::Cow::Borrowed("SandboxOrganizationUpdate")
+    }
 }
 ///Checks a JSON value against the `AccountRole` schema; reports the first violation.
 pub fn validate_account_role(
