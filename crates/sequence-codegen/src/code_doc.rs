@@ -7,7 +7,7 @@
 //! a route table that disagrees with the spec, fails `cargo test` with a readable difference.
 //!
 //! It carries each operation's method, path, `operationId`, tag, parameters (name, location,
-//! required), request body (schema reference, required) and responses (status, body schema
+//! required, schema with its constraints), request body (schema reference, required) and responses (status, body schema
 //! reference), and every component schema. Each wire type typify made gets an
 //! `impl utoipa::PartialSchema + ToSchema` (emitted here rather than through typify's
 //! `with_derive`, because utoipa's derive would see Rust types, not the spec's constraints)
@@ -47,12 +47,18 @@ pub(crate) fn openapi_fn(
                 ParamLocation::Header => quote!(Header),
             };
             let required = if p.required { quote!(True) } else { quote!(False) };
+            let schema = schema_expr(&p.schema);
             quote! {
                 .parameter(
                     ParameterBuilder::new()
                         .name(#name)
                         .parameter_in(ParameterIn::#location)
                         .required(Required::#required)
+                        .schema(Some({
+                            use utoipa::openapi::schema::*;
+                            use utoipa::openapi::RefOr;
+                            #schema
+                        }))
                         .build(),
                 )
             }

@@ -9311,6 +9311,13 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
                             .name("type")
                             .parameter_in(ParameterIn::Query)
                             .required(Required::False)
+                            .schema(
+                                Some({
+                                    use utoipa::openapi::schema::*;
+                                    use utoipa::openapi::RefOr;
+                                    RefOr::<Schema>::Ref(Ref::from_schema_name("AccountType"))
+                                }),
+                            )
                             .build(),
                     )
                     .parameter(
@@ -9318,6 +9325,15 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
                             .name("X-Request-ID")
                             .parameter_in(ParameterIn::Header)
                             .required(Required::False)
+                            .schema(
+                                Some({
+                                    use utoipa::openapi::schema::*;
+                                    use utoipa::openapi::RefOr;
+                                    RefOr::<
+                                        Schema,
+                                    >::Ref(Ref::from_schema_name("RequestIdHeaderValue"))
+                                }),
+                            )
                             .build(),
                     )
                     .response(
@@ -9371,6 +9387,13 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
                             .name("id")
                             .parameter_in(ParameterIn::Path)
                             .required(Required::True)
+                            .schema(
+                                Some({
+                                    use utoipa::openapi::schema::*;
+                                    use utoipa::openapi::RefOr;
+                                    RefOr::<Schema>::Ref(Ref::from_schema_name("ResourceId"))
+                                }),
+                            )
                             .build(),
                     )
                     .parameter(
@@ -9378,6 +9401,15 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
                             .name("X-Request-ID")
                             .parameter_in(ParameterIn::Header)
                             .required(Required::False)
+                            .schema(
+                                Some({
+                                    use utoipa::openapi::schema::*;
+                                    use utoipa::openapi::RefOr;
+                                    RefOr::<
+                                        Schema,
+                                    >::Ref(Ref::from_schema_name("RequestIdHeaderValue"))
+                                }),
+                            )
                             .build(),
                     )
                     .response(
@@ -9437,6 +9469,13 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
                             .name("id")
                             .parameter_in(ParameterIn::Path)
                             .required(Required::True)
+                            .schema(
+                                Some({
+                                    use utoipa::openapi::schema::*;
+                                    use utoipa::openapi::RefOr;
+                                    RefOr::<Schema>::Ref(Ref::from_schema_name("ResourceId"))
+                                }),
+                            )
                             .build(),
                     )
                     .parameter(
@@ -9444,6 +9483,15 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
                             .name("Idempotency-Key")
                             .parameter_in(ParameterIn::Header)
                             .required(Required::False)
+                            .schema(
+                                Some({
+                                    use utoipa::openapi::schema::*;
+                                    use utoipa::openapi::RefOr;
+                                    RefOr::<
+                                        Schema,
+                                    >::Ref(Ref::from_schema_name("IdempotencyKeyValue"))
+                                }),
+                            )
                             .build(),
                     )
                     .parameter(
@@ -9451,6 +9499,15 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
                             .name("X-Request-ID")
                             .parameter_in(ParameterIn::Header)
                             .required(Required::False)
+                            .schema(
+                                Some({
+                                    use utoipa::openapi::schema::*;
+                                    use utoipa::openapi::RefOr;
+                                    RefOr::<
+                                        Schema,
+                                    >::Ref(Ref::from_schema_name("RequestIdHeaderValue"))
+                                }),
+                            )
                             .build(),
                     )
                     .response("204", ResponseBuilder::new().build())
@@ -9511,6 +9568,15 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
                             .name("Idempotency-Key")
                             .parameter_in(ParameterIn::Header)
                             .required(Required::False)
+                            .schema(
+                                Some({
+                                    use utoipa::openapi::schema::*;
+                                    use utoipa::openapi::RefOr;
+                                    RefOr::<
+                                        Schema,
+                                    >::Ref(Ref::from_schema_name("IdempotencyKeyValue"))
+                                }),
+                            )
                             .build(),
                     )
                     .parameter(
@@ -9518,6 +9584,15 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
                             .name("X-Request-ID")
                             .parameter_in(ParameterIn::Header)
                             .required(Required::False)
+                            .schema(
+                                Some({
+                                    use utoipa::openapi::schema::*;
+                                    use utoipa::openapi::RefOr;
+                                    RefOr::<
+                                        Schema,
+                                    >::Ref(Ref::from_schema_name("RequestIdHeaderValue"))
+                                }),
+                            )
                             .build(),
                     )
                     .request_body(
@@ -9600,6 +9675,15 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
                             .name("Idempotency-Key")
                             .parameter_in(ParameterIn::Header)
                             .required(Required::False)
+                            .schema(
+                                Some({
+                                    use utoipa::openapi::schema::*;
+                                    use utoipa::openapi::RefOr;
+                                    RefOr::<
+                                        Schema,
+                                    >::Ref(Ref::from_schema_name("IdempotencyKeyValue"))
+                                }),
+                            )
                             .build(),
                     )
                     .parameter(
@@ -9607,6 +9691,15 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
                             .name("X-Request-ID")
                             .parameter_in(ParameterIn::Header)
                             .required(Required::False)
+                            .schema(
+                                Some({
+                                    use utoipa::openapi::schema::*;
+                                    use utoipa::openapi::RefOr;
+                                    RefOr::<
+                                        Schema,
+                                    >::Ref(Ref::from_schema_name("RequestIdHeaderValue"))
+                                }),
+                            )
                             .build(),
                     )
                     .request_body(
@@ -9686,6 +9779,20 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
                             .name("source_id")
                             .parameter_in(ParameterIn::Query)
                             .required(Required::False)
+                            .schema(
+                                Some({
+                                    use utoipa::openapi::schema::*;
+                                    use utoipa::openapi::RefOr;
+                                    RefOr::<
+                                        Schema,
+                                    >::from(
+                                        ObjectBuilder::new()
+                                            .schema_type(Type::String)
+                                            .min_length(Some(1usize))
+                                            .max_length(Some(64usize)),
+                                    )
+                                }),
+                            )
                             .build(),
                     )
                     .parameter(
@@ -9693,6 +9800,15 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
                             .name("X-Request-ID")
                             .parameter_in(ParameterIn::Header)
                             .required(Required::False)
+                            .schema(
+                                Some({
+                                    use utoipa::openapi::schema::*;
+                                    use utoipa::openapi::RefOr;
+                                    RefOr::<
+                                        Schema,
+                                    >::Ref(Ref::from_schema_name("RequestIdHeaderValue"))
+                                }),
+                            )
                             .build(),
                     )
                     .response(
@@ -9746,6 +9862,15 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
                             .name("Idempotency-Key")
                             .parameter_in(ParameterIn::Header)
                             .required(Required::False)
+                            .schema(
+                                Some({
+                                    use utoipa::openapi::schema::*;
+                                    use utoipa::openapi::RefOr;
+                                    RefOr::<
+                                        Schema,
+                                    >::Ref(Ref::from_schema_name("IdempotencyKeyValue"))
+                                }),
+                            )
                             .build(),
                     )
                     .parameter(
@@ -9753,6 +9878,15 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
                             .name("X-Request-ID")
                             .parameter_in(ParameterIn::Header)
                             .required(Required::False)
+                            .schema(
+                                Some({
+                                    use utoipa::openapi::schema::*;
+                                    use utoipa::openapi::RefOr;
+                                    RefOr::<
+                                        Schema,
+                                    >::Ref(Ref::from_schema_name("RequestIdHeaderValue"))
+                                }),
+                            )
                             .build(),
                     )
                     .request_body(
@@ -9832,6 +9966,13 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
                             .name("id")
                             .parameter_in(ParameterIn::Path)
                             .required(Required::True)
+                            .schema(
+                                Some({
+                                    use utoipa::openapi::schema::*;
+                                    use utoipa::openapi::RefOr;
+                                    RefOr::<Schema>::Ref(Ref::from_schema_name("ResourceId"))
+                                }),
+                            )
                             .build(),
                     )
                     .parameter(
@@ -9839,6 +9980,15 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
                             .name("X-Request-ID")
                             .parameter_in(ParameterIn::Header)
                             .required(Required::False)
+                            .schema(
+                                Some({
+                                    use utoipa::openapi::schema::*;
+                                    use utoipa::openapi::RefOr;
+                                    RefOr::<
+                                        Schema,
+                                    >::Ref(Ref::from_schema_name("RequestIdHeaderValue"))
+                                }),
+                            )
                             .build(),
                     )
                     .response(
@@ -9904,6 +10054,13 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
                             .name("id")
                             .parameter_in(ParameterIn::Path)
                             .required(Required::True)
+                            .schema(
+                                Some({
+                                    use utoipa::openapi::schema::*;
+                                    use utoipa::openapi::RefOr;
+                                    RefOr::<Schema>::Ref(Ref::from_schema_name("ResourceId"))
+                                }),
+                            )
                             .build(),
                     )
                     .parameter(
@@ -9911,6 +10068,15 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
                             .name("Idempotency-Key")
                             .parameter_in(ParameterIn::Header)
                             .required(Required::False)
+                            .schema(
+                                Some({
+                                    use utoipa::openapi::schema::*;
+                                    use utoipa::openapi::RefOr;
+                                    RefOr::<
+                                        Schema,
+                                    >::Ref(Ref::from_schema_name("IdempotencyKeyValue"))
+                                }),
+                            )
                             .build(),
                     )
                     .parameter(
@@ -9918,6 +10084,15 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
                             .name("X-Request-ID")
                             .parameter_in(ParameterIn::Header)
                             .required(Required::False)
+                            .schema(
+                                Some({
+                                    use utoipa::openapi::schema::*;
+                                    use utoipa::openapi::RefOr;
+                                    RefOr::<
+                                        Schema,
+                                    >::Ref(Ref::from_schema_name("RequestIdHeaderValue"))
+                                }),
+                            )
                             .build(),
                     )
                     .request_body(
@@ -10009,6 +10184,13 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
                             .name("id")
                             .parameter_in(ParameterIn::Path)
                             .required(Required::True)
+                            .schema(
+                                Some({
+                                    use utoipa::openapi::schema::*;
+                                    use utoipa::openapi::RefOr;
+                                    RefOr::<Schema>::Ref(Ref::from_schema_name("ResourceId"))
+                                }),
+                            )
                             .build(),
                     )
                     .parameter(
@@ -10016,6 +10198,15 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
                             .name("Idempotency-Key")
                             .parameter_in(ParameterIn::Header)
                             .required(Required::False)
+                            .schema(
+                                Some({
+                                    use utoipa::openapi::schema::*;
+                                    use utoipa::openapi::RefOr;
+                                    RefOr::<
+                                        Schema,
+                                    >::Ref(Ref::from_schema_name("IdempotencyKeyValue"))
+                                }),
+                            )
                             .build(),
                     )
                     .parameter(
@@ -10023,6 +10214,15 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
                             .name("X-Request-ID")
                             .parameter_in(ParameterIn::Header)
                             .required(Required::False)
+                            .schema(
+                                Some({
+                                    use utoipa::openapi::schema::*;
+                                    use utoipa::openapi::RefOr;
+                                    RefOr::<
+                                        Schema,
+                                    >::Ref(Ref::from_schema_name("RequestIdHeaderValue"))
+                                }),
+                            )
                             .build(),
                     )
                     .response("204", ResponseBuilder::new().build())
@@ -10089,6 +10289,13 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
                             .name("id")
                             .parameter_in(ParameterIn::Path)
                             .required(Required::True)
+                            .schema(
+                                Some({
+                                    use utoipa::openapi::schema::*;
+                                    use utoipa::openapi::RefOr;
+                                    RefOr::<Schema>::Ref(Ref::from_schema_name("ResourceId"))
+                                }),
+                            )
                             .build(),
                     )
                     .parameter(
@@ -10096,6 +10303,15 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
                             .name("Idempotency-Key")
                             .parameter_in(ParameterIn::Header)
                             .required(Required::False)
+                            .schema(
+                                Some({
+                                    use utoipa::openapi::schema::*;
+                                    use utoipa::openapi::RefOr;
+                                    RefOr::<
+                                        Schema,
+                                    >::Ref(Ref::from_schema_name("IdempotencyKeyValue"))
+                                }),
+                            )
                             .build(),
                     )
                     .parameter(
@@ -10103,6 +10319,15 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
                             .name("X-Request-ID")
                             .parameter_in(ParameterIn::Header)
                             .required(Required::False)
+                            .schema(
+                                Some({
+                                    use utoipa::openapi::schema::*;
+                                    use utoipa::openapi::RefOr;
+                                    RefOr::<
+                                        Schema,
+                                    >::Ref(Ref::from_schema_name("RequestIdHeaderValue"))
+                                }),
+                            )
                             .build(),
                     )
                     .request_body(
@@ -10194,6 +10419,13 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
                             .name("after")
                             .parameter_in(ParameterIn::Query)
                             .required(Required::False)
+                            .schema(
+                                Some({
+                                    use utoipa::openapi::schema::*;
+                                    use utoipa::openapi::RefOr;
+                                    RefOr::<Schema>::Ref(Ref::from_schema_name("Cursor"))
+                                }),
+                            )
                             .build(),
                     )
                     .parameter(
@@ -10201,6 +10433,13 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
                             .name("execution_mode")
                             .parameter_in(ParameterIn::Query)
                             .required(Required::False)
+                            .schema(
+                                Some({
+                                    use utoipa::openapi::schema::*;
+                                    use utoipa::openapi::RefOr;
+                                    RefOr::<Schema>::Ref(Ref::from_schema_name("ExecutionMode"))
+                                }),
+                            )
                             .build(),
                     )
                     .parameter(
@@ -10208,6 +10447,21 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
                             .name("first")
                             .parameter_in(ParameterIn::Query)
                             .required(Required::False)
+                            .schema(
+                                Some({
+                                    use utoipa::openapi::schema::*;
+                                    use utoipa::openapi::RefOr;
+                                    RefOr::<
+                                        Schema,
+                                    >::from(
+                                        ObjectBuilder::new()
+                                            .schema_type(Type::Integer)
+                                            .format(Some(SchemaFormat::Custom("int32".to_owned())))
+                                            .minimum(Some(utoipa::Number::Int(1i64 as isize)))
+                                            .maximum(Some(utoipa::Number::Int(100i64 as isize))),
+                                    )
+                                }),
+                            )
                             .build(),
                     )
                     .parameter(
@@ -10215,6 +10469,21 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
                             .name("from")
                             .parameter_in(ParameterIn::Query)
                             .required(Required::False)
+                            .schema(
+                                Some({
+                                    use utoipa::openapi::schema::*;
+                                    use utoipa::openapi::RefOr;
+                                    RefOr::<
+                                        Schema,
+                                    >::from(
+                                        ObjectBuilder::new()
+                                            .schema_type(Type::String)
+                                            .format(Some(SchemaFormat::Custom("date-time".to_owned())))
+                                            .min_length(None::<usize>)
+                                            .max_length(None::<usize>),
+                                    )
+                                }),
+                            )
                             .build(),
                     )
                     .parameter(
@@ -10222,6 +10491,20 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
                             .name("rule_id")
                             .parameter_in(ParameterIn::Query)
                             .required(Required::True)
+                            .schema(
+                                Some({
+                                    use utoipa::openapi::schema::*;
+                                    use utoipa::openapi::RefOr;
+                                    RefOr::<
+                                        Schema,
+                                    >::from(
+                                        ObjectBuilder::new()
+                                            .schema_type(Type::String)
+                                            .min_length(Some(1usize))
+                                            .max_length(Some(64usize)),
+                                    )
+                                }),
+                            )
                             .build(),
                     )
                     .parameter(
@@ -10229,6 +10512,15 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
                             .name("status")
                             .parameter_in(ParameterIn::Query)
                             .required(Required::False)
+                            .schema(
+                                Some({
+                                    use utoipa::openapi::schema::*;
+                                    use utoipa::openapi::RefOr;
+                                    RefOr::<
+                                        Schema,
+                                    >::Ref(Ref::from_schema_name("RuleExecutionStatus"))
+                                }),
+                            )
                             .build(),
                     )
                     .parameter(
@@ -10236,6 +10528,21 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
                             .name("to")
                             .parameter_in(ParameterIn::Query)
                             .required(Required::False)
+                            .schema(
+                                Some({
+                                    use utoipa::openapi::schema::*;
+                                    use utoipa::openapi::RefOr;
+                                    RefOr::<
+                                        Schema,
+                                    >::from(
+                                        ObjectBuilder::new()
+                                            .schema_type(Type::String)
+                                            .format(Some(SchemaFormat::Custom("date-time".to_owned())))
+                                            .min_length(None::<usize>)
+                                            .max_length(None::<usize>),
+                                    )
+                                }),
+                            )
                             .build(),
                     )
                     .parameter(
@@ -10243,6 +10550,15 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
                             .name("trigger_type")
                             .parameter_in(ParameterIn::Query)
                             .required(Required::False)
+                            .schema(
+                                Some({
+                                    use utoipa::openapi::schema::*;
+                                    use utoipa::openapi::RefOr;
+                                    RefOr::<
+                                        Schema,
+                                    >::Ref(Ref::from_schema_name("RuleExecutionTriggerType"))
+                                }),
+                            )
                             .build(),
                     )
                     .parameter(
@@ -10250,6 +10566,15 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
                             .name("X-Request-ID")
                             .parameter_in(ParameterIn::Header)
                             .required(Required::False)
+                            .schema(
+                                Some({
+                                    use utoipa::openapi::schema::*;
+                                    use utoipa::openapi::RefOr;
+                                    RefOr::<
+                                        Schema,
+                                    >::Ref(Ref::from_schema_name("RequestIdHeaderValue"))
+                                }),
+                            )
                             .build(),
                     )
                     .response(
@@ -10312,6 +10637,13 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
                             .name("id")
                             .parameter_in(ParameterIn::Path)
                             .required(Required::True)
+                            .schema(
+                                Some({
+                                    use utoipa::openapi::schema::*;
+                                    use utoipa::openapi::RefOr;
+                                    RefOr::<Schema>::Ref(Ref::from_schema_name("ResourceId"))
+                                }),
+                            )
                             .build(),
                     )
                     .parameter(
@@ -10319,6 +10651,15 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
                             .name("X-Request-ID")
                             .parameter_in(ParameterIn::Header)
                             .required(Required::False)
+                            .schema(
+                                Some({
+                                    use utoipa::openapi::schema::*;
+                                    use utoipa::openapi::RefOr;
+                                    RefOr::<
+                                        Schema,
+                                    >::Ref(Ref::from_schema_name("RequestIdHeaderValue"))
+                                }),
+                            )
                             .build(),
                     )
                     .response(
@@ -10378,6 +10719,20 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
                             .name("account_id")
                             .parameter_in(ParameterIn::Query)
                             .required(Required::True)
+                            .schema(
+                                Some({
+                                    use utoipa::openapi::schema::*;
+                                    use utoipa::openapi::RefOr;
+                                    RefOr::<
+                                        Schema,
+                                    >::from(
+                                        ObjectBuilder::new()
+                                            .schema_type(Type::String)
+                                            .min_length(Some(1usize))
+                                            .max_length(Some(64usize)),
+                                    )
+                                }),
+                            )
                             .build(),
                     )
                     .parameter(
@@ -10385,6 +10740,13 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
                             .name("account_role")
                             .parameter_in(ParameterIn::Query)
                             .required(Required::False)
+                            .schema(
+                                Some({
+                                    use utoipa::openapi::schema::*;
+                                    use utoipa::openapi::RefOr;
+                                    RefOr::<Schema>::Ref(Ref::from_schema_name("AccountRole"))
+                                }),
+                            )
                             .build(),
                     )
                     .parameter(
@@ -10392,6 +10754,13 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
                             .name("after")
                             .parameter_in(ParameterIn::Query)
                             .required(Required::False)
+                            .schema(
+                                Some({
+                                    use utoipa::openapi::schema::*;
+                                    use utoipa::openapi::RefOr;
+                                    RefOr::<Schema>::Ref(Ref::from_schema_name("Cursor"))
+                                }),
+                            )
                             .build(),
                     )
                     .parameter(
@@ -10399,6 +10768,15 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
                             .name("direction")
                             .parameter_in(ParameterIn::Query)
                             .required(Required::False)
+                            .schema(
+                                Some({
+                                    use utoipa::openapi::schema::*;
+                                    use utoipa::openapi::RefOr;
+                                    RefOr::<
+                                        Schema,
+                                    >::Ref(Ref::from_schema_name("TransferDirection"))
+                                }),
+                            )
                             .build(),
                     )
                     .parameter(
@@ -10406,6 +10784,13 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
                             .name("execution_mode")
                             .parameter_in(ParameterIn::Query)
                             .required(Required::False)
+                            .schema(
+                                Some({
+                                    use utoipa::openapi::schema::*;
+                                    use utoipa::openapi::RefOr;
+                                    RefOr::<Schema>::Ref(Ref::from_schema_name("ExecutionMode"))
+                                }),
+                            )
                             .build(),
                     )
                     .parameter(
@@ -10413,6 +10798,21 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
                             .name("first")
                             .parameter_in(ParameterIn::Query)
                             .required(Required::False)
+                            .schema(
+                                Some({
+                                    use utoipa::openapi::schema::*;
+                                    use utoipa::openapi::RefOr;
+                                    RefOr::<
+                                        Schema,
+                                    >::from(
+                                        ObjectBuilder::new()
+                                            .schema_type(Type::Integer)
+                                            .format(Some(SchemaFormat::Custom("int32".to_owned())))
+                                            .minimum(Some(utoipa::Number::Int(1i64 as isize)))
+                                            .maximum(Some(utoipa::Number::Int(100i64 as isize))),
+                                    )
+                                }),
+                            )
                             .build(),
                     )
                     .parameter(
@@ -10420,6 +10820,21 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
                             .name("from")
                             .parameter_in(ParameterIn::Query)
                             .required(Required::False)
+                            .schema(
+                                Some({
+                                    use utoipa::openapi::schema::*;
+                                    use utoipa::openapi::RefOr;
+                                    RefOr::<
+                                        Schema,
+                                    >::from(
+                                        ObjectBuilder::new()
+                                            .schema_type(Type::String)
+                                            .format(Some(SchemaFormat::Custom("date-time".to_owned())))
+                                            .min_length(None::<usize>)
+                                            .max_length(None::<usize>),
+                                    )
+                                }),
+                            )
                             .build(),
                     )
                     .parameter(
@@ -10427,6 +10842,15 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
                             .name("origin")
                             .parameter_in(ParameterIn::Query)
                             .required(Required::False)
+                            .schema(
+                                Some({
+                                    use utoipa::openapi::schema::*;
+                                    use utoipa::openapi::RefOr;
+                                    RefOr::<
+                                        Schema,
+                                    >::Ref(Ref::from_schema_name("TransferOrigin"))
+                                }),
+                            )
                             .build(),
                     )
                     .parameter(
@@ -10434,6 +10858,15 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
                             .name("status")
                             .parameter_in(ParameterIn::Query)
                             .required(Required::False)
+                            .schema(
+                                Some({
+                                    use utoipa::openapi::schema::*;
+                                    use utoipa::openapi::RefOr;
+                                    RefOr::<
+                                        Schema,
+                                    >::Ref(Ref::from_schema_name("TransferStatus"))
+                                }),
+                            )
                             .build(),
                     )
                     .parameter(
@@ -10441,6 +10874,21 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
                             .name("to")
                             .parameter_in(ParameterIn::Query)
                             .required(Required::False)
+                            .schema(
+                                Some({
+                                    use utoipa::openapi::schema::*;
+                                    use utoipa::openapi::RefOr;
+                                    RefOr::<
+                                        Schema,
+                                    >::from(
+                                        ObjectBuilder::new()
+                                            .schema_type(Type::String)
+                                            .format(Some(SchemaFormat::Custom("date-time".to_owned())))
+                                            .min_length(None::<usize>)
+                                            .max_length(None::<usize>),
+                                    )
+                                }),
+                            )
                             .build(),
                     )
                     .parameter(
@@ -10448,6 +10896,15 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
                             .name("X-Request-ID")
                             .parameter_in(ParameterIn::Header)
                             .required(Required::False)
+                            .schema(
+                                Some({
+                                    use utoipa::openapi::schema::*;
+                                    use utoipa::openapi::RefOr;
+                                    RefOr::<
+                                        Schema,
+                                    >::Ref(Ref::from_schema_name("RequestIdHeaderValue"))
+                                }),
+                            )
                             .build(),
                     )
                     .response(
@@ -10507,6 +10964,15 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
                             .name("Idempotency-Key")
                             .parameter_in(ParameterIn::Header)
                             .required(Required::False)
+                            .schema(
+                                Some({
+                                    use utoipa::openapi::schema::*;
+                                    use utoipa::openapi::RefOr;
+                                    RefOr::<
+                                        Schema,
+                                    >::Ref(Ref::from_schema_name("IdempotencyKeyValue"))
+                                }),
+                            )
                             .build(),
                     )
                     .parameter(
@@ -10514,6 +10980,15 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
                             .name("X-Request-ID")
                             .parameter_in(ParameterIn::Header)
                             .required(Required::False)
+                            .schema(
+                                Some({
+                                    use utoipa::openapi::schema::*;
+                                    use utoipa::openapi::RefOr;
+                                    RefOr::<
+                                        Schema,
+                                    >::Ref(Ref::from_schema_name("RequestIdHeaderValue"))
+                                }),
+                            )
                             .build(),
                     )
                     .request_body(
@@ -10593,6 +11068,13 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
                             .name("id")
                             .parameter_in(ParameterIn::Path)
                             .required(Required::True)
+                            .schema(
+                                Some({
+                                    use utoipa::openapi::schema::*;
+                                    use utoipa::openapi::RefOr;
+                                    RefOr::<Schema>::Ref(Ref::from_schema_name("ResourceId"))
+                                }),
+                            )
                             .build(),
                     )
                     .parameter(
@@ -10600,6 +11082,15 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
                             .name("X-Request-ID")
                             .parameter_in(ParameterIn::Header)
                             .required(Required::False)
+                            .schema(
+                                Some({
+                                    use utoipa::openapi::schema::*;
+                                    use utoipa::openapi::RefOr;
+                                    RefOr::<
+                                        Schema,
+                                    >::Ref(Ref::from_schema_name("RequestIdHeaderValue"))
+                                }),
+                            )
                             .build(),
                     )
                     .response(
@@ -10659,6 +11150,20 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
                             .name("account_id")
                             .parameter_in(ParameterIn::Query)
                             .required(Required::True)
+                            .schema(
+                                Some({
+                                    use utoipa::openapi::schema::*;
+                                    use utoipa::openapi::RefOr;
+                                    RefOr::<
+                                        Schema,
+                                    >::from(
+                                        ObjectBuilder::new()
+                                            .schema_type(Type::String)
+                                            .min_length(Some(1usize))
+                                            .max_length(Some(64usize)),
+                                    )
+                                }),
+                            )
                             .build(),
                     )
                     .parameter(
@@ -10666,6 +11171,13 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
                             .name("status")
                             .parameter_in(ParameterIn::Query)
                             .required(Required::False)
+                            .schema(
+                                Some({
+                                    use utoipa::openapi::schema::*;
+                                    use utoipa::openapi::RefOr;
+                                    RefOr::<Schema>::Ref(Ref::from_schema_name("CardStatus"))
+                                }),
+                            )
                             .build(),
                     )
                     .parameter(
@@ -10673,6 +11185,13 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
                             .name("type")
                             .parameter_in(ParameterIn::Query)
                             .required(Required::False)
+                            .schema(
+                                Some({
+                                    use utoipa::openapi::schema::*;
+                                    use utoipa::openapi::RefOr;
+                                    RefOr::<Schema>::Ref(Ref::from_schema_name("CardType"))
+                                }),
+                            )
                             .build(),
                     )
                     .parameter(
@@ -10680,6 +11199,15 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
                             .name("X-Request-ID")
                             .parameter_in(ParameterIn::Header)
                             .required(Required::False)
+                            .schema(
+                                Some({
+                                    use utoipa::openapi::schema::*;
+                                    use utoipa::openapi::RefOr;
+                                    RefOr::<
+                                        Schema,
+                                    >::Ref(Ref::from_schema_name("RequestIdHeaderValue"))
+                                }),
+                            )
                             .build(),
                     )
                     .response(
@@ -10739,6 +11267,13 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
                             .name("id")
                             .parameter_in(ParameterIn::Path)
                             .required(Required::True)
+                            .schema(
+                                Some({
+                                    use utoipa::openapi::schema::*;
+                                    use utoipa::openapi::RefOr;
+                                    RefOr::<Schema>::Ref(Ref::from_schema_name("ResourceId"))
+                                }),
+                            )
                             .build(),
                     )
                     .parameter(
@@ -10746,6 +11281,15 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
                             .name("X-Request-ID")
                             .parameter_in(ParameterIn::Header)
                             .required(Required::False)
+                            .schema(
+                                Some({
+                                    use utoipa::openapi::schema::*;
+                                    use utoipa::openapi::RefOr;
+                                    RefOr::<
+                                        Schema,
+                                    >::Ref(Ref::from_schema_name("RequestIdHeaderValue"))
+                                }),
+                            )
                             .build(),
                     )
                     .response(
@@ -10805,6 +11349,13 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
                             .name("id")
                             .parameter_in(ParameterIn::Path)
                             .required(Required::True)
+                            .schema(
+                                Some({
+                                    use utoipa::openapi::schema::*;
+                                    use utoipa::openapi::RefOr;
+                                    RefOr::<Schema>::Ref(Ref::from_schema_name("ResourceId"))
+                                }),
+                            )
                             .build(),
                     )
                     .parameter(
@@ -10812,6 +11363,13 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
                             .name("after")
                             .parameter_in(ParameterIn::Query)
                             .required(Required::False)
+                            .schema(
+                                Some({
+                                    use utoipa::openapi::schema::*;
+                                    use utoipa::openapi::RefOr;
+                                    RefOr::<Schema>::Ref(Ref::from_schema_name("Cursor"))
+                                }),
+                            )
                             .build(),
                     )
                     .parameter(
@@ -10819,6 +11377,15 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
                             .name("direction")
                             .parameter_in(ParameterIn::Query)
                             .required(Required::False)
+                            .schema(
+                                Some({
+                                    use utoipa::openapi::schema::*;
+                                    use utoipa::openapi::RefOr;
+                                    RefOr::<
+                                        Schema,
+                                    >::Ref(Ref::from_schema_name("CardTransactionDirection"))
+                                }),
+                            )
                             .build(),
                     )
                     .parameter(
@@ -10826,6 +11393,21 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
                             .name("first")
                             .parameter_in(ParameterIn::Query)
                             .required(Required::False)
+                            .schema(
+                                Some({
+                                    use utoipa::openapi::schema::*;
+                                    use utoipa::openapi::RefOr;
+                                    RefOr::<
+                                        Schema,
+                                    >::from(
+                                        ObjectBuilder::new()
+                                            .schema_type(Type::Integer)
+                                            .format(Some(SchemaFormat::Custom("int32".to_owned())))
+                                            .minimum(Some(utoipa::Number::Int(1i64 as isize)))
+                                            .maximum(Some(utoipa::Number::Int(100i64 as isize))),
+                                    )
+                                }),
+                            )
                             .build(),
                     )
                     .parameter(
@@ -10833,6 +11415,21 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
                             .name("from")
                             .parameter_in(ParameterIn::Query)
                             .required(Required::False)
+                            .schema(
+                                Some({
+                                    use utoipa::openapi::schema::*;
+                                    use utoipa::openapi::RefOr;
+                                    RefOr::<
+                                        Schema,
+                                    >::from(
+                                        ObjectBuilder::new()
+                                            .schema_type(Type::String)
+                                            .format(Some(SchemaFormat::Custom("date-time".to_owned())))
+                                            .min_length(None::<usize>)
+                                            .max_length(None::<usize>),
+                                    )
+                                }),
+                            )
                             .build(),
                     )
                     .parameter(
@@ -10840,6 +11437,21 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
                             .name("to")
                             .parameter_in(ParameterIn::Query)
                             .required(Required::False)
+                            .schema(
+                                Some({
+                                    use utoipa::openapi::schema::*;
+                                    use utoipa::openapi::RefOr;
+                                    RefOr::<
+                                        Schema,
+                                    >::from(
+                                        ObjectBuilder::new()
+                                            .schema_type(Type::String)
+                                            .format(Some(SchemaFormat::Custom("date-time".to_owned())))
+                                            .min_length(None::<usize>)
+                                            .max_length(None::<usize>),
+                                    )
+                                }),
+                            )
                             .build(),
                     )
                     .parameter(
@@ -10847,6 +11459,15 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
                             .name("X-Request-ID")
                             .parameter_in(ParameterIn::Header)
                             .required(Required::False)
+                            .schema(
+                                Some({
+                                    use utoipa::openapi::schema::*;
+                                    use utoipa::openapi::RefOr;
+                                    RefOr::<
+                                        Schema,
+                                    >::Ref(Ref::from_schema_name("RequestIdHeaderValue"))
+                                }),
+                            )
                             .build(),
                     )
                     .response(
@@ -10909,6 +11530,15 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
                             .name("Idempotency-Key")
                             .parameter_in(ParameterIn::Header)
                             .required(Required::False)
+                            .schema(
+                                Some({
+                                    use utoipa::openapi::schema::*;
+                                    use utoipa::openapi::RefOr;
+                                    RefOr::<
+                                        Schema,
+                                    >::Ref(Ref::from_schema_name("IdempotencyKeyValue"))
+                                }),
+                            )
                             .build(),
                     )
                     .parameter(
@@ -10916,6 +11546,15 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
                             .name("X-Request-ID")
                             .parameter_in(ParameterIn::Header)
                             .required(Required::False)
+                            .schema(
+                                Some({
+                                    use utoipa::openapi::schema::*;
+                                    use utoipa::openapi::RefOr;
+                                    RefOr::<
+                                        Schema,
+                                    >::Ref(Ref::from_schema_name("RequestIdHeaderValue"))
+                                }),
+                            )
                             .build(),
                     )
                     .request_body(
@@ -11001,6 +11640,15 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
                             .name("Idempotency-Key")
                             .parameter_in(ParameterIn::Header)
                             .required(Required::False)
+                            .schema(
+                                Some({
+                                    use utoipa::openapi::schema::*;
+                                    use utoipa::openapi::RefOr;
+                                    RefOr::<
+                                        Schema,
+                                    >::Ref(Ref::from_schema_name("IdempotencyKeyValue"))
+                                }),
+                            )
                             .build(),
                     )
                     .parameter(
@@ -11008,6 +11656,15 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
                             .name("X-Request-ID")
                             .parameter_in(ParameterIn::Header)
                             .required(Required::False)
+                            .schema(
+                                Some({
+                                    use utoipa::openapi::schema::*;
+                                    use utoipa::openapi::RefOr;
+                                    RefOr::<
+                                        Schema,
+                                    >::Ref(Ref::from_schema_name("RequestIdHeaderValue"))
+                                }),
+                            )
                             .build(),
                     )
                     .request_body(
@@ -11096,6 +11753,13 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
                             .name("id")
                             .parameter_in(ParameterIn::Path)
                             .required(Required::True)
+                            .schema(
+                                Some({
+                                    use utoipa::openapi::schema::*;
+                                    use utoipa::openapi::RefOr;
+                                    RefOr::<Schema>::Ref(Ref::from_schema_name("ResourceId"))
+                                }),
+                            )
                             .build(),
                     )
                     .parameter(
@@ -11103,6 +11767,15 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
                             .name("Idempotency-Key")
                             .parameter_in(ParameterIn::Header)
                             .required(Required::False)
+                            .schema(
+                                Some({
+                                    use utoipa::openapi::schema::*;
+                                    use utoipa::openapi::RefOr;
+                                    RefOr::<
+                                        Schema,
+                                    >::Ref(Ref::from_schema_name("IdempotencyKeyValue"))
+                                }),
+                            )
                             .build(),
                     )
                     .parameter(
@@ -11110,6 +11783,15 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
                             .name("X-Request-ID")
                             .parameter_in(ParameterIn::Header)
                             .required(Required::False)
+                            .schema(
+                                Some({
+                                    use utoipa::openapi::schema::*;
+                                    use utoipa::openapi::RefOr;
+                                    RefOr::<
+                                        Schema,
+                                    >::Ref(Ref::from_schema_name("RequestIdHeaderValue"))
+                                }),
+                            )
                             .build(),
                     )
                     .response(
@@ -11175,6 +11857,13 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
                             .name("id")
                             .parameter_in(ParameterIn::Path)
                             .required(Required::True)
+                            .schema(
+                                Some({
+                                    use utoipa::openapi::schema::*;
+                                    use utoipa::openapi::RefOr;
+                                    RefOr::<Schema>::Ref(Ref::from_schema_name("ResourceId"))
+                                }),
+                            )
                             .build(),
                     )
                     .parameter(
@@ -11182,6 +11871,15 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
                             .name("Idempotency-Key")
                             .parameter_in(ParameterIn::Header)
                             .required(Required::False)
+                            .schema(
+                                Some({
+                                    use utoipa::openapi::schema::*;
+                                    use utoipa::openapi::RefOr;
+                                    RefOr::<
+                                        Schema,
+                                    >::Ref(Ref::from_schema_name("IdempotencyKeyValue"))
+                                }),
+                            )
                             .build(),
                     )
                     .parameter(
@@ -11189,6 +11887,15 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
                             .name("X-Request-ID")
                             .parameter_in(ParameterIn::Header)
                             .required(Required::False)
+                            .schema(
+                                Some({
+                                    use utoipa::openapi::schema::*;
+                                    use utoipa::openapi::RefOr;
+                                    RefOr::<
+                                        Schema,
+                                    >::Ref(Ref::from_schema_name("RequestIdHeaderValue"))
+                                }),
+                            )
                             .build(),
                     )
                     .response(
@@ -11254,6 +11961,15 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
                             .name("Idempotency-Key")
                             .parameter_in(ParameterIn::Header)
                             .required(Required::False)
+                            .schema(
+                                Some({
+                                    use utoipa::openapi::schema::*;
+                                    use utoipa::openapi::RefOr;
+                                    RefOr::<
+                                        Schema,
+                                    >::Ref(Ref::from_schema_name("IdempotencyKeyValue"))
+                                }),
+                            )
                             .build(),
                     )
                     .parameter(
@@ -11261,6 +11977,15 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
                             .name("X-Request-ID")
                             .parameter_in(ParameterIn::Header)
                             .required(Required::False)
+                            .schema(
+                                Some({
+                                    use utoipa::openapi::schema::*;
+                                    use utoipa::openapi::RefOr;
+                                    RefOr::<
+                                        Schema,
+                                    >::Ref(Ref::from_schema_name("RequestIdHeaderValue"))
+                                }),
+                            )
                             .build(),
                     )
                     .request_body(
@@ -11349,6 +12074,15 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
                             .name("X-Request-ID")
                             .parameter_in(ParameterIn::Header)
                             .required(Required::False)
+                            .schema(
+                                Some({
+                                    use utoipa::openapi::schema::*;
+                                    use utoipa::openapi::RefOr;
+                                    RefOr::<
+                                        Schema,
+                                    >::Ref(Ref::from_schema_name("RequestIdHeaderValue"))
+                                }),
+                            )
                             .build(),
                     )
                     .response(
@@ -11411,6 +12145,15 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
                             .name("Idempotency-Key")
                             .parameter_in(ParameterIn::Header)
                             .required(Required::False)
+                            .schema(
+                                Some({
+                                    use utoipa::openapi::schema::*;
+                                    use utoipa::openapi::RefOr;
+                                    RefOr::<
+                                        Schema,
+                                    >::Ref(Ref::from_schema_name("IdempotencyKeyValue"))
+                                }),
+                            )
                             .build(),
                     )
                     .parameter(
@@ -11418,6 +12161,15 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
                             .name("X-Request-ID")
                             .parameter_in(ParameterIn::Header)
                             .required(Required::False)
+                            .schema(
+                                Some({
+                                    use utoipa::openapi::schema::*;
+                                    use utoipa::openapi::RefOr;
+                                    RefOr::<
+                                        Schema,
+                                    >::Ref(Ref::from_schema_name("RequestIdHeaderValue"))
+                                }),
+                            )
                             .build(),
                     )
                     .request_body(
@@ -11509,6 +12261,13 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
                             .name("id")
                             .parameter_in(ParameterIn::Path)
                             .required(Required::True)
+                            .schema(
+                                Some({
+                                    use utoipa::openapi::schema::*;
+                                    use utoipa::openapi::RefOr;
+                                    RefOr::<Schema>::Ref(Ref::from_schema_name("ResourceId"))
+                                }),
+                            )
                             .build(),
                     )
                     .parameter(
@@ -11516,6 +12275,15 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
                             .name("Idempotency-Key")
                             .parameter_in(ParameterIn::Header)
                             .required(Required::False)
+                            .schema(
+                                Some({
+                                    use utoipa::openapi::schema::*;
+                                    use utoipa::openapi::RefOr;
+                                    RefOr::<
+                                        Schema,
+                                    >::Ref(Ref::from_schema_name("IdempotencyKeyValue"))
+                                }),
+                            )
                             .build(),
                     )
                     .parameter(
@@ -11523,6 +12291,15 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
                             .name("X-Request-ID")
                             .parameter_in(ParameterIn::Header)
                             .required(Required::False)
+                            .schema(
+                                Some({
+                                    use utoipa::openapi::schema::*;
+                                    use utoipa::openapi::RefOr;
+                                    RefOr::<
+                                        Schema,
+                                    >::Ref(Ref::from_schema_name("RequestIdHeaderValue"))
+                                }),
+                            )
                             .build(),
                     )
                     .response(
@@ -11594,6 +12371,13 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
                             .name("id")
                             .parameter_in(ParameterIn::Path)
                             .required(Required::True)
+                            .schema(
+                                Some({
+                                    use utoipa::openapi::schema::*;
+                                    use utoipa::openapi::RefOr;
+                                    RefOr::<Schema>::Ref(Ref::from_schema_name("ResourceId"))
+                                }),
+                            )
                             .build(),
                     )
                     .parameter(
@@ -11601,6 +12385,15 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
                             .name("Idempotency-Key")
                             .parameter_in(ParameterIn::Header)
                             .required(Required::False)
+                            .schema(
+                                Some({
+                                    use utoipa::openapi::schema::*;
+                                    use utoipa::openapi::RefOr;
+                                    RefOr::<
+                                        Schema,
+                                    >::Ref(Ref::from_schema_name("IdempotencyKeyValue"))
+                                }),
+                            )
                             .build(),
                     )
                     .parameter(
@@ -11608,6 +12401,15 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
                             .name("X-Request-ID")
                             .parameter_in(ParameterIn::Header)
                             .required(Required::False)
+                            .schema(
+                                Some({
+                                    use utoipa::openapi::schema::*;
+                                    use utoipa::openapi::RefOr;
+                                    RefOr::<
+                                        Schema,
+                                    >::Ref(Ref::from_schema_name("RequestIdHeaderValue"))
+                                }),
+                            )
                             .build(),
                     )
                     .response(
