@@ -10,10 +10,14 @@
 //! - `simulate [--seed S] [--seeds K] [--ops N] [--backend sqlite|postgres|both] [--release]`:
 //!   the deterministic simulator (`crates/sequence-sim`) over seeds S..S+K, exiting non-zero on
 //!   a violation after printing its minimal reproduction.
+//! - `bench [--only accounts|transfers|history]`: the benchmark harness (`xtask/src/bench.rs`):
+//!   builds the release server and prints GET /accounts vs bare axum vs Prism, createTransfer at
+//!   1/8/32 clients and list pages at growing history; figures are recorded in BENCHMARKS.md.
 //!
 //! xtask stays thin: the logic lives in `sequence-codegen` and `sequence-spec-diff`, which are
 //! libraries with their own tests.
 
+mod bench;
 mod codegen;
 mod simulate;
 mod spec_diff;
@@ -73,6 +77,12 @@ enum Command {
         #[arg(last = true)]
         extra: Vec<String>,
     },
+    /// Run the benchmark harness (release server vs bare axum vs Prism, createTransfer, history).
+    Bench {
+        /// Run only this bench: accounts, transfers or history.
+        #[arg(long)]
+        only: Option<String>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -87,6 +97,7 @@ fn main() -> ExitCode {
             &project_root(),
             &simulate::Simulate { seed, seeds, ops, backend, release, extra },
         ),
+        Command::Bench { only } => bench::run(&project_root(), only.as_deref()),
     };
     match result {
         Ok(code) => code,
