@@ -62,16 +62,21 @@ struct Args {
     /// Print each seed's operation log (its last `--log-tail` steps) even when it passes.
     #[arg(long)]
     show_log: bool,
+    /// Tokio worker threads (0: a single-threaded runtime).
+    #[arg(long, default_value_t = 2)]
+    threads: usize,
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
     quiet_panics();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("a tokio runtime");
+    let runtime = match args.threads {
+        0 => tokio::runtime::Builder::new_current_thread().enable_all().build(),
+        threads => {
+            tokio::runtime::Builder::new_multi_thread().worker_threads(threads).enable_all().build()
+        }
+    }
+    .expect("a tokio runtime");
     // Panics are caught where the simulator expects them (see `quiet_panics`); one that
     // escapes is the simulator's own bug, printed here with its location.
     let outcome =
