@@ -49,10 +49,17 @@ async fn live_locked(tx: &mut Tx, org: &OrgId, id: &str) -> Result<RuleRecord, A
 }
 
 /// The next occurrence a scheduled rule enabled at `now` runs: the first at or after `now`
-/// (stored precision).
-fn first_occurrence_from(rule: &Rule, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+/// (stored precision) and strictly after `last_run`, the latest occurrence that already ran (so
+/// switching a rule off and on again within the millisecond of a run never runs it twice).
+fn first_occurrence_from(
+    rule: &Rule,
+    now: DateTime<Utc>,
+    last_run: Option<DateTime<Utc>>,
+) -> Option<DateTime<Utc>> {
     let schedule = schedule_at_stored_precision(rule.trigger.schedule?);
-    next_occurrence_after(&schedule, now - TimeDelta::milliseconds(1)).map(at_stored_precision)
+    let after =
+        (now - TimeDelta::milliseconds(1)).max(last_run.unwrap_or(DateTime::<Utc>::MIN_UTC));
+    next_occurrence_after(&schedule, after).map(at_stored_precision)
 }
 
 /// A draft with its timestamps at stored precision: the boundary where a finer `start_date` is
@@ -201,7 +208,10 @@ pub async fn switch(
         record.rule.status = status;
         record.updated_at = now;
         record.next_run_at = match status {
-            RuleStatus::Enabled => first_occurrence_from(&record.rule, now),
+            RuleStatus::Enabled => {
+                let last_run = rules::last_scheduled_run(tx, &org.id, &record.rule.id).await?;
+                first_occurrence_from(&record.rule, now, last_run)
+            }
             RuleStatus::Disabled => None,
         };
         rules::update(tx, &record).await?;
@@ -233,4 +243,106 @@ pub async fn list(
             (record, source)
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use chrono::TimeZone;
+    use sequence_core::clock::ManualClock;
+    use sequence_core::rules::{ActionDraft, ActionType, ScheduleKind, StepDraft, TriggerDraft};
+    use sequence_store::Store;
+    use sequence_store::orgs::{self, Organization};
+    use sequence_store::test_support::{TestBackend, TestDatabase};
+
+    use super::*;
+    use crate::{accounts, ledger, unit_of_work, worker};
+
+    /// Runs one use case in its own transaction.
+    async fn run<T>(
+        app: &App,
+        use_case: impl AsyncFn(&mut sequence_store::Tx) -> Result<T, AppError>,
+    ) -> T {
+        let mut tx = unit_of_work::begin(&app.store).await.expect("begin");
+        let value = use_case(&mut tx).await.expect("the use case succeeds");
+        tx.commit().await.expect("commit");
+        value
+    }
+
+    #[tokio::test]
+    async fn switching_a_rule_off_and_on_in_the_millisecond_of_its_run_does_not_run_it_again() {
+        // Regression (found by the simulator): enabling computed the first occurrence "at or
+        // after now", so an occurrence that had just run at exactly `now` was scheduled again.
+        let database = TestDatabase::create(TestBackend::Sqlite).await.expect("sqlite");
+        let store = Store::connect(database.url()).await.expect("store");
+        let start = Utc.with_ymd_and_hms(2025, 4, 20, 13, 25, 14).unwrap();
+        let app = App::with_clock(store, Arc::new(ManualClock::new(start)));
+        let org = Organization::new("Org", start);
+        let id = org.id.clone();
+        run(&app, async |tx| Ok(orgs::insert(tx, &org).await?)).await;
+        let income = run(&app, async |tx| {
+            accounts::open(
+                &app,
+                tx,
+                &id,
+                sequence_core::ledger::AccountKind::IncomeSource,
+                "In",
+                None,
+            )
+            .await
+        })
+        .await;
+        let pod = run(&app, async |tx| {
+            accounts::open(&app, tx, &id, sequence_core::ledger::AccountKind::Pod, "Pod", None)
+                .await
+        })
+        .await;
+        let deposit = ledger::Deposit {
+            account_id: income.id.to_string(),
+            amount: Cents::new(100_000),
+            origin: None,
+            description: None,
+        };
+        run(&app, async |tx| ledger::deposit(&app, tx, &id, deposit.clone()).await).await;
+        let draft = RuleDraft {
+            nickname: "Daily".to_owned(),
+            description: None,
+            status: RuleStatus::Disabled,
+            trigger: TriggerDraft {
+                kind: sequence_core::rules::TriggerKind::Scheduled,
+                account_id: None,
+                schedule_type: Some(ScheduleKind::Daily),
+                start_date: Some(start),
+            },
+            steps: vec![StepDraft {
+                conditions: None,
+                actions: vec![ActionDraft {
+                    action_type: ActionType::Fixed,
+                    source_account_id: income.id.clone(),
+                    destination_account_id: pod.id.clone(),
+                    group_index: 0,
+                    up_to_enabled: false,
+                    limit: None,
+                    amount_in_cents: Some(Cents::new(1_000)),
+                    percentage_value: None,
+                    percentage_target: None,
+                }],
+            }],
+        };
+        let rule = run(&app, async |tx| create(&app, tx, &id, &draft).await).await;
+        let rule_id = rule.rule.id.to_string();
+        let switch_to = async |status| {
+            run(&app, async |tx| switch(&app, tx, &id, &rule_id, status).await).await
+        };
+        assert_eq!(switch_to(RuleStatus::Enabled).await.next_run_at, Some(start));
+        let pass = worker::tick(&app).await.expect("a pass");
+        assert_eq!(pass.rules_executed, 1, "{pass:?}");
+        // Off and on again, still in the millisecond of the run.
+        switch_to(RuleStatus::Disabled).await;
+        let enabled = switch_to(RuleStatus::Enabled).await;
+        assert_eq!(enabled.next_run_at, Some(start + TimeDelta::days(1)));
+        let pass = worker::tick(&app).await.expect("a pass");
+        assert_eq!(pass.rules_executed, 0, "the occurrence ran again: {pass:?}");
+    }
 }

@@ -700,3 +700,24 @@ pub fn cap_usage_statement(rule: &RuleId, starts: CapPeriodStarts) -> Statement 
     );
     Statement::new(sql, params)
 }
+
+/// The latest occurrence of `rule`'s schedule that ran (its live scheduled executions'
+/// `scheduled_time`), if any. Enabling a rule again never schedules an occurrence at or before
+/// it, so an occurrence runs once even when the rule is switched off and on (or replaced and
+/// enabled) within the same millisecond as its run.
+pub async fn last_scheduled_run(
+    conn: &mut AnyConnection,
+    org: &OrgId,
+    rule: &RuleId,
+) -> StoreResult<Option<DateTime<Utc>>> {
+    let row = sqlx::query(
+        "SELECT MAX(scheduled_time_ms) FROM rule_executions \
+         WHERE org_id = $1 AND rule_id = $2 AND trigger_type = $3 AND simulation = 0",
+    )
+    .bind(org.as_str())
+    .bind(rule.as_str())
+    .bind(ExecutionTrigger::Scheduled.as_str())
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok(row.try_get::<Option<i64>, _>(0)?.map(from_millis))
+}
