@@ -15,6 +15,7 @@
 //! (`getTransfer`) and an execution's rule (`getRuleExecution`) — in the application layer.
 
 mod accounts;
+mod audit_logs;
 mod cards;
 mod rule_executions;
 mod rule_wire;
