@@ -118,7 +118,7 @@ pub struct PendingCall {
 }
 
 enum Message {
-    Record(PendingCall),
+    Record(Box<PendingCall>),
     Flush(oneshot::Sender<()>),
 }
 
@@ -143,7 +143,7 @@ impl DenialLog {
 
     /// Queues `call` without waiting; drops it (and counts the drop) when the queue is full.
     pub fn record(&self, call: PendingCall) {
-        if self.queue.try_send(Message::Record(call)).is_err() {
+        if self.queue.try_send(Message::Record(Box::new(call))).is_err() {
             metrics::counter!("sequence_audit_dropped_total").increment(1);
             tracing::warn!("audit queue full; a denied or failed call was not recorded");
         }
@@ -165,7 +165,7 @@ async fn write_denials(app: App, mut inbox: mpsc::Receiver<Message>) {
         let mut calls = Vec::new();
         for message in messages.drain(..) {
             match message {
-                Message::Record(call) => calls.push(call),
+                Message::Record(call) => calls.push(*call),
                 Message::Flush(done) => flushes.push(done),
             }
         }

@@ -137,6 +137,19 @@ mod tests {
     }
 
     #[test]
+    fn the_default_refuses_the_101st_request_of_a_burst() {
+        let limit = RateLimit::per_minute(DEFAULT_PER_MINUTE).expect("on");
+        let key = ApiKeyId::from_raw("key_a");
+        for n in 1..=100 {
+            assert_eq!(limit.check(&key).map(|a| a.remaining), Ok(100 - n));
+        }
+        let refused = limit.check(&key).expect_err("the 101st");
+        // One token comes back every 0.6 s.
+        assert_eq!(refused.retry_after_seconds, 1);
+        assert_eq!(refused.allowance.reset_seconds, 60);
+    }
+
+    #[test]
     fn keys_have_separate_buckets_and_zero_turns_limiting_off() {
         assert!(RateLimit::per_minute(0).is_none());
         let limit = RateLimit::per_minute(1).expect("on");
