@@ -20,10 +20,14 @@
 //!   resource.
 //! - [`rule_engine`] and [`rule_hooks`]: running a rule, and where the ledger hands over to it.
 //! - [`worker`]: the background pass over every organization's due work, tenant by tenant.
+//! - [`events`]: webhook events, recorded in the transaction of the change they report;
+//!   [`webhooks`]: the endpoints; [`deliverer`]: the background task that sends them.
 //! - [`unit_of_work`]: the transaction runner (retries on collisions).
 
 pub mod accounts;
+pub mod deliverer;
 mod error;
+pub mod events;
 pub mod executions;
 pub mod ledger;
 pub mod rule_engine;
@@ -32,6 +36,7 @@ pub mod rules;
 pub mod sandbox;
 pub mod transfers;
 pub mod unit_of_work;
+pub mod webhooks;
 pub mod worker;
 
 use std::sync::Arc;
