@@ -124,7 +124,7 @@ struct Inner {
 struct InFlight {
     inner: Arc<Inner>,
     endpoint: WebhookEndpointId,
-    _slot: OwnedSemaphorePermit,
+    _slot: Option<OwnedSemaphorePermit>,
 }
 
 impl Drop for InFlight {
@@ -234,12 +234,14 @@ impl Deliverer {
                 return Ok(started);
             }
             for work in claimed {
-                let Ok(slot) = self.inner.slots.clone().try_acquire_owned() else {
+                let slot = self.inner.slots.clone().try_acquire_owned().ok();
+                let guard =
+                    InFlight { inner: self.inner.clone(), endpoint: work.endpoint_id.clone(), _slot: slot };
+                if guard._slot.is_none() {
                     // Cannot happen (one dispatcher, `room` checked); the lease lets it retry.
                     tracing::error!(delivery = %work.delivery_id, "no free slot for a claimed attempt");
                     continue;
-                };
-                let guard = InFlight { inner: self.inner.clone(), endpoint: work.endpoint_id.clone(), _slot: slot };
+                }
                 let this = self.clone();
                 tasks.spawn(async move {
                     let outcome = this.attempt(work).await;
@@ -297,15 +299,15 @@ impl Deliverer {
         .await?;
         let mut work = Vec::with_capacity(won.len());
         let mut conn = inner.app.store.read().await?;
-        let mut in_flight = inner.in_flight.lock().unwrap_or_else(PoisonError::into_inner);
         for id in won {
             match webhooks::attempt_work(&mut conn, &id).await? {
-                Some(item) => {
-                    *in_flight.entry(item.endpoint_id.clone()).or_insert(0) += 1;
-                    work.push(item);
-                }
+                Some(item) => work.push(item),
                 None => tracing::error!(delivery = %id, "a claimed delivery vanished"),
             }
+        }
+        let mut in_flight = inner.in_flight.lock().unwrap_or_else(PoisonError::into_inner);
+        for item in &work {
+            *in_flight.entry(item.endpoint_id.clone()).or_insert(0) += 1;
         }
         let total: usize = in_flight.values().sum();
         metrics::gauge!(IN_FLIGHT_METRIC).set(total as f64);

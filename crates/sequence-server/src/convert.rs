@@ -5,6 +5,7 @@ use sequence_api::types;
 use sequence_core::ledger::{self, AccountKind, ExternalAccountType};
 use sequence_core::money::Cents;
 use sequence_core::rules;
+use sequence_core::webhooks;
 use sequence_store::accounts::AccountRecord;
 
 /// `••••1234`: the documented masking of routing and account numbers (last four digits).
@@ -183,6 +184,8 @@ twins! {
     rules::PercentageTarget <=> PercentageTarget [IncomingAmount, SourceAccount];
     rules::CapPeriod <=> TransferCapPeriod [PerTransfer, PerWeek, PerMonth, PerYear];
     rules::ActionType <=> RuleActionType [Fixed, Percentage, TopUp, RoundDown, NextPaymentMinimum, TotalAmountDue, LastStatementBalance, PercentageLiabilityBalance];
+    webhooks::EventType <=> WebhookEventType [TransferCreated, TransferStatusChanged, TransferApprovalRequired, RuleExecutionCompleted, CardTransactionCreated];
+    webhooks::AttemptOutcome <=> WebhookDeliveryOutcome [Delivered, Retrying, Failed];
 }
 
 /// A transfer with its account references resolved (the view holds every account the transfer
