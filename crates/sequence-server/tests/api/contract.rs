@@ -175,5 +175,8 @@ fn cursor_examples_are_valid_for_their_endpoints() {
         }
     }
     checked.sort();
-    assert_eq!(checked, ["listCardTransactions", "listRuleExecutions", "listTransfers"]);
+    assert_eq!(
+        checked,
+        ["listCardTransactions", "listRuleExecutions", "listSandboxWebhookDeliveries", "listTransfers"]
+    );
 }
