@@ -13,6 +13,7 @@ pub mod executions;
 pub mod rules;
 pub mod sandbox;
 pub mod transfers;
+pub mod webhooks;
 
 /// What every command needs: the client, where it points, and the output format.
 #[derive(Debug)]
@@ -94,6 +95,7 @@ pub async fn execute(cli: &Cli) -> Result<String, CliError> {
         Command::Rules(command) => rules::run(&ctx, command).await,
         Command::Executions(command) => executions::run(&ctx, command).await,
         Command::Sandbox(command) => sandbox::run(&ctx, command).await,
+        Command::Webhooks(command) => webhooks::run(&ctx, command).await,
     }
 }
 
