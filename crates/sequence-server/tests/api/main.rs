@@ -15,6 +15,8 @@
 //! - `keys_schema`: `sequence-server keys schema` prints the permissions document's JSON Schema,
 //!   whose scopes are the spec's.
 //! - `error_statuses`: every error status an operation can produce is declared for it.
+//! - `webhooks`: events delivered to real HTTP receivers (signatures, retries, order, replicas,
+//!   tenant isolation, the 24-hour give-up, `sequence webhooks listen`).
 
 mod accounts;
 mod auth;
@@ -35,3 +37,4 @@ mod rules;
 mod spec_check;
 mod transfers;
 mod validation;
+mod webhooks;
