@@ -206,7 +206,8 @@ impl Deliverer {
                 return Ok(pass);
             }
             while let Some(done) = tasks.join_next().await {
-                let outcome = done.map_err(|e| AppError::internal(format!("an attempt panicked: {e}")))?;
+                let outcome =
+                    done.map_err(|e| AppError::internal(format!("an attempt panicked: {e}")))?;
                 pass.attempts += 1;
                 match outcome {
                     Some(AttemptOutcome::Delivered) => pass.delivered += 1,
@@ -235,8 +236,11 @@ impl Deliverer {
             }
             for work in claimed {
                 let slot = self.inner.slots.clone().try_acquire_owned().ok();
-                let guard =
-                    InFlight { inner: self.inner.clone(), endpoint: work.endpoint_id.clone(), _slot: slot };
+                let guard = InFlight {
+                    inner: self.inner.clone(),
+                    endpoint: work.endpoint_id.clone(),
+                    _slot: slot,
+                };
                 if guard._slot.is_none() {
                     // Cannot happen (one dispatcher, `room` checked); the lease lets it retry.
                     tracing::error!(delivery = %work.delivery_id, "no free slot for a claimed attempt");
@@ -325,8 +329,12 @@ impl Deliverer {
                 metrics::histogram!(ATTEMPT_SECONDS_METRIC, "outcome" => outcome.as_str())
                     .record(response.duration);
                 match outcome {
-                    AttemptOutcome::Delivered => tracing::debug!(delivery = %work.delivery_id, event = %work.event_id, attempt = work.attempt, "webhook delivered"),
-                    _ => tracing::info!(delivery = %work.delivery_id, endpoint = %work.endpoint_id, event = %work.event_id, attempt = work.attempt, error = response.error.as_deref().unwrap_or(""), outcome = outcome.as_str(), "webhook attempt failed"),
+                    AttemptOutcome::Delivered => {
+                        tracing::debug!(delivery = %work.delivery_id, event = %work.event_id, attempt = work.attempt, "webhook delivered")
+                    }
+                    _ => {
+                        tracing::info!(delivery = %work.delivery_id, endpoint = %work.endpoint_id, event = %work.event_id, attempt = work.attempt, error = response.error.as_deref().unwrap_or(""), outcome = outcome.as_str(), "webhook attempt failed")
+                    }
                 }
                 Some(outcome)
             }

@@ -500,7 +500,8 @@ mod tests {
 
     #[test]
     fn organization_time_and_real_time_are_inverse() {
-        let org = Organization { clock_offset_seconds: 432_000, ..Organization::new("Acme", at(0)) };
+        let org =
+            Organization { clock_offset_seconds: 432_000, ..Organization::new("Acme", at(0)) };
         assert_eq!(real_time(&org, at(432_000)), at(0));
         assert_eq!(organization_time(&org, at(0)), at(432_000));
     }

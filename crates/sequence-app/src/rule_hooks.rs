@@ -104,9 +104,10 @@ pub async fn on_rule_transfer_changed(
     if status != ExecutionStatus::InProgress {
         // The execution's last transfer settled: it is complete. Read back what was written (the
         // error message is kept if one was set before).
-        let completed = rules::find_execution(tx, &transfer.org_id, execution.id.as_str())
-            .await?
-            .ok_or_else(|| AppError::internal(format!("execution {} vanished", execution.id)))?;
+        let completed =
+            rules::find_execution(tx, &transfer.org_id, execution.id.as_str()).await?.ok_or_else(
+                || AppError::internal(format!("execution {} vanished", execution.id)),
+            )?;
         crate::events::execution_if_completed(tx, org, &completed, now).await?;
     }
     Ok(())

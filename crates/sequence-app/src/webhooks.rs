@@ -36,7 +36,8 @@ pub struct NewEndpoint {
 /// Checks an endpoint URL (see the module docs) and returns it as given.
 pub fn validate_url(url: &str) -> Result<String, AppError> {
     let invalid = |why: &str| AppError::Invalid(format!("url: {why}"));
-    let parsed = reqwest::Url::parse(url).map_err(|e| invalid(&format!("not an absolute URL ({e})")))?;
+    let parsed =
+        reqwest::Url::parse(url).map_err(|e| invalid(&format!("not an absolute URL ({e})")))?;
     match parsed.scheme() {
         "http" => {}
         "https" if TLS => {}
@@ -51,7 +52,9 @@ pub fn validate_url(url: &str) -> Result<String, AppError> {
         return Err(invalid("the URL has no host"));
     }
     if !parsed.username().is_empty() || parsed.password().is_some() {
-        return Err(invalid("credentials in the URL are not allowed (they would be stored and shown)"));
+        return Err(invalid(
+            "credentials in the URL are not allowed (they would be stored and shown)",
+        ));
     }
     if parsed.fragment().is_some() {
         return Err(invalid("a fragment (`#…`) is never sent, so it is not allowed"));

@@ -603,7 +603,9 @@ pub fn webhook_endpoint_created(endpoint: &types::WebhookEndpointWithSecret) -> 
         ("Description", optional(endpoint.description.as_deref())),
         ("Signing secret", endpoint.secret.to_string()),
     ]);
-    out.push_str("The signing secret is shown only this once: verify Sequence-Signature with it.\n");
+    out.push_str(
+        "The signing secret is shown only this once: verify Sequence-Signature with it.\n",
+    );
     out
 }
 
@@ -930,7 +932,10 @@ mod tests {
             "2024-04-23T11:00:31Z  transfer.created            evt_1  attempt 2  12 ms  HTTP 200, delivered\n"
         );
         let table = webhook_attempts_table(&attempts);
-        assert!(table.starts_with("TIME                  EVENT             EVENT ID  ATTEMPT"), "{table}");
+        assert!(
+            table.starts_with("TIME                  EVENT             EVENT ID  ATTEMPT"),
+            "{table}"
+        );
         assert!(table.contains("HTTP 200, delivered"), "{table}");
         assert_eq!(webhook_attempts_table(&[]), "No delivery attempts.\n");
     }

@@ -58,7 +58,9 @@ pub enum VerifyError {
     MalformedHeader(&'static str),
     /// The timestamp is further from the receiver's clock than the tolerance (a replay, or a
     /// clock that is badly off).
-    #[error("the signature's timestamp {timestamp} is more than {tolerance_seconds} s from now ({now})")]
+    #[error(
+        "the signature's timestamp {timestamp} is more than {tolerance_seconds} s from now ({now})"
+    )]
     TimestampOutOfTolerance {
         /// The header's `t`.
         timestamp: i64,
@@ -68,7 +70,9 @@ pub enum VerifyError {
         tolerance_seconds: u64,
     },
     /// No `v1` signature matches the body and the secret.
-    #[error("no signature matches the body (wrong secret, or a body that was altered or re-encoded)")]
+    #[error(
+        "no signature matches the body (wrong secret, or a body that was altered or re-encoded)"
+    )]
     SignatureMismatch,
     /// The signature is valid but the body is not a webhook event this client knows.
     #[error("the body is not a webhook event: {0}")]
@@ -169,7 +173,8 @@ fn parse_header(header: &str) -> Result<ParsedHeader<'_>, VerifyError> {
             "t" => {
                 let digits = !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit());
                 let parsed = value.parse::<i64>().ok().filter(|_| digits);
-                timestamp = Some(parsed.ok_or(VerifyError::MalformedHeader("t is not Unix seconds"))?);
+                timestamp =
+                    Some(parsed.ok_or(VerifyError::MalformedHeader("t is not Unix seconds"))?);
             }
             "v1" => signatures.push(value),
             // Other schemes (a future v2, a test scheme) are ignored, as the signature scheme is
@@ -196,7 +201,10 @@ fn mac(secret: &str, timestamp: i64, body: &[u8]) -> Hmac<Sha256> {
 /// The `Sequence-Signature` value the server would send for `body` at `timestamp` (Unix
 /// seconds): for testing a receiver.
 pub fn sign(secret: &str, timestamp: i64, body: &[u8]) -> String {
-    format!("t={timestamp},v1={}", hex::encode(mac(secret, timestamp, body).finalize().into_bytes()))
+    format!(
+        "t={timestamp},v1={}",
+        hex::encode(mac(secret, timestamp, body).finalize().into_bytes())
+    )
 }
 
 impl types::WebhookEvent {
@@ -214,7 +222,9 @@ impl types::WebhookEvent {
     /// The event's type.
     pub fn event_type(&self) -> types::WebhookEventType {
         match self {
-            types::WebhookEvent::TransferCreatedEvent(_) => types::WebhookEventType::TransferCreated,
+            types::WebhookEvent::TransferCreatedEvent(_) => {
+                types::WebhookEventType::TransferCreated
+            }
             types::WebhookEvent::TransferStatusChangedEvent(_) => {
                 types::WebhookEventType::TransferStatusChanged
             }
@@ -321,7 +331,9 @@ mod tests {
             assert!(matches!(error, VerifyError::SignatureMismatch), "{error}");
         }
         // Re-encoding the JSON (even equivalently) breaks the signature: verify raw bytes.
-        let reencoded = serde_json::to_vec_pretty(&serde_json::from_slice::<serde_json::Value>(&body).unwrap()).unwrap();
+        let reencoded =
+            serde_json::to_vec_pretty(&serde_json::from_slice::<serde_json::Value>(&body).unwrap())
+                .unwrap();
         assert!(Verifier::new(SECRET).verify_at(&header, &reencoded, now).is_err());
     }
 
@@ -357,7 +369,9 @@ mod tests {
     fn malformed_headers_are_refused() {
         let body = body();
         let now = at(1_713_870_000);
-        for header in ["", "t=1713870000", "v1=abc", "t=abc,v1=00", "t=-5,v1=00", "t=1,t=2,v1=00", "garbage"] {
+        for header in
+            ["", "t=1713870000", "v1=abc", "t=abc,v1=00", "t=-5,v1=00", "t=1,t=2,v1=00", "garbage"]
+        {
             let error = Verifier::new(SECRET).verify_at(header, &body, now).unwrap_err();
             assert!(matches!(error, VerifyError::MalformedHeader(_)), "{header:?}: {error}");
         }

@@ -55,7 +55,10 @@ crate::ledger::wire_enum! {
 impl DeliveryStatus {
     /// Whether nothing more will happen to the delivery.
     pub fn is_final(self) -> bool {
-        matches!(self, DeliveryStatus::Delivered | DeliveryStatus::Failed | DeliveryStatus::Cancelled)
+        matches!(
+            self,
+            DeliveryStatus::Delivered | DeliveryStatus::Failed | DeliveryStatus::Cancelled
+        )
     }
 }
 
@@ -179,8 +182,14 @@ mod tests {
             signature_header("whsec_abc", 1_713_870_000, body),
             format!("t=1713870000,v1={}", mac("whsec_abc", &signed))
         );
-        assert_ne!(signature("whsec_abc", 1_713_870_001, body), signature("whsec_abc", 1_713_870_000, body));
-        assert_ne!(signature("whsec_abd", 1_713_870_000, body), signature("whsec_abc", 1_713_870_000, body));
+        assert_ne!(
+            signature("whsec_abc", 1_713_870_001, body),
+            signature("whsec_abc", 1_713_870_000, body)
+        );
+        assert_ne!(
+            signature("whsec_abd", 1_713_870_000, body),
+            signature("whsec_abc", 1_713_870_000, body)
+        );
     }
 
     #[test]

@@ -641,7 +641,8 @@ pub fn list_attempts_statement(
     ];
     let common: Vec<String> = upper_bound(&mut params, None, cursor).into_iter().collect();
     let limit = params.int(i64::from(limit));
-    let sql = newest_first(backend, "webhook_attempts", ATTEMPT_COLUMNS, &[branch], &common, &limit);
+    let sql =
+        newest_first(backend, "webhook_attempts", ATTEMPT_COLUMNS, &[branch], &common, &limit);
     Statement::new(sql, params)
 }
 
@@ -703,7 +704,8 @@ pub async fn delivery_status(
         let status: String = row.try_get(0)?;
         Ok((
             parse("delivery status", &status)?,
-            u32::try_from(row.try_get::<i64, _>(1)?).map_err(|_| corrupt("attempts", "negative"))?,
+            u32::try_from(row.try_get::<i64, _>(1)?)
+                .map_err(|_| corrupt("attempts", "negative"))?,
         ))
     })
     .transpose()

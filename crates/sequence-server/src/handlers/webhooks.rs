@@ -24,7 +24,10 @@ fn endpoint(record: &EndpointRecord) -> types::WebhookEndpoint {
     types::WebhookEndpoint {
         id: record.id.to_string(),
         url: record.url.clone(),
-        event_types: record.event_types.as_ref().map(|types| types.iter().map(|t| t.twin()).collect()),
+        event_types: record
+            .event_types
+            .as_ref()
+            .map(|types| types.iter().map(|t| t.twin()).collect()),
         description: record.description.clone(),
         created_at: record.created_at,
     }
@@ -84,7 +87,8 @@ impl Server {
         self.mutate(&ctx, key, body, |mut tx| async {
             let org = &ctx.principal.org_id;
             let result = async {
-                let record = webhooks::create_endpoint(&self.app, &mut tx, org, new.clone()).await?;
+                let record =
+                    webhooks::create_endpoint(&self.app, &mut tx, org, new.clone()).await?;
                 let view = endpoint(&record);
                 let secret = types::WebhookEndpointWithSecretSecret::try_from(record.secret)
                     .map_err(ApiError::internal)?;
@@ -166,8 +170,9 @@ impl Server {
             let record = webhooks::get_event(&mut conn, &ctx.principal.org_id, &params.id).await?;
             // The stored payload is what every attempt sends; parsing it into the generated type
             // also proves it has the spec's shape.
-            let data: types::WebhookEvent = serde_json::from_str(&record.payload)
-                .map_err(|e| ApiError::internal(format!("event {} does not parse: {e}", record.id)))?;
+            let data: types::WebhookEvent = serde_json::from_str(&record.payload).map_err(|e| {
+                ApiError::internal(format!("event {} does not parse: {e}", record.id))
+            })?;
             Ok(GetSandboxWebhookEventResponse::Ok(types::WebhookEventResponse {
                 request_id: ctx.request_id.clone(),
                 data,

@@ -177,6 +177,11 @@ fn cursor_examples_are_valid_for_their_endpoints() {
     checked.sort();
     assert_eq!(
         checked,
-        ["listCardTransactions", "listRuleExecutions", "listSandboxWebhookDeliveries", "listTransfers"]
+        [
+            "listCardTransactions",
+            "listRuleExecutions",
+            "listSandboxWebhookDeliveries",
+            "listTransfers"
+        ]
     );
 }

@@ -181,7 +181,8 @@ fn id_of(response: &TestResponse) -> String {
 async fn organization(app: &TestApp, admin: &str) -> (Ids, Ids, String) {
     // Registered first, so the transfers below record events (nothing delivers them here).
     let endpoint = json!({"url": "http://127.0.0.1:9/webhooks", "description": "Ours"});
-    let endpoint = id_of(&app.post("/api/v1/sandbox/webhook-endpoints", Some(admin), endpoint).await);
+    let endpoint =
+        id_of(&app.post("/api/v1/sandbox/webhook-endpoints", Some(admin), endpoint).await);
     let decoy_endpoint = json!({"url": "http://127.0.0.1:9/decoy"});
     let decoy_endpoint =
         id_of(&app.post("/api/v1/sandbox/webhook-endpoints", Some(admin), decoy_endpoint).await);
@@ -341,8 +342,9 @@ impl World {
                 .await;
             rules.push(json!({"rule": found.body["data"], "executions": executions.body["data"]}));
         }
-        let endpoints =
-            app.get("/api/v1/sandbox/webhook-endpoints", Some(&self.admin)).await.body["data"].clone();
+        let endpoints = app.get("/api/v1/sandbox/webhook-endpoints", Some(&self.admin)).await.body
+            ["data"]
+            .clone();
         json!({
             "accounts": details,
             "organization": format!("{organization:?}"),

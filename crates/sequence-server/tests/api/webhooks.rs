@@ -136,21 +136,29 @@ impl Receiver {
     }
 
     /// Waits (real time) until `done` holds for the log, at most `within`.
-    async fn wait_for(&self, within: Duration, done: impl Fn(&[Received]) -> bool) -> Vec<Received> {
+    async fn wait_for(
+        &self,
+        within: Duration,
+        done: impl Fn(&[Received]) -> bool,
+    ) -> Vec<Received> {
         let started = std::time::Instant::now();
         loop {
             let log = self.log();
             if done(&log) {
                 return log;
             }
-            assert!(started.elapsed() < within, "the receiver waited {within:?} in vain; got {log:#?}");
+            assert!(
+                started.elapsed() < within,
+                "the receiver waited {within:?} in vain; got {log:#?}"
+            );
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
     }
 }
 
 async fn receive(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> StatusCode {
-    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
+    let header =
+        |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("").to_owned();
     let mut problems = Vec::new();
     let secret = lock(&shared.secret).clone();
     let event = match secret {
@@ -170,7 +178,9 @@ async fn receive(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: By
             }
         },
     };
-    if let Err(violation) = crate::spec_check::check_webhook(&header(EVENT_TYPE_HEADER), &headers, &body) {
+    if let Err(violation) =
+        crate::spec_check::check_webhook(&header(EVENT_TYPE_HEADER), &headers, &body)
+    {
         problems.push(violation);
     }
     if let Some(event) = &event {
@@ -219,7 +229,12 @@ fn deliverer(state: &AppState) -> Deliverer {
 }
 
 /// Registers an endpoint; returns (id, secret).
-async fn register(app: &TestApp, key: &str, url: &str, events: Option<&[&str]>) -> (String, String) {
+async fn register(
+    app: &TestApp,
+    key: &str,
+    url: &str,
+    events: Option<&[&str]>,
+) -> (String, String) {
     let mut body = json!({"url": url, "description": "test receiver"});
     if let Some(events) = events {
         body["event_types"] = json!(events);
@@ -629,10 +644,14 @@ async fn endpoints_are_validated_limited_listed_without_their_secret_and_deleted
     let (org, key) = app.org_with_admin_key().await;
     let (_, other_key) = app.org_with_admin_key().await;
     let created = app
-        .post("/api/v1/sandbox/webhook-endpoints", Some(&key), json!({
-            "url": "http://localhost:4242/hooks",
-            "event_types": ["transfer.status_changed", "transfer.created", "transfer.created"],
-        }))
+        .post(
+            "/api/v1/sandbox/webhook-endpoints",
+            Some(&key),
+            json!({
+                "url": "http://localhost:4242/hooks",
+                "event_types": ["transfer.status_changed", "transfer.created", "transfer.created"],
+            }),
+        )
         .await;
     assert_eq!(created.status, 201, "{}", created.raw);
     let data = &created.body["data"];
@@ -655,24 +674,45 @@ async fn endpoints_are_validated_limited_listed_without_their_secret_and_deleted
         ("http://example.com/hooks#x", "fragment"),
         ("https://example.com/hooks", "TLS"),
     ] {
-        let refused = app.post("/api/v1/sandbox/webhook-endpoints", Some(&key), json!({"url": url})).await;
+        let refused =
+            app.post("/api/v1/sandbox/webhook-endpoints", Some(&key), json!({"url": url})).await;
         if why == "TLS" && sequence_app::webhooks::TLS {
             assert_eq!(refused.status, 201);
             continue;
         }
         assert_error(&refused, 400, "invalid_request");
-        assert!(refused.body["error"]["message"].as_str().unwrap().contains(why), "{}", refused.raw);
+        assert!(
+            refused.body["error"]["message"].as_str().unwrap().contains(why),
+            "{}",
+            refused.raw
+        );
     }
-    for body in [json!({"url": "localhost:4242"}), json!({"url": "ftp://example.com/hooks"}),
-                 json!({"url": "http://h/x", "event_types": []}),
-                 json!({"url": "http://h/x", "event_types": ["transfer.deleted"]})] {
-        assert_error(&app.post("/api/v1/sandbox/webhook-endpoints", Some(&key), body).await, 400, "invalid_request");
+    for body in [
+        json!({"url": "localhost:4242"}),
+        json!({"url": "ftp://example.com/hooks"}),
+        json!({"url": "http://h/x", "event_types": []}),
+        json!({"url": "http://h/x", "event_types": ["transfer.deleted"]}),
+    ] {
+        assert_error(
+            &app.post("/api/v1/sandbox/webhook-endpoints", Some(&key), body).await,
+            400,
+            "invalid_request",
+        );
     }
-    let existing = app.get("/api/v1/sandbox/webhook-endpoints", Some(&key)).await.body["data"].as_array().unwrap().len();
+    let existing = app.get("/api/v1/sandbox/webhook-endpoints", Some(&key)).await.body["data"]
+        .as_array()
+        .unwrap()
+        .len();
     for n in existing..16 {
         register(&app, &key, &format!("http://localhost:4242/{n}"), None).await;
     }
-    let over = app.post("/api/v1/sandbox/webhook-endpoints", Some(&key), json!({"url": "http://localhost/17"})).await;
+    let over = app
+        .post(
+            "/api/v1/sandbox/webhook-endpoints",
+            Some(&key),
+            json!({"url": "http://localhost/17"}),
+        )
+        .await;
     assert_error(&over, 409, "webhook_endpoint_limit_reached");
 
     // Deleting cancels what was not delivered yet, and the endpoint is gone.
@@ -681,25 +721,46 @@ async fn endpoints_are_validated_limited_listed_without_their_secret_and_deleted
     let pending = deliveries(&app, &org).await;
     assert_eq!(pending.len(), 16, "one delivery per endpoint");
     assert!(pending.iter().all(|d| d.status == DeliveryStatus::Pending));
-    assert_error(&app.delete(&format!("/api/v1/sandbox/webhook-endpoints/{id}"), Some(&other_key)).await, 404, "webhook_endpoint_not_found");
+    assert_error(
+        &app.delete(&format!("/api/v1/sandbox/webhook-endpoints/{id}"), Some(&other_key)).await,
+        404,
+        "webhook_endpoint_not_found",
+    );
     let deleted = app.delete(&format!("/api/v1/sandbox/webhook-endpoints/{id}"), Some(&key)).await;
     assert_eq!(deleted.status, 204, "{}", deleted.raw);
-    assert_error(&app.delete(&format!("/api/v1/sandbox/webhook-endpoints/{id}"), Some(&key)).await, 404, "webhook_endpoint_not_found");
-    assert_error(&app.get(&format!("/api/v1/sandbox/webhook-endpoints/{id}/deliveries"), Some(&key)).await, 404, "webhook_endpoint_not_found");
+    assert_error(
+        &app.delete(&format!("/api/v1/sandbox/webhook-endpoints/{id}"), Some(&key)).await,
+        404,
+        "webhook_endpoint_not_found",
+    );
+    assert_error(
+        &app.get(&format!("/api/v1/sandbox/webhook-endpoints/{id}/deliveries"), Some(&key)).await,
+        404,
+        "webhook_endpoint_not_found",
+    );
     let after = deliveries(&app, &org).await;
-    let cancelled: Vec<_> = after.iter().filter(|d| d.status == DeliveryStatus::Cancelled).collect();
+    let cancelled: Vec<_> =
+        after.iter().filter(|d| d.status == DeliveryStatus::Cancelled).collect();
     assert_eq!(cancelled.len(), 1);
     assert_eq!(cancelled[0].endpoint_id.as_str(), id);
     // Room for one more now.
     register(&app, &key, "http://localhost:4242/again", None).await;
     // An event of another organization is not found.
     let event = after[0].event_id.to_string();
-    assert_error(&app.get(&format!("/api/v1/sandbox/webhook-events/{event}"), Some(&other_key)).await, 404, "webhook_event_not_found");
+    assert_error(
+        &app.get(&format!("/api/v1/sandbox/webhook-events/{event}"), Some(&other_key)).await,
+        404,
+        "webhook_event_not_found",
+    );
 
     // Without --sandbox there are no webhook operations.
     let closed = TestApp::with_sandbox(false).await;
     let (_, closed_key) = closed.org_with_admin_key().await;
-    assert_error(&closed.get("/api/v1/sandbox/webhook-endpoints", Some(&closed_key)).await, 404, "not_found");
+    assert_error(
+        &closed.get("/api/v1/sandbox/webhook-endpoints", Some(&closed_key)).await,
+        404,
+        "not_found",
+    );
 }
 
 /// A `Write` the test can read while `listen` writes to it.

@@ -10,6 +10,7 @@
 
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use sequence_core::ids::{AccountId, RuleExecutionId, RuleId, TransferId};
+use sequence_core::ids::{WebhookAttemptId, WebhookDeliveryId, WebhookEndpointId, WebhookEventId};
 use sequence_core::ledger::{
     AccountKind, ExternalAccountType, TransferDirection, TransferErrorCode, TransferOrigin,
     TransferStatus,
@@ -18,6 +19,7 @@ use sequence_core::money::Cents;
 use sequence_core::rules::{
     Action, ActionKind, Rule, RuleStatus, Schedule, ScheduleKind, Step, Trigger, TriggerKind,
 };
+use sequence_core::webhooks::{AttemptOutcome, DeliveryStatus, EventType};
 use sequence_store::Store;
 use sequence_store::accounts::{self, AccountRecord};
 use sequence_store::orgs::{self, Organization};
@@ -27,8 +29,6 @@ use sequence_store::rules::{
 };
 use sequence_store::transfers::{self, TransferRecord};
 use sequence_store::webhooks::{self, AttemptRecord, EndpointRecord, EventRecord, NewDelivery};
-use sequence_core::ids::{WebhookAttemptId, WebhookDeliveryId, WebhookEndpointId, WebhookEventId};
-use sequence_core::webhooks::{AttemptOutcome, DeliveryStatus, EventType};
 
 /// How much history to make for one organization.
 #[derive(Debug, Clone, Copy)]
@@ -229,7 +229,9 @@ async fn load_webhooks(
     for (n, record) in endpoints.iter().enumerate() {
         webhooks::insert_endpoint(tx, record).await.unwrap();
         if n >= LIVE_ENDPOINTS {
-            webhooks::delete_endpoint(tx, &org.id, record.id.as_str(), epoch(), epoch()).await.unwrap();
+            webhooks::delete_endpoint(tx, &org.id, record.id.as_str(), epoch(), epoch())
+                .await
+                .unwrap();
         }
     }
     let mut deliveries = Vec::new();
@@ -251,7 +253,8 @@ async fn load_webhooks(
             // for due work at day 20: about half of them).
             let (status, next) = match dice.below(10) {
                 0 | 1 => {
-                    let at = epoch() + TimeDelta::minutes(i64::try_from(dice.below(60 * 24 * 40)).unwrap());
+                    let at = epoch()
+                        + TimeDelta::minutes(i64::try_from(dice.below(60 * 24 * 40)).unwrap());
                     (DeliveryStatus::Pending, Some(at))
                 }
                 2 => (DeliveryStatus::Waiting, None),

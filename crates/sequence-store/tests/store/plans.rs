@@ -495,7 +495,7 @@ fn checks(backend: Backend, history: &History) -> Vec<Check> {
         ),
         Check::new(
             "webhooks::due, leaving busy endpoints out",
-            webhooks::due_statement(now, &[endpoint.clone()], 64),
+            webhooks::due_statement(now, std::slice::from_ref(endpoint), 64),
             &["webhook_deliveries_due"],
         ),
         Check::new(
