@@ -321,6 +321,9 @@ impl Deliverer {
     /// Makes one attempt and records it. Returns its outcome (`None`: it could not be recorded,
     /// and is retried after the lease).
     async fn attempt(&self, work: AttemptWork) -> Option<AttemptOutcome> {
+        if work.endpoint_deleted {
+            return self.cancel(&work).await;
+        }
         let started_at = self.inner.app.now();
         let response = self.send(&work, started_at).await;
         match self.record(&work, started_at, &response).await {
@@ -343,6 +346,31 @@ impl Deliverer {
                 None
             }
         }
+    }
+
+    /// Cancels, without sending it, a delivery whose endpoint was deleted after the delivery was
+    /// made (its fan-out read the endpoint just before the deletion committed, so the deletion's
+    /// cancellation did not see it).
+    async fn cancel(&self, work: &AttemptWork) -> Option<AttemptOutcome> {
+        let app = &self.inner.app;
+        let cancelled = unit_of_work::run(&app.store, |mut tx| async move {
+            let result = webhooks::finish_attempt(
+                &mut tx,
+                &work.delivery_id,
+                work.attempt,
+                DeliveryStatus::Cancelled,
+                None,
+                app.now(),
+            )
+            .await
+            .map_err(AppError::from);
+            (tx, result)
+        })
+        .await;
+        if let Err(error) = cancelled {
+            tracing::error!(delivery = %work.delivery_id, %error, "could not cancel a delivery to a deleted endpoint; retried after its lease");
+        }
+        None
     }
 
     /// POSTs the event, signed at `at`.

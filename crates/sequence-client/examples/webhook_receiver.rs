@@ -57,10 +57,9 @@ async fn receive(
         types::WebhookEvent::TransferCreatedEvent(e) => {
             format!("transfer {} created, {}", e.data.id, e.data.status)
         }
-        types::WebhookEvent::TransferStatusChangedEvent(e) => format!(
-            "transfer {}: {} -> {}",
-            e.data.id, e.data.previous_status, e.data.status
-        ),
+        types::WebhookEvent::TransferStatusChangedEvent(e) => {
+            format!("transfer {}: {} -> {}", e.data.id, e.data.previous_status, e.data.status)
+        }
         types::WebhookEvent::TransferApprovalRequiredEvent(e) => {
             format!("transfer {} waits for approval", e.data.id)
         }

@@ -431,6 +431,9 @@ pub struct AttemptWork {
     pub attempt: u32,
     /// The first attempt's time (real time).
     pub first_attempt_at: DateTime<Utc>,
+    /// The endpoint was deleted after the delivery was made (a fan-out that read the endpoint
+    /// live just before a deletion committed): the attempt must not be sent.
+    pub endpoint_deleted: bool,
 }
 
 /// The work of a claimed delivery (its primary key, and its event's and endpoint's).
@@ -440,7 +443,7 @@ pub async fn attempt_work(
 ) -> StoreResult<Option<AttemptWork>> {
     let row = sqlx::query(
         "SELECT d.id, d.org_id, d.endpoint_id, p.url, p.secret, e.id, e.event_type, e.subject_id, \
-         e.payload, d.attempts, d.first_attempt_at_ms \
+         e.payload, d.attempts, d.first_attempt_at_ms, p.deleted_at_ms \
          FROM webhook_deliveries d \
          JOIN webhook_events e ON e.id = d.event_id \
          JOIN webhook_endpoints p ON p.id = d.endpoint_id \
@@ -465,6 +468,7 @@ pub async fn attempt_work(
             attempt: u32::try_from(row.try_get::<i64, _>(9)?)
                 .map_err(|_| corrupt("attempts", "negative"))?,
             first_attempt_at: from_millis(first.ok_or_else(|| corrupt("first attempt", "null"))?),
+            endpoint_deleted: row.try_get::<Option<i64>, _>(11)?.is_some(),
         })
     })
     .transpose()

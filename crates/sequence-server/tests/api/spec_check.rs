@@ -185,9 +185,16 @@ impl SpecIndex {
         let webhooks = spec["x-webhooks"]
             .as_object()
             .expect("x-webhooks")
-            .iter()
-            .map(|(event, item)| {
+            .values()
+            .map(|item| {
                 let post = &item["post"];
+                let json = &post["requestBody"]["content"]["application/json"]["schema"];
+                // Indexed by the event type the body's one-value `event` enum names.
+                let envelope = compiler.resolve(json);
+                let event = envelope["properties"]["event"]["enum"][0]
+                    .as_str()
+                    .expect("each webhook body names its event")
+                    .to_owned();
                 let headers = post["parameters"]
                     .as_array()
                     .expect("the webhook headers")
@@ -197,8 +204,7 @@ impl SpecIndex {
                         compiler.header(p["name"].as_str().expect("a name"), p)
                     })
                     .collect();
-                let json = &post["requestBody"]["content"]["application/json"]["schema"];
-                (event.clone(), ResponseSpec { headers, body: Some(compiler.schema(json)) })
+                (event, ResponseSpec { headers, body: Some(compiler.schema(json)) })
             })
             .collect();
         SpecIndex { routes, transport, webhooks }
