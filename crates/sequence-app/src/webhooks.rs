@@ -6,7 +6,8 @@
 //!   [`create_endpoint`]; it is stored as is, because signing needs it.
 //! - URLs must be absolute `http(s)` URLs with a host and without credentials or a fragment;
 //!   `localhost` is allowed (the sandbox is usually local: that is how `sequence webhooks
-//!   listen` works). `https` needs a build with TLS (the `rustls` feature).
+//!   listen` works). `https` needs a build with TLS (this crate's `rustls` feature, which
+//!   `sequence-server`'s `rustls` feature turns on).
 //! - An organization has at most [`ENDPOINTS_PER_ORGANIZATION_MAX`] live endpoints; registrations
 //!   of one organization are serialized by its row lock, so the limit holds under concurrency.
 
