@@ -111,6 +111,12 @@ DOCUMENTED_INVALID_REQUESTS = [
         "createSandboxExternalAccount: 'These three fields are allowed only for LIABILITY accounts "
         "(400 invalid_request otherwise)'",
     ),
+    (
+        "POST /sandbox/webhook-endpoints",
+        lambda query, message: message.startswith("url: "),
+        "createSandboxWebhookEndpoint: 'Errors: 400 invalid_request (a URL that is not absolute "
+        "http(s), has credentials or a fragment, or uses https on a server built without TLS)'",
+    ),
 ]
 
 _id_map: dict[str, str] | None = None

@@ -23,6 +23,10 @@ pub enum Resource {
     Rule,
     /// A rule execution (`404 rule_execution_not_found`).
     RuleExecution,
+    /// A webhook endpoint (`404 webhook_endpoint_not_found`).
+    WebhookEndpoint,
+    /// A webhook event (`404 webhook_event_not_found`).
+    WebhookEvent,
 }
 
 impl Resource {
@@ -34,6 +38,8 @@ impl Resource {
             Resource::Transfer => "transfer",
             Resource::Rule => "rule",
             Resource::RuleExecution => "rule execution",
+            Resource::WebhookEndpoint => "webhook endpoint",
+            Resource::WebhookEvent => "webhook event",
         }
     }
 }
@@ -77,6 +83,11 @@ pub enum AppError {
         /// Its status.
         status: String,
     },
+    /// The organization has as many webhook endpoints as it may have.
+    #[error(
+        "This organization already has {0} webhook endpoints; delete one before registering another."
+    )]
+    WebhookEndpointLimit(u32),
     /// The account still holds money or has transfers in flight.
     #[error(transparent)]
     DeletionRefused(#[from] DeletionRefused),

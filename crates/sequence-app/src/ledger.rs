@@ -12,6 +12,10 @@
 //! - a transfer's status only moves by a conditional update from the status it was read in
 //!   (`transfers::update_if_status`), so each step applies exactly once even with several
 //!   replicas processing the same organization.
+//! - every transfer recorded and every status change is reported to [`crate::events::record`] in
+//!   the same transaction (`transfer.created`, `transfer.approval_required`,
+//!   `transfer.status_changed` with the previous status), right after the insert or the
+//!   conditional update that made it.
 
 use std::collections::BTreeMap;
 
@@ -29,6 +33,7 @@ use sequence_store::orgs::Organization;
 use sequence_store::transfers::{self, TransferRecord};
 use sequence_store::{AnyConnection, StoreError, Tx, ledger};
 
+use crate::events::{self, Event};
 use crate::{App, AppError, Resource, rule_hooks};
 
 /// Upper bound on settlement steps applied by one call: a bug can never loop forever; reaching it
@@ -156,6 +161,7 @@ pub async fn accept_transfer(
         completed_at: None,
     };
     transfers::insert(tx, &record).await?;
+    events::transfer_created(tx, org, &record).await?;
     Ok(record)
 }
 
@@ -226,6 +232,8 @@ async fn apply_settlement_step(
     if !transfers::update_if_status(tx, &updated, transfer.status).await? {
         return Ok(None);
     }
+    let changed = Event::TransferStatusChanged { transfer: &updated, previous: transfer.status };
+    events::record(tx, org, step.at, changed).await?;
     // How late the step is applied: zero when a clock advance applies it, about a worker interval
     // in real time, more when settlement falls behind.
     let lag = (now - step.at).to_std().unwrap_or_default();
@@ -237,7 +245,7 @@ async fn apply_settlement_step(
         }
     }
     if updated.rule_execution_id.is_some() {
-        rule_hooks::on_rule_transfer_changed(tx, &updated, step.at).await?;
+        rule_hooks::on_rule_transfer_changed(tx, org, &updated, step.at).await?;
     }
     Ok(Some(status))
 }
@@ -343,6 +351,8 @@ pub async fn decide_approval(
     if !transfers::update_if_status(tx, &updated, transfer.status).await? {
         return Err(AppError::Conflict("the transfer"));
     }
+    let changed = Event::TransferStatusChanged { transfer: &updated, previous: transfer.status };
+    events::record(tx, &org, now, changed).await?;
     if status == TransferStatus::Cancelled
         && let Some(source) = &transfer.source
         && transfer.reserved.is_positive()
@@ -350,7 +360,7 @@ pub async fn decide_approval(
         ledger::release(tx, source, transfer.reserved).await?;
     }
     if updated.rule_execution_id.is_some() {
-        rule_hooks::on_rule_transfer_changed(tx, &updated, now).await?;
+        rule_hooks::on_rule_transfer_changed(tx, &org, &updated, now).await?;
     }
     transfer_view(tx, updated).await
 }
@@ -410,6 +420,7 @@ pub async fn deposit(
         completed_at: Some(now),
     };
     transfers::insert(tx, &record).await?;
+    events::transfer_created(tx, &org, &record).await?;
     post_transfer(tx, &org, &record, now).await?;
     rule_hooks::on_funds_arrived(tx, &org, &record, now).await?;
     transfer_view(tx, record).await

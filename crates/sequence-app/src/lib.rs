@@ -20,11 +20,16 @@
 //!   resource.
 //! - [`rule_engine`] and [`rule_hooks`]: running a rule, and where the ledger hands over to it.
 //! - [`worker`]: the background pass over every organization's due work, tenant by tenant.
+//! - [`events`]: webhook events, recorded in the transaction of the change they report;
+//!   [`webhooks`]: the endpoints; [`deliverer`]: the background task that sends them.
+//! - [`audit`]: the audit log (successful mutations in their transaction, denials off the path).
 //! - [`unit_of_work`]: the transaction runner (retries on collisions).
 
 pub mod accounts;
 pub mod audit;
+pub mod deliverer;
 mod error;
+pub mod events;
 pub mod executions;
 pub mod ledger;
 pub mod rule_engine;
@@ -33,6 +38,7 @@ pub mod rules;
 pub mod sandbox;
 pub mod transfers;
 pub mod unit_of_work;
+pub mod webhooks;
 pub mod worker;
 
 use std::sync::Arc;

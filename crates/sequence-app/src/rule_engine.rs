@@ -235,6 +235,7 @@ pub async fn run_rule(
     );
     rules::insert_execution(tx, &execution).await?;
     rules::insert_rule_transfers(tx, &org.id, &rule.id, &execution.id, &made.links).await?;
+    crate::events::execution_if_completed(tx, org, &execution, now).await?;
     tracing::debug!(rule = %rule.id, execution = %execution.id, status = %execution.status, "rule ran");
     Ok(execution)
 }
@@ -305,6 +306,7 @@ async fn carry_out(
                     now,
                 );
                 transfers::insert(tx, &record).await?;
+                crate::events::transfer_created(tx, org, &record).await?;
                 made.push(&record, step_index, action, outcome.action_index, run.simulation);
                 return Ok((made, Some(stopped(&path, &why, remaining)), false));
             }

@@ -5,7 +5,8 @@
 //! - Money arriving fires the trigger account's enabled `ON_FUNDS_TRANSFERRED` rule, unless the
 //!   money was itself sent by a rule (spec decision 15: no cascades between rules). The rule's
 //!   row is locked and the rule read again under the lock before it runs.
-//! - A rule transfer settling moves its execution's counters and status.
+//! - A rule transfer settling moves its execution's counters and status (and, when that was its
+//!   last transfer in flight, reports `rule_execution.completed`).
 //! - Scheduled occurrences run once each, oldest first, each after the settlements due before it
 //!   (spec decision 16). An occurrence is claimed by a conditional update of the rule's
 //!   `next_run_at` (which also locks the rule's row) in the same transaction as its execution, so
@@ -19,7 +20,7 @@
 use chrono::{DateTime, Utc};
 use sequence_core::ledger::{TransferOrigin, TransferStatus};
 use sequence_core::rules::{
-    ExecutionTrigger, RuleStatus, Schedule, TransferOutcome, execution_status,
+    ExecutionStatus, ExecutionTrigger, RuleStatus, Schedule, TransferOutcome, execution_status,
     next_occurrence_after, outcome_of,
 };
 use sequence_store::Tx;
@@ -78,6 +79,7 @@ pub async fn on_funds_arrived(
 /// A transfer made by a rule changed status: keep its execution's counters and status in step.
 pub async fn on_rule_transfer_changed(
     tx: &mut Tx,
+    org: &Organization,
     transfer: &TransferRecord,
     now: DateTime<Utc>,
 ) -> Result<(), AppError> {
@@ -99,6 +101,15 @@ pub async fn on_rule_transfer_changed(
         format!("transfer `{}` ended {}{code}", transfer.id, transfer.status)
     });
     rules::set_execution_status(tx, &execution.id, status, message.as_deref(), now).await?;
+    if status != ExecutionStatus::InProgress {
+        // The execution's last transfer settled: it is complete. Read back what was written (the
+        // error message is kept if one was set before).
+        let completed =
+            rules::find_execution(tx, &transfer.org_id, execution.id.as_str()).await?.ok_or_else(
+                || AppError::internal(format!("execution {} vanished", execution.id)),
+            )?;
+        crate::events::execution_if_completed(tx, org, &completed, now).await?;
+    }
     Ok(())
 }
 

@@ -20,6 +20,7 @@ Examples:
   sequence transfers list --account acc_01H... --all
   sequence rules trigger rule_01H... --amount 2500 --simulation
   sequence sandbox advance 5d
+  sequence webhooks listen --forward-to http://localhost:4242/webhooks
 
 Exit codes: 0 success, 1 API error, 2 usage error (including a missing API key), 3 connection error.";
 
@@ -107,6 +108,10 @@ pub enum Command {
     /// The organization's audit log: mutating and denied calls (needs READ_AUDIT_LOGS).
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Webhook endpoints, their delivery attempts, and `listen` for local development (sandbox
+    /// only).
+    #[command(subcommand)]
+    Webhooks(WebhooksCommand),
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -477,6 +482,94 @@ pub struct ExternalAccountArgs {
     /// LIABILITY only: next payment due date, YYYY-MM-DD.
     #[arg(long)]
     pub due_date: Option<chrono::NaiveDate>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// webhooks
+
+/// `sequence webhooks …` (only on a server started with `--sandbox` or `--demo`).
+#[derive(Debug, Subcommand)]
+pub enum WebhooksCommand {
+    /// Register an endpoint; prints its signing secret (shown only this once).
+    #[command(after_help = concat!(
+        "Examples:\n",
+        "  sequence webhooks create --url http://localhost:4242/webhooks\n",
+        "  sequence webhooks create --url https://hooks.example.com/sequence \\\n",
+        "      --events transfer.created,transfer.status_changed --description 'Ledger sync'\n\n",
+        "Without --events the endpoint receives every event type, including ones added later."
+    ))]
+    Create(WebhookCreateArgs),
+    /// List the organization's endpoints (never their secrets).
+    #[command(after_help = "Example:\n  sequence webhooks list")]
+    List,
+    /// Delete an endpoint; its deliveries not yet made are cancelled.
+    #[command(after_help = "Example:\n  sequence webhooks delete whe_01HABC9000")]
+    Delete {
+        /// Webhook endpoint ID (`whe_…`).
+        id: String,
+    },
+    /// List an endpoint's delivery attempts, newest first.
+    #[command(after_help = concat!(
+        "Examples:\n",
+        "  sequence webhooks deliveries whe_01HABC9000\n",
+        "  sequence webhooks deliveries whe_01HABC9000 --all --json"
+    ))]
+    Deliveries {
+        /// Webhook endpoint ID (`whe_…`).
+        id: String,
+        #[command(flatten)]
+        page: PageArgs,
+    },
+    /// Print an event exactly as it is delivered (the JSON body every attempt sends).
+    #[command(after_help = "Example:\n  sequence webhooks event evt_01HABC9100")]
+    Event {
+        /// Webhook event ID (`evt_…`).
+        id: String,
+    },
+    /// Receive events on a local URL while developing: registers a temporary endpoint that
+    /// points at --forward-to, prints its signing secret and every delivery attempt as it
+    /// happens, and deletes the endpoint on Ctrl-C.
+    #[command(after_help = concat!(
+        "Example:\n",
+        "  sequence webhooks listen --forward-to http://localhost:4242/webhooks\n\n",
+        "The server itself POSTs to --forward-to (signed with the printed secret), so the URL must be\n",
+        "reachable from the server: true for a sandbox on this machine. The CLI only registers the\n",
+        "endpoint and reports the attempts it finds (every second); events that happened before it\n",
+        "started are not sent. If the CLI is killed without Ctrl-C, delete the endpoint with\n",
+        "`sequence webhooks delete`."
+    ))]
+    Listen(ListenArgs),
+}
+
+/// `sequence webhooks create`
+#[derive(Debug, Clone, Args)]
+pub struct WebhookCreateArgs {
+    /// Where the server POSTs events: an absolute http:// or https:// URL.
+    #[arg(long)]
+    pub url: String,
+    /// Only these event types, comma-separated (default: every type).
+    #[arg(long, value_delimiter = ',', value_parser = wire::<types::WebhookEventType>())]
+    pub events: Vec<types::WebhookEventType>,
+    /// A note to recognise the endpoint by (at most 200 characters).
+    #[arg(long)]
+    pub description: Option<String>,
+    /// Idempotency key (1–255 of `A-Z a-z 0-9 . _ : / | -`); default: a fresh random key.
+    #[arg(long)]
+    pub idempotency_key: Option<String>,
+}
+
+/// `sequence webhooks listen`
+#[derive(Debug, Clone, Args)]
+pub struct ListenArgs {
+    /// The local URL to deliver events to (your receiver), e.g. http://localhost:4242/webhooks.
+    #[arg(long)]
+    pub forward_to: String,
+    /// Only these event types, comma-separated (default: every type).
+    #[arg(long, value_delimiter = ',', value_parser = wire::<types::WebhookEventType>())]
+    pub events: Vec<types::WebhookEventType>,
+    /// How often to look for new delivery attempts, in milliseconds.
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(50..=60_000))]
+    pub poll_ms: u64,
 }
 
 /// An approval threshold: an amount in cents, or none.

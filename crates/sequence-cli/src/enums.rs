@@ -117,6 +117,14 @@ wire_enum!(DepositOrigin {
     Cashback => "Cashback",
 });
 
+wire_enum!(WebhookEventType {
+    TransferCreated => "A transfer was recorded",
+    TransferStatusChanged => "A transfer changed status (with the previous one)",
+    TransferApprovalRequired => "A transfer waits for a person's approval",
+    RuleExecutionCompleted => "A rule execution finished",
+    CardTransactionCreated => "A card transaction was recorded",
+});
+
 wire_enum!(ExternalAccountType {
     Depository => "A bank account (checking, savings)",
     Investment => "A brokerage or retirement account",
@@ -197,5 +205,6 @@ mod tests {
         names_round_trip::<types::DepositOrigin>();
         names_round_trip::<types::ExternalAccountType>();
         names_round_trip::<types::AuditOutcome>();
+        names_round_trip::<types::WebhookEventType>();
     }
 }

@@ -11,6 +11,9 @@
 //! - [`amount`] and [`duration`]: exact parsing of `--amount` dollars and `advance` durations.
 //! - [`enums`]: the generated enums as flag values (`--status`, `--type`, …), help per variant.
 //! - [`error`]: error messages and exit codes (0 ok, 1 API error, 2 usage, 3 connection).
+//!
+//! `sequence webhooks listen` runs until Ctrl-C and streams its output ([`listen_to_stdout`]);
+//! tests drive it through `commands::webhooks::listen` with their own writer and stop signal.
 
 pub mod amount;
 pub mod cli;
@@ -67,6 +70,27 @@ pub async fn run_cli(cli: &Cli) -> Outcome {
         Ok(stdout) => Outcome { exit_code: 0, stdout, stderr: String::new() },
         Err(error) => {
             Outcome { exit_code: error.exit_code(), stdout: String::new(), stderr: error.render() }
+        }
+    }
+}
+
+/// Runs `sequence webhooks listen`, printing to stdout as attempts happen, until Ctrl-C; returns
+/// the exit code (errors are printed to stderr).
+pub async fn listen_to_stdout(cli: &Cli, args: &cli::ListenArgs) -> u8 {
+    let result = async {
+        let ctx = commands::Ctx::from_cli(cli)?;
+        let mut stdout = std::io::stdout();
+        let stop = async {
+            let _ = tokio::signal::ctrl_c().await;
+        };
+        commands::webhooks::listen(&ctx, args, &mut stdout, stop).await
+    }
+    .await;
+    match result {
+        Ok(()) => 0,
+        Err(error) => {
+            eprint!("{}", error.render());
+            error.exit_code()
         }
     }
 }

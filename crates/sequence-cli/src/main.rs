@@ -16,6 +16,12 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    // `webhooks listen` runs until Ctrl-C and prints as it goes, instead of printing at the end.
+    if let sequence_cli::cli::Command::Webhooks(sequence_cli::cli::WebhooksCommand::Listen(args)) =
+        &cli.command
+    {
+        return ExitCode::from(runtime.block_on(sequence_cli::listen_to_stdout(&cli, args)));
+    }
     let outcome = runtime.block_on(sequence_cli::run_cli(&cli));
     // Ignore write errors such as a closed pipe (`sequence transfers list … | head`).
     let _ = std::io::stdout().write_all(outcome.stdout.as_bytes());

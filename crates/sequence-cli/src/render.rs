@@ -597,6 +597,105 @@ pub fn clock_details(clock: &types::SandboxClock) -> String {
     ])
 }
 
+fn event_types(types: Option<&Vec<types::WebhookEventType>>) -> String {
+    match types {
+        None => "all".to_string(),
+        Some(types) => types.iter().map(ToString::to_string).collect::<Vec<_>>().join(","),
+    }
+}
+
+/// `sequence webhooks list`.
+pub fn webhook_endpoints_table(endpoints: &[types::WebhookEndpoint]) -> String {
+    if endpoints.is_empty() {
+        return empty("webhook endpoints");
+    }
+    let mut table = Table::new(&[
+        ("ID", Align::Left),
+        ("URL", Align::Left),
+        ("EVENTS", Align::Left),
+        ("DESCRIPTION", Align::Left),
+        ("CREATED", Align::Left),
+    ]);
+    for endpoint in endpoints {
+        table.row(vec![
+            endpoint.id.clone(),
+            endpoint.url.clone(),
+            event_types(endpoint.event_types.as_ref()),
+            optional(endpoint.description.as_deref()),
+            timestamp(&endpoint.created_at),
+        ]);
+    }
+    table.render()
+}
+
+/// `sequence webhooks create`.
+pub fn webhook_endpoint_created(endpoint: &types::WebhookEndpointWithSecret) -> String {
+    let mut out = details(&[
+        ("ID", endpoint.id.clone()),
+        ("URL", endpoint.url.clone()),
+        ("Events", event_types(endpoint.event_types.as_ref())),
+        ("Description", optional(endpoint.description.as_deref())),
+        ("Signing secret", endpoint.secret.to_string()),
+    ]);
+    out.push_str(
+        "The signing secret is shown only this once: verify Sequence-Signature with it.\n",
+    );
+    out
+}
+
+fn attempt_result(attempt: &types::WebhookDeliveryAttempt) -> String {
+    let answer = match (attempt.response_status, &attempt.error) {
+        (Some(status), _) => format!("HTTP {status}"),
+        (None, Some(error)) => error.clone(),
+        (None, None) => "-".to_string(),
+    };
+    match (attempt.outcome, &attempt.next_attempt_at) {
+        (types::WebhookDeliveryOutcome::Retrying, Some(next)) => {
+            format!("{answer}, retrying at {}", timestamp(next))
+        }
+        (outcome, _) => format!("{answer}, {outcome}"),
+    }
+}
+
+/// `sequence webhooks deliveries`.
+pub fn webhook_attempts_table(attempts: &[types::WebhookDeliveryAttempt]) -> String {
+    if attempts.is_empty() {
+        return empty("delivery attempts");
+    }
+    let mut table = Table::new(&[
+        ("TIME", Align::Left),
+        ("EVENT", Align::Left),
+        ("EVENT ID", Align::Left),
+        ("ATTEMPT", Align::Right),
+        ("TOOK", Align::Right),
+        ("RESULT", Align::Left),
+    ]);
+    for attempt in attempts {
+        table.row(vec![
+            timestamp(&attempt.created_at),
+            attempt.event.to_string(),
+            attempt.event_id.clone(),
+            attempt.attempt.to_string(),
+            format!("{} ms", attempt.duration_ms),
+            attempt_result(attempt),
+        ]);
+    }
+    table.render()
+}
+
+/// One line of `sequence webhooks listen`: an attempt as it happened.
+pub fn webhook_attempt_line(attempt: &types::WebhookDeliveryAttempt) -> String {
+    format!(
+        "{}  {:<27} {}  attempt {}  {} ms  {}\n",
+        timestamp(&attempt.created_at),
+        attempt.event.to_string(),
+        attempt.event_id,
+        attempt.attempt,
+        attempt.duration_ms,
+        attempt_result(attempt)
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -829,5 +928,49 @@ mod tests {
                 triggered(&execution, true)
             )
         );
+    }
+
+    #[test]
+    fn webhook_outputs() {
+        let endpoints: Vec<types::WebhookEndpoint> = from_json(serde_json::json!([
+            {"id": "whe_01HWHE0001", "url": "http://localhost:4242/webhooks", "event_types": null,
+             "description": "Local receiver", "created_at": "2024-04-23T09:00:00Z"},
+            {"id": "whe_01HWHE0002", "url": "https://hooks.example.com/s", "description": null,
+             "event_types": ["transfer.created", "transfer.status_changed"],
+             "created_at": "2024-04-23T10:00:00Z"}
+        ]));
+        let expected = [
+            "ID              URL                             EVENTS                                    DESCRIPTION     CREATED",
+            "whe_01HWHE0001  http://localhost:4242/webhooks  all                                       Local receiver  2024-04-23T09:00:00Z",
+            "whe_01HWHE0002  https://hooks.example.com/s     transfer.created,transfer.status_changed  -               2024-04-23T10:00:00Z",
+        ];
+        assert_eq!(webhook_endpoints_table(&endpoints), format!("{}\n", expected.join("\n")));
+        assert_eq!(webhook_endpoints_table(&[]), "No webhook endpoints.\n");
+        let attempts: Vec<types::WebhookDeliveryAttempt> = from_json(serde_json::json!([
+            {"id": "wha_2", "delivery_id": "whd_1", "endpoint_id": "whe_1", "event_id": "evt_1",
+             "event": "transfer.created", "attempt": 2, "created_at": "2024-04-23T11:00:31Z",
+             "duration_ms": 12, "response_status": 200, "error": null, "outcome": "delivered",
+             "next_attempt_at": null},
+            {"id": "wha_1", "delivery_id": "whd_1", "endpoint_id": "whe_1", "event_id": "evt_1",
+             "event": "transfer.created", "attempt": 1, "created_at": "2024-04-23T11:00:00Z",
+             "duration_ms": 10000, "response_status": null, "error": "timed out after 10 s",
+             "outcome": "retrying", "next_attempt_at": "2024-04-23T11:00:31Z"}
+        ]));
+        assert_eq!(
+            webhook_attempt_line(&attempts[1]),
+            "2024-04-23T11:00:00Z  transfer.created            evt_1  attempt 1  10000 ms  \
+             timed out after 10 s, retrying at 2024-04-23T11:00:31Z\n"
+        );
+        assert_eq!(
+            webhook_attempt_line(&attempts[0]),
+            "2024-04-23T11:00:31Z  transfer.created            evt_1  attempt 2  12 ms  HTTP 200, delivered\n"
+        );
+        let table = webhook_attempts_table(&attempts);
+        assert!(
+            table.starts_with("TIME                  EVENT             EVENT ID  ATTEMPT"),
+            "{table}"
+        );
+        assert!(table.contains("HTTP 200, delivered"), "{table}");
+        assert_eq!(webhook_attempts_table(&[]), "No delivery attempts.\n");
     }
 }

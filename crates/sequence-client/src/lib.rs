@@ -158,6 +158,14 @@
 //! # }
 //! ```
 //!
+//! # Webhooks
+//!
+//! [`webhooks::Verifier`] checks a delivery's `Sequence-Signature` against the raw body and the
+//! endpoint's secret, and parses the body into [`types::WebhookEvent`] (one variant per event
+//! type, with [`types::WebhookEvent::id`] to deduplicate by). Register endpoints with
+//! [`Client::create_sandbox_webhook_endpoint`] (the response is the only place the secret is
+//! shown) and read their attempts with [`Client::list_sandbox_webhook_deliveries`].
+//!
 //! # TLS
 //!
 //! The crate has one feature, **`rustls`** (off by default), which enables HTTPS through
@@ -190,6 +198,8 @@
 #[allow(rustdoc::bare_urls)]
 mod generated;
 pub use generated::*;
+
+pub mod webhooks;
 
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};

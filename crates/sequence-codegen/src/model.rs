@@ -271,6 +271,9 @@ impl Api {
                 tags.push((op.tag.clone(), None));
             }
         }
+        // A trait per tag that has operations to serve: a tag used only outside `paths` (the
+        // `Webhooks` tag of `x-webhooks`, requests the server sends) gets none.
+        tags.retain(|(name, _)| operations.iter().any(|op| &op.tag == name));
 
         let base_path = api
             .servers

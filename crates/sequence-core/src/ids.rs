@@ -90,6 +90,22 @@ prefixed_id!(
     /// A request, echoed in `X-Request-ID` and the `request_id` body field.
     RequestId, "req_"
 );
+prefixed_id!(
+    /// A webhook endpoint: a URL an organization registered to receive events.
+    WebhookEndpointId, "whe_"
+);
+prefixed_id!(
+    /// A webhook event, recorded in the transaction of the change it reports.
+    WebhookEventId, "evt_"
+);
+prefixed_id!(
+    /// One event's delivery to one webhook endpoint (its attempts share it).
+    WebhookDeliveryId, "whd_"
+);
+prefixed_id!(
+    /// One HTTP attempt of a webhook delivery.
+    WebhookAttemptId, "wha_"
+);
 
 #[cfg(test)]
 mod tests {

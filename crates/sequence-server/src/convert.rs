@@ -5,6 +5,7 @@ use sequence_api::types;
 use sequence_core::ledger::{self, AccountKind, ExternalAccountType};
 use sequence_core::money::Cents;
 use sequence_core::rules;
+use sequence_core::webhooks;
 use sequence_store::accounts::AccountRecord;
 use sequence_store::audit;
 
@@ -185,6 +186,8 @@ twins! {
     rules::CapPeriod <=> TransferCapPeriod [PerTransfer, PerWeek, PerMonth, PerYear];
     rules::ActionType <=> RuleActionType [Fixed, Percentage, TopUp, RoundDown, NextPaymentMinimum, TotalAmountDue, LastStatementBalance, PercentageLiabilityBalance];
     audit::Outcome <=> AuditOutcome [Success, Failure, Denied];
+    webhooks::EventType <=> WebhookEventType [TransferCreated, TransferStatusChanged, TransferApprovalRequired, RuleExecutionCompleted, CardTransactionCreated];
+    webhooks::AttemptOutcome <=> WebhookDeliveryOutcome [Delivered, Retrying, Failed];
 }
 
 /// A transfer with its account references resolved (the view holds every account the transfer

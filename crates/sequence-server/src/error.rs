@@ -110,6 +110,8 @@ impl From<AppError> for ApiError {
                     Resource::Transfer => ErrorCode::TransferNotFound,
                     Resource::Rule => ErrorCode::RuleNotFound,
                     Resource::RuleExecution => ErrorCode::RuleExecutionNotFound,
+                    Resource::WebhookEndpoint => ErrorCode::WebhookEndpointNotFound,
+                    Resource::WebhookEvent => ErrorCode::WebhookEventNotFound,
                 };
                 ApiError::new(code, message)
             }
@@ -121,6 +123,9 @@ impl From<AppError> for ApiError {
                 ApiError::new(ErrorCode::TransferNotPendingApproval, message)
             }
             AppError::DeletionRefused(_) => ApiError::new(ErrorCode::AccountNotEmpty, message),
+            AppError::WebhookEndpointLimit(_) => {
+                ApiError::new(ErrorCode::WebhookEndpointLimitReached, message)
+            }
             AppError::Rejected(rejection) => {
                 let code = match rejection {
                     TransferRejection::SourceDeleted { .. } => ErrorCode::TransferSourceNotFound,

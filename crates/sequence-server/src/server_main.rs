@@ -1,6 +1,7 @@
 //! `sequence-server serve`: connect, migrate, optionally seed the demo, listen, shut down
 //! gracefully on Ctrl-C / SIGTERM.
 
+use sequence_app::deliverer::{self, Deliverer};
 use tokio::net::TcpListener;
 
 use crate::cli::{CliError, ServeArgs};
@@ -43,11 +44,15 @@ pub async fn serve(url: &str, args: ServeArgs) -> Result<(), CliError> {
     let worker =
         tokio::spawn(sequence_app::worker::run(state.app(), std::time::Duration::from_secs(1)));
     let denials = state.denials.clone();
+    // Sends webhook events (every replica runs one; each attempt is claimed by one of them).
+    let deliverer = Deliverer::new(state.app(), deliverer::Config::default())?;
+    let deliverer = tokio::spawn(deliverer.run());
     let app = crate::app(state);
     axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
     // Denied and failed calls still queued for the audit log.
     denials.flush().await;
     worker.abort();
+    deliverer.abort();
     store.close().await;
     tracing::info!("stopped");
     Ok(())

@@ -26,6 +26,7 @@ pub mod statement;
 pub mod test_support;
 mod time;
 pub mod transfers;
+pub mod webhooks;
 
 use std::str::FromStr;
 use std::time::Duration;

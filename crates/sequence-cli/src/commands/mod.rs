@@ -14,6 +14,7 @@ pub mod executions;
 pub mod rules;
 pub mod sandbox;
 pub mod transfers;
+pub mod webhooks;
 
 /// What every command needs: the client, where it points, and the output format.
 #[derive(Debug)]
@@ -96,6 +97,7 @@ pub async fn execute(cli: &Cli) -> Result<String, CliError> {
         Command::Executions(command) => executions::run(&ctx, command).await,
         Command::Sandbox(command) => sandbox::run(&ctx, command).await,
         Command::Audit(command) => audit::run(&ctx, command).await,
+        Command::Webhooks(command) => webhooks::run(&ctx, command).await,
     }
 }
 

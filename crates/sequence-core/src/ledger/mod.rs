@@ -137,6 +137,9 @@ macro_rules! wire_enum {
     };
 }
 
+/// Also used by [`crate::webhooks`].
+pub(crate) use wire_enum;
+
 mod acceptance;
 mod account;
 pub mod limits;

@@ -22,6 +22,7 @@ mod rule_wire;
 mod rules;
 mod sandbox;
 mod transfers;
+mod webhooks;
 
 use sequence_store::{PooledConnection, StoreError};
 

@@ -4,7 +4,8 @@
 //! router) and is only routed with `serve --sandbox`.
 //!
 //! The use cases are `sequence_app::ledger` (deposits, linked accounts, approvals),
-//! `sequence_app::sandbox` (clock, organization) and `sequence_app::rules` (the switches).
+//! `sequence_app::sandbox` (clock, organization), `sequence_app::rules` (the switches) and
+//! `sequence_app::webhooks` (endpoints, attempts and events; handlers in [`super::webhooks`]).
 
 use chrono::{DateTime, Utc};
 use sequence_api::runtime::RequestContext;
@@ -12,9 +13,14 @@ use sequence_api::server::{
     AdvanceSandboxClockParams, AdvanceSandboxClockResponse, ApproveSandboxTransferParams,
     ApproveSandboxTransferResponse, CreateSandboxDepositParams, CreateSandboxDepositResponse,
     CreateSandboxExternalAccountParams, CreateSandboxExternalAccountResponse,
-    DeclineSandboxTransferParams, DeclineSandboxTransferResponse, DisableSandboxRuleParams,
-    DisableSandboxRuleResponse, EnableSandboxRuleParams, EnableSandboxRuleResponse,
-    GetSandboxOrganizationParams, GetSandboxOrganizationResponse, SandboxApi,
+    CreateSandboxWebhookEndpointParams, CreateSandboxWebhookEndpointResponse,
+    DeclineSandboxTransferParams, DeclineSandboxTransferResponse,
+    DeleteSandboxWebhookEndpointParams, DeleteSandboxWebhookEndpointResponse,
+    DisableSandboxRuleParams, DisableSandboxRuleResponse, EnableSandboxRuleParams,
+    EnableSandboxRuleResponse, GetSandboxOrganizationParams, GetSandboxOrganizationResponse,
+    GetSandboxWebhookEventParams, GetSandboxWebhookEventResponse,
+    ListSandboxWebhookDeliveriesParams, ListSandboxWebhookDeliveriesResponse,
+    ListSandboxWebhookEndpointsParams, ListSandboxWebhookEndpointsResponse, SandboxApi,
     UpdateSandboxOrganizationParams, UpdateSandboxOrganizationResponse,
 };
 use sequence_api::types;
@@ -246,5 +252,45 @@ impl SandboxApi for Server {
         params: DisableSandboxRuleParams,
     ) -> DisableSandboxRuleResponse {
         self.sandbox_disable_rule(ctx, params).await
+    }
+
+    async fn list_sandbox_webhook_endpoints(
+        &self,
+        ctx: RequestContext<Principal>,
+        params: ListSandboxWebhookEndpointsParams,
+    ) -> ListSandboxWebhookEndpointsResponse {
+        self.sandbox_list_webhook_endpoints(ctx, params).await
+    }
+
+    async fn create_sandbox_webhook_endpoint(
+        &self,
+        ctx: RequestContext<Principal>,
+        params: CreateSandboxWebhookEndpointParams,
+    ) -> CreateSandboxWebhookEndpointResponse {
+        self.sandbox_create_webhook_endpoint(ctx, params).await
+    }
+
+    async fn delete_sandbox_webhook_endpoint(
+        &self,
+        ctx: RequestContext<Principal>,
+        params: DeleteSandboxWebhookEndpointParams,
+    ) -> DeleteSandboxWebhookEndpointResponse {
+        self.sandbox_delete_webhook_endpoint(ctx, params).await
+    }
+
+    async fn list_sandbox_webhook_deliveries(
+        &self,
+        ctx: RequestContext<Principal>,
+        params: ListSandboxWebhookDeliveriesParams,
+    ) -> ListSandboxWebhookDeliveriesResponse {
+        self.sandbox_list_webhook_deliveries(ctx, params).await
+    }
+
+    async fn get_sandbox_webhook_event(
+        &self,
+        ctx: RequestContext<Principal>,
+        params: GetSandboxWebhookEventParams,
+    ) -> GetSandboxWebhookEventResponse {
+        self.sandbox_get_webhook_event(ctx, params).await
     }
 }

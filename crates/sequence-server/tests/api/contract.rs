@@ -177,6 +177,12 @@ fn cursor_examples_are_valid_for_their_endpoints() {
     checked.sort();
     assert_eq!(
         checked,
-        ["listAuditLogs", "listCardTransactions", "listRuleExecutions", "listTransfers"]
+        [
+            "listAuditLogs",
+            "listCardTransactions",
+            "listRuleExecutions",
+            "listSandboxWebhookDeliveries",
+            "listTransfers"
+        ]
     );
 }

@@ -89,6 +89,8 @@ fn protocol_errors(spec: &Value, info: &OperationInfo) -> Vec<Cause> {
             d if d.contains("`rex_") => ErrorCode::RuleExecutionNotFound,
             d if d.contains("`txr_") => ErrorCode::TransferNotFound,
             d if d.contains("`card_") => ErrorCode::CardNotFound,
+            d if d.contains("`whe_") => ErrorCode::WebhookEndpointNotFound,
+            d if d.contains("`evt_") => ErrorCode::WebhookEventNotFound,
             other => {
                 panic!("{}: which resource does path parameter {other:?} name?", info.operation_id)
             }
@@ -252,6 +254,27 @@ fn use_case_errors(operation_id: &str) -> Vec<Cause> {
         "listAuditLogs" => vec![cursor(), bounds()],
         // rules::switch: rules::live_locked.
         "enableSandboxRule" | "disableSandboxRule" => rule(),
+        // webhooks::list_endpoints: store reads only.
+        "listSandboxWebhookEndpoints" => vec![],
+        // webhooks::create_endpoint: the URL check, the endpoint limit.
+        "createSandboxWebhookEndpoint" => vec![
+            app(AppError::Invalid("url: not an absolute URL".into())),
+            app(AppError::WebhookEndpointLimit(16)),
+        ],
+        // webhooks::delete_endpoint.
+        "deleteSandboxWebhookEndpoint" => {
+            vec![app(AppError::not_found(Resource::WebhookEndpoint, "whe_x"))]
+        }
+        // webhooks::list_attempts: the endpoint, the cursor.
+        "listSandboxWebhookDeliveries" => {
+            vec![app(AppError::not_found(Resource::WebhookEndpoint, "whe_x")), cursor()]
+        }
+        // webhooks::get_event; the stored payload is parsed into the generated type (a 500 if
+        // it ever did not parse).
+        "getSandboxWebhookEvent" => vec![
+            app(AppError::not_found(Resource::WebhookEvent, "evt_x")),
+            app(AppError::internal("the payload does not parse")),
+        ],
         other => panic!(
             "`{other}` has no row in use_case_errors: read its use case and handler and write \
              down the errors they can return"

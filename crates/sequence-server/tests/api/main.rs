@@ -16,6 +16,8 @@
 //!   whose scopes are the spec's.
 //! - `error_statuses`: every error status an operation can produce is declared for it.
 //! - `limits`, `audit_log`: per-key rate limiting and the audit log.
+//! - `webhooks`: events delivered to real HTTP receivers (signatures, retries, order, replicas,
+//!   tenant isolation, the 24-hour give-up, `sequence webhooks listen`).
 
 mod accounts;
 mod audit_log;
@@ -38,3 +40,4 @@ mod rules;
 mod spec_check;
 mod transfers;
 mod validation;
+mod webhooks;

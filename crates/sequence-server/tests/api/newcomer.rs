@@ -16,17 +16,17 @@ use crate::harness::both_backends;
 
 /// `sequence-server --database URL serve --demo --bind 127.0.0.1:PORT`, its stderr in a file,
 /// reached through a proxy that checks every response against the spec (`spec_check::proxy`).
-struct RunningServer {
+pub(crate) struct RunningServer {
     child: Child,
     /// The proxy's `/api/v1`, once the server is healthy (the server's own until then).
-    base_url: String,
-    api_key: String,
+    pub(crate) base_url: String,
+    pub(crate) api_key: String,
     log: tempfile::NamedTempFile,
     proxy: Option<crate::spec_check::Proxy>,
 }
 
 impl RunningServer {
-    async fn start(database_url: &str) -> RunningServer {
+    pub(crate) async fn start(database_url: &str) -> RunningServer {
         // A port that was free a moment ago; the server binds it itself, as a person would.
         let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
         let log = tempfile::NamedTempFile::new().unwrap();
@@ -75,7 +75,7 @@ impl RunningServer {
     }
 
     /// Fails the test if any response the server sent did not match the spec.
-    fn assert_responses_matched_the_spec(&self) {
+    pub(crate) fn assert_responses_matched_the_spec(&self) {
         if let Some(proxy) = &self.proxy {
             proxy.violations.assert_none();
         }

@@ -56,6 +56,8 @@ enum Kind {
     RuleExecution,
     Transfer,
     Card,
+    WebhookEndpoint,
+    WebhookEvent,
 }
 
 impl Kind {
@@ -69,6 +71,8 @@ impl Kind {
             "rule-executions" => Kind::RuleExecution,
             "transfers" => Kind::Transfer,
             "cards" => Kind::Card,
+            "webhook-endpoints" => Kind::WebhookEndpoint,
+            "webhook-events" => Kind::WebhookEvent,
             other => panic!("{template}: no test ids for `{other}`; add the kind"),
         })
     }
@@ -91,6 +95,8 @@ impl Kind {
             Kind::RuleExecution => "rule_execution_not_found",
             Kind::Transfer => "transfer_not_found",
             Kind::Card => "card_not_found",
+            Kind::WebhookEndpoint => "webhook_endpoint_not_found",
+            Kind::WebhookEvent => "webhook_event_not_found",
         }
     }
 }
@@ -103,6 +109,8 @@ struct Ids {
     execution: String,
     transfer: String,
     card: String,
+    webhook_endpoint: String,
+    webhook_event: String,
 }
 
 impl Ids {
@@ -113,6 +121,8 @@ impl Ids {
             Kind::RuleExecution => &self.execution,
             Kind::Transfer => &self.transfer,
             Kind::Card => &self.card,
+            Kind::WebhookEndpoint => &self.webhook_endpoint,
+            Kind::WebhookEvent => &self.webhook_event,
         }
     }
 
@@ -123,6 +133,8 @@ impl Ids {
             execution: "rex_01HNEVEREXISTED0000000000".into(),
             transfer: "txr_01HNEVEREXISTED0000000000".into(),
             card: "card_01HNEVEREXISTED000000000".into(),
+            webhook_endpoint: "whe_01HNEVEREXISTED000000000".into(),
+            webhook_event: "evt_01HNEVEREXISTED0000000000".into(),
         }
     }
 }
@@ -167,6 +179,13 @@ fn id_of(response: &TestResponse) -> String {
 
 /// One organization's resources: (ids, decoy ids, income source).
 async fn organization(app: &TestApp, admin: &str) -> (Ids, Ids, String) {
+    // Registered first, so the transfers below record events (nothing delivers them here).
+    let endpoint = json!({"url": "http://127.0.0.1:9/webhooks", "description": "Ours"});
+    let endpoint =
+        id_of(&app.post("/api/v1/sandbox/webhook-endpoints", Some(admin), endpoint).await);
+    let decoy_endpoint = json!({"url": "http://127.0.0.1:9/decoy"});
+    let decoy_endpoint =
+        id_of(&app.post("/api/v1/sandbox/webhook-endpoints", Some(admin), decoy_endpoint).await);
     let income = app.create_income_source(admin, "Payroll").await;
     let pod = app.create_pod(admin, "Bills").await;
     let other_pod = app.create_pod(admin, "Savings").await;
@@ -184,12 +203,19 @@ async fn organization(app: &TestApp, admin: &str) -> (Ids, Ids, String) {
     let triggered =
         app.post(&format!("/api/v1/rules/{rule}/trigger"), Some(admin), json!({})).await;
     let execution = id_of(&triggered);
+    let org = app.get("/api/v1/sandbox/organization", Some(admin)).await.body["data"]["id"].clone();
+    let org = sequence_core::ids::OrgId::from_raw(org.as_str().unwrap());
+    let mut conn = app.state.store.pool().acquire().await.unwrap();
+    let deliveries = sequence_store::webhooks::deliveries_of(&mut conn, &org).await.unwrap();
+    let event = deliveries.first().expect("the transfers recorded events").event_id.to_string();
     let ours = Ids {
         account: pod,
         rule,
         execution,
         transfer: waiting,
         card: "card_01HNOCARDSONTHISSERVER000".into(),
+        webhook_endpoint: endpoint,
+        webhook_event: event,
     };
     let decoy = Ids {
         account: other_pod,
@@ -197,6 +223,8 @@ async fn organization(app: &TestApp, admin: &str) -> (Ids, Ids, String) {
         execution: "rex_01HDECOY000000000000000000".into(),
         transfer: settled,
         card: "card_01HDECOY00000000000000000".into(),
+        webhook_endpoint: decoy_endpoint,
+        webhook_event: "evt_01HDECOY00000000000000000".into(),
     };
     (ours, decoy, income)
 }
@@ -229,6 +257,7 @@ fn body_for(op: &OperationInfo, world: &World) -> Value {
         }
         "advanceSandboxClock" => json!({"seconds": 60}),
         "updateSandboxOrganization" => json!({"approval_threshold_in_cents": 100}),
+        "createSandboxWebhookEndpoint" => json!({"url": "http://127.0.0.1:9/new"}),
         other => {
             panic!("{other} takes a body ({:?}); add a valid one to body_for", op.request_body)
         }
@@ -313,10 +342,14 @@ impl World {
                 .await;
             rules.push(json!({"rule": found.body["data"], "executions": executions.body["data"]}));
         }
+        let endpoints = app.get("/api/v1/sandbox/webhook-endpoints", Some(&self.admin)).await.body
+            ["data"]
+            .clone();
         json!({
             "accounts": details,
             "organization": format!("{organization:?}"),
             "rules": rules,
+            "webhook_endpoints": endpoints,
         })
     }
 }

@@ -83,6 +83,25 @@ pub fn assert_matches_spec(
     }
 }
 
+/// Checks a webhook request the server sent for `event` (`transfer.created`, …) against its
+/// `x-webhooks` entry: the required headers and the body schema (closed objects, as for
+/// responses).
+pub fn check_webhook(event: &str, headers: &HeaderMap, body: &[u8]) -> Result<(), String> {
+    let Some(spec) = SPEC.webhooks.get(event) else {
+        return Err(format!("x-webhooks declares no `{event}`"));
+    };
+    let violations = spec.violations(headers, body);
+    if violations.is_empty() {
+        return Ok(());
+    }
+    let mut message = format!("webhook does not match openapi.yaml's x-webhooks `{event}`:");
+    for violation in violations {
+        let _ = write!(message, "\n  - {violation}");
+    }
+    let _ = write!(message, "\n  body: {}", excerpt(body));
+    Err(message)
+}
+
 /// One operation's declared responses.
 struct Operation {
     info: &'static OperationInfo,
@@ -111,6 +130,9 @@ struct SpecIndex {
     routes: matchit::Router<BTreeMap<&'static str, Operation>>,
     /// What a transport answer (unknown route, 405, 408) must look like: the error envelope.
     transport: ResponseSpec,
+    /// The requests the server sends as webhooks (`x-webhooks`), by event name: the required
+    /// headers and the body schema.
+    webhooks: BTreeMap<String, ResponseSpec>,
 }
 
 /// What a response is checked against.
@@ -162,7 +184,32 @@ impl SpecIndex {
             ],
             body: Some(compiler.schema(&json!({"$ref": "#/components/schemas/ErrorResponse"}))),
         };
-        SpecIndex { routes, transport }
+        let webhooks = spec["x-webhooks"]
+            .as_object()
+            .expect("x-webhooks")
+            .values()
+            .map(|item| {
+                let post = &item["post"];
+                let json = &post["requestBody"]["content"]["application/json"]["schema"];
+                // Indexed by the event type the body's one-value `event` enum names.
+                let envelope = compiler.resolve(json);
+                let event = envelope["properties"]["event"]["enum"][0]
+                    .as_str()
+                    .expect("each webhook body names its event")
+                    .to_owned();
+                let headers = post["parameters"]
+                    .as_array()
+                    .expect("the webhook headers")
+                    .iter()
+                    .map(|p| {
+                        assert_eq!(p["in"], "header", "{event}: webhook parameters are headers");
+                        compiler.header(p["name"].as_str().expect("a name"), p)
+                    })
+                    .collect();
+                (event, ResponseSpec { headers, body: Some(compiler.schema(json)) })
+            })
+            .collect();
+        SpecIndex { routes, transport, webhooks }
     }
 
     fn check(

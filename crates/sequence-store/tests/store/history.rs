@@ -10,6 +10,7 @@
 
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use sequence_core::ids::{AccountId, RuleExecutionId, RuleId, TransferId};
+use sequence_core::ids::{WebhookAttemptId, WebhookDeliveryId, WebhookEndpointId, WebhookEventId};
 use sequence_core::ledger::{
     AccountKind, ExternalAccountType, TransferDirection, TransferErrorCode, TransferOrigin,
     TransferStatus,
@@ -18,6 +19,7 @@ use sequence_core::money::Cents;
 use sequence_core::rules::{
     Action, ActionKind, Rule, RuleStatus, Schedule, ScheduleKind, Step, Trigger, TriggerKind,
 };
+use sequence_core::webhooks::{AttemptOutcome, DeliveryStatus, EventType};
 use sequence_store::Store;
 use sequence_store::accounts::{self, AccountRecord};
 use sequence_store::orgs::{self, Organization};
@@ -26,6 +28,7 @@ use sequence_store::rules::{
     TransferCounters, TransferOutcome,
 };
 use sequence_store::transfers::{self, TransferRecord};
+use sequence_store::webhooks::{self, AttemptRecord, EndpointRecord, EventRecord, NewDelivery};
 
 /// How much history to make for one organization.
 #[derive(Debug, Clone, Copy)]
@@ -50,6 +53,21 @@ pub struct History {
     pub executions: Vec<ExecutionRecord>,
     /// Every transfer, plain and made by executions.
     pub transfers: Vec<TransferRecord>,
+    /// Webhook endpoints (live, then deleted), deliveries and attempts.
+    pub webhooks: WebhookHistory,
+}
+
+/// One organization's webhook history: [`LIVE_ENDPOINTS`] live endpoints and many deleted ones,
+/// an event for every other live transfer, delivered to two of the live endpoints (mostly
+/// delivered or failed, some pending at times spread over forty days, some waiting), and their
+/// attempts.
+pub struct WebhookHistory {
+    /// Live endpoints first, then deleted ones.
+    pub endpoints: Vec<EndpointRecord>,
+    /// Every delivery.
+    pub deliveries: Vec<NewDelivery>,
+    /// Every attempt.
+    pub attempts: Vec<AttemptRecord>,
 }
 
 /// The instant the generated histories start from.
@@ -182,8 +200,108 @@ pub async fn load(store: &Store, name: &str, size: Size, dice: &mut Dice) -> His
             .await
             .unwrap();
     }
+    let webhooks = load_webhooks(&mut tx, &org, &transfers).await;
     tx.commit().await.unwrap();
-    History { org, accounts, rules, executions, transfers }
+    History { org, accounts, rules, executions, transfers, webhooks }
+}
+
+/// Live webhook endpoints per organization (the first ones of [`WebhookHistory::endpoints`]).
+pub const LIVE_ENDPOINTS: usize = 6;
+
+/// Generates and inserts `org`'s webhook history (see [`WebhookHistory`]) in `tx`.
+async fn load_webhooks(
+    tx: &mut sequence_store::Tx,
+    org: &Organization,
+    transfers: &[TransferRecord],
+) -> WebhookHistory {
+    // Its own dice, so adding webhooks left the rest of the history (and its plans) as it was.
+    let dice = &mut Dice::new(u64::try_from(transfers.len()).unwrap());
+    let endpoint = |n: usize| EndpointRecord {
+        id: WebhookEndpointId::generate(),
+        org_id: org.id.clone(),
+        url: format!("http://localhost:4242/{n}"),
+        event_types: None,
+        description: None,
+        secret: format!("whsec_{n:064}"),
+        created_at: epoch() + TimeDelta::seconds(i64::try_from(n).unwrap()),
+    };
+    let endpoints: Vec<EndpointRecord> = (0..LIVE_ENDPOINTS + 1_000).map(endpoint).collect();
+    for (n, record) in endpoints.iter().enumerate() {
+        webhooks::insert_endpoint(tx, record).await.unwrap();
+        if n >= LIVE_ENDPOINTS {
+            webhooks::delete_endpoint(tx, &org.id, record.id.as_str(), epoch(), epoch())
+                .await
+                .unwrap();
+        }
+    }
+    let mut deliveries = Vec::new();
+    let mut attempts = Vec::new();
+    for transfer in transfers.iter().filter(|t| !t.simulation).step_by(2) {
+        let event = EventRecord {
+            id: WebhookEventId::generate(),
+            org_id: org.id.clone(),
+            event_type: EventType::TransferCreated,
+            subject_id: transfer.id.to_string(),
+            payload: "{}".to_owned(),
+            created_at: transfer.created_at,
+        };
+        let seq = webhooks::insert_event(tx, &event).await.unwrap();
+        let first = dice.below(LIVE_ENDPOINTS);
+        let second = (first + 1 + dice.below(LIVE_ENDPOINTS - 1)) % LIVE_ENDPOINTS;
+        for endpoint in [&endpoints[first], &endpoints[second]] {
+            // Pending deliveries are due over forty days from the epoch (the plan test looks
+            // for due work at day 20: about half of them).
+            let (status, next) = match dice.below(10) {
+                0 | 1 => {
+                    let at = epoch()
+                        + TimeDelta::minutes(i64::try_from(dice.below(60 * 24 * 40)).unwrap());
+                    (DeliveryStatus::Pending, Some(at))
+                }
+                2 => (DeliveryStatus::Waiting, None),
+                3 => (DeliveryStatus::Failed, None),
+                _ => (DeliveryStatus::Delivered, None),
+            };
+            let delivery = NewDelivery {
+                id: WebhookDeliveryId::generate(),
+                org_id: org.id.clone(),
+                endpoint_id: endpoint.id.clone(),
+                event_id: event.id.clone(),
+                event_seq: seq,
+                subject_id: event.subject_id.clone(),
+                status,
+                next_attempt_at: next,
+                created_at: event.created_at,
+                updated_at: event.created_at,
+            };
+            webhooks::insert_delivery(tx, &delivery).await.unwrap();
+            let tries = match status {
+                DeliveryStatus::Waiting => 0,
+                DeliveryStatus::Failed => 3,
+                _ => 1,
+            };
+            for attempt in 1..=tries {
+                let record = AttemptRecord {
+                    id: WebhookAttemptId::generate(),
+                    org_id: org.id.clone(),
+                    endpoint_id: endpoint.id.clone(),
+                    delivery_id: delivery.id.clone(),
+                    event_id: event.id.clone(),
+                    event_type: event.event_type,
+                    attempt,
+                    response_status: Some(500),
+                    error: Some("HTTP 500".to_owned()),
+                    duration_ms: 10,
+                    outcome: AttemptOutcome::Retrying,
+                    next_attempt_at: None,
+                    created_at: event.created_at + TimeDelta::seconds(i64::from(attempt)),
+                };
+                webhooks::insert_attempt(tx, &record).await.unwrap();
+                attempts.push(record);
+            }
+            deliveries.push(delivery);
+        }
+    }
+    WebhookHistory { endpoints, deliveries, attempts }
 }
 
 fn rule(org: &Organization, accounts: &[AccountRecord], n: usize, dice: &mut Dice) -> RuleRecord {

@@ -1,4 +1,5 @@
-//! Query plans of every query over an organization's history, on SQLite and PostgreSQL: each must
+//! Query plans of every query over an organization's history (and over the webhook deliverer's due
+//! work, across organizations), on SQLite and PostgreSQL: each must
 //! be served by index range scans in the order it returns (no sort of the rows it read, no scan
 //! of a table), through the index meant for it, with the listing's cursor (or its `to` bound,
 //! whichever is tighter) as the start of the range. A list page then costs the same at any
@@ -37,6 +38,7 @@ use sequence_store::rules::{self, ExecutionFilter};
 use sequence_store::statement::{Cursor, Param, Statement};
 use sequence_store::test_support::{TestBackend, TestDatabase};
 use sequence_store::transfers::{self, AccountRole, ModeFilter, TransferFilter};
+use sequence_store::webhooks;
 use sequence_store::{AnyConnection, Backend, Store};
 use sqlx::Row;
 
@@ -360,6 +362,15 @@ fn checks(backend: Backend, history: &History) -> Vec<Check> {
         )
     };
     let now = history::epoch() + TimeDelta::days(20);
+    let webhook = &history.webhooks;
+    let endpoint = &webhook.endpoints[0].id;
+    let subject = webhook.deliveries[0].subject_id.as_str();
+    let mut endpoint_attempts: Vec<_> =
+        webhook.attempts.iter().filter(|a| &a.endpoint_id == endpoint).collect();
+    endpoint_attempts.sort_by(|a, b| (b.created_at, &b.id).cmp(&(a.created_at, &a.id)));
+    let anchor = endpoint_attempts[100];
+    let attempt_cursor =
+        Cursor { created_at_ms: anchor.created_at.timestamp_millis(), id: anchor.id.to_string() };
     vec![
         list("either side, live: the default first page", base.clone(), None, &sides),
         list("either side, live, after a cursor", base.clone(), Some(&cursor), &sides)
@@ -483,6 +494,42 @@ fn checks(backend: Backend, history: &History) -> Vec<Check> {
             &["transfers_due_by_org"],
         ),
         Check::new("rules::next_due", rules::next_due_statement(org, now), &["rules_due_by_org"]),
+        Check::new(
+            "webhooks::live_endpoints",
+            webhooks::live_endpoints_statement(org),
+            &["webhook_endpoints_live_by_org"],
+        ),
+        Check::new(
+            "webhooks::due (every organization's due deliveries)",
+            webhooks::due_statement(now, &[], 64),
+            &["webhook_deliveries_due"],
+        ),
+        Check::new(
+            "webhooks::due, leaving busy endpoints out",
+            webhooks::due_statement(now, std::slice::from_ref(endpoint), 64),
+            &["webhook_deliveries_due"],
+        ),
+        Check::new(
+            "webhooks::last_unfinished",
+            webhooks::last_unfinished_statement(backend, endpoint, subject),
+            &["webhook_deliveries_unfinished"],
+        ),
+        Check::new(
+            "webhooks::promote_next's look-up",
+            webhooks::next_waiting_statement(endpoint, subject),
+            &["webhook_deliveries_unfinished"],
+        ),
+        Check::new(
+            "webhooks::list_attempts: the first page",
+            webhooks::list_attempts_statement(backend, org, endpoint, None, 21),
+            &["webhook_attempts_list_by_endpoint"],
+        ),
+        Check::new(
+            "webhooks::list_attempts, after a cursor",
+            webhooks::list_attempts_statement(backend, org, endpoint, Some(&attempt_cursor), 21),
+            &["webhook_attempts_list_by_endpoint"],
+        )
+        .starting(Start::Cursor),
         Check {
             aggregate: true,
             ..Check::new(
