@@ -4,6 +4,7 @@
 //! Messages are for the client: they name the resource and the reason, never a balance or any
 //! other figure the calling key might not be allowed to read.
 
+use sequence_core::cards::{PurchaseDecline, RefundExceedsPurchase, StatusConflict};
 use sequence_core::ledger::{DeletionRefused, TransferRejection};
 use sequence_core::permissions::{Denied, TransferDenied};
 use sequence_store::StoreError;
@@ -23,6 +24,10 @@ pub enum Resource {
     Rule,
     /// A rule execution (`404 rule_execution_not_found`).
     RuleExecution,
+    /// A card (`404 card_not_found`).
+    Card,
+    /// A card's purchase, named by a refund (`404 card_transaction_not_found`).
+    CardPurchase,
 }
 
 impl Resource {
@@ -34,6 +39,8 @@ impl Resource {
             Resource::Transfer => "transfer",
             Resource::Rule => "rule",
             Resource::RuleExecution => "rule execution",
+            Resource::Card => "card",
+            Resource::CardPurchase => "purchase",
         }
     }
 }
@@ -77,6 +84,18 @@ pub enum AppError {
         /// Its status.
         status: String,
     },
+    /// A card can only be issued on a pod.
+    #[error("account_id: account `{0}` is not a pod; cards are linked to pods only.")]
+    CardAccountNotPod(String),
+    /// The card's status does not allow the change.
+    #[error(transparent)]
+    CardStatus(#[from] StatusConflict),
+    /// A purchase is declined.
+    #[error(transparent)]
+    PurchaseDeclined(#[from] PurchaseDecline),
+    /// A refund would exceed its purchase.
+    #[error(transparent)]
+    RefundExceedsPurchase(#[from] RefundExceedsPurchase),
     /// The account still holds money or has transfers in flight.
     #[error(transparent)]
     DeletionRefused(#[from] DeletionRefused),
