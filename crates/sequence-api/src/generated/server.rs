@@ -11840,4057 +11840,4243 @@ pub fn openapi() -> utoipa::openapi::OpenApi {
     let paths = PathsBuilder::new()
         .path(
             "/accounts",
-            PathItem::new(
-                HttpMethod::Get,
-                OperationBuilder::new()
-                    .operation_id(Some("listAccounts"))
-                    .tag("Accounts")
-                    .parameter(
-                        ParameterBuilder::new()
-                            .name("type")
-                            .parameter_in(ParameterIn::Query)
-                            .required(Required::False)
-                            .schema(
-                                Some({
-                                    use utoipa::openapi::schema::*;
-                                    use utoipa::openapi::RefOr;
-                                    RefOr::<Schema>::Ref(Ref::from_schema_name("AccountType"))
-                                }),
+            {
+                fn operation() -> PathItem {
+                    PathItem::new(
+                        HttpMethod::Get,
+                        OperationBuilder::new()
+                            .operation_id(Some("listAccounts"))
+                            .tag("Accounts")
+                            .parameter(
+                                ParameterBuilder::new()
+                                    .name("type")
+                                    .parameter_in(ParameterIn::Query)
+                                    .required(Required::False)
+                                    .schema(
+                                        Some({
+                                            use utoipa::openapi::schema::*;
+                                            use utoipa::openapi::RefOr;
+                                            RefOr::<Schema>::Ref(Ref::from_schema_name("AccountType"))
+                                        }),
+                                    )
+                                    .build(),
+                            )
+                            .parameter(
+                                ParameterBuilder::new()
+                                    .name("X-Request-ID")
+                                    .parameter_in(ParameterIn::Header)
+                                    .required(Required::False)
+                                    .schema(
+                                        Some({
+                                            use utoipa::openapi::schema::*;
+                                            use utoipa::openapi::RefOr;
+                                            RefOr::<
+                                                Schema,
+                                            >::Ref(Ref::from_schema_name("RequestIdHeaderValue"))
+                                        }),
+                                    )
+                                    .build(),
+                            )
+                            .response(
+                                "200",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("AccountListResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "400",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "401",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "403",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "500",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "501",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
                             )
                             .build(),
                     )
-                    .parameter(
-                        ParameterBuilder::new()
-                            .name("X-Request-ID")
-                            .parameter_in(ParameterIn::Header)
-                            .required(Required::False)
-                            .schema(
-                                Some({
-                                    use utoipa::openapi::schema::*;
-                                    use utoipa::openapi::RefOr;
-                                    RefOr::<
-                                        Schema,
-                                    >::Ref(Ref::from_schema_name("RequestIdHeaderValue"))
-                                }),
-                            )
-                            .build(),
-                    )
-                    .response(
-                        "200",
-                        ResponseBuilder::new()
-                            .content("application/json", json("AccountListResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "400",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "401",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "403",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "500",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "501",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .build(),
-            ),
+                }
+                operation()
+            },
         )
         .path(
             "/accounts/{id}",
-            PathItem::new(
-                HttpMethod::Get,
-                OperationBuilder::new()
-                    .operation_id(Some("getAccount"))
-                    .tag("Accounts")
-                    .parameter(
-                        ParameterBuilder::new()
-                            .name("id")
-                            .parameter_in(ParameterIn::Path)
-                            .required(Required::True)
-                            .schema(
-                                Some({
-                                    use utoipa::openapi::schema::*;
-                                    use utoipa::openapi::RefOr;
-                                    RefOr::<Schema>::Ref(Ref::from_schema_name("ResourceId"))
-                                }),
+            {
+                fn operation() -> PathItem {
+                    PathItem::new(
+                        HttpMethod::Get,
+                        OperationBuilder::new()
+                            .operation_id(Some("getAccount"))
+                            .tag("Accounts")
+                            .parameter(
+                                ParameterBuilder::new()
+                                    .name("id")
+                                    .parameter_in(ParameterIn::Path)
+                                    .required(Required::True)
+                                    .schema(
+                                        Some({
+                                            use utoipa::openapi::schema::*;
+                                            use utoipa::openapi::RefOr;
+                                            RefOr::<Schema>::Ref(Ref::from_schema_name("ResourceId"))
+                                        }),
+                                    )
+                                    .build(),
+                            )
+                            .parameter(
+                                ParameterBuilder::new()
+                                    .name("X-Request-ID")
+                                    .parameter_in(ParameterIn::Header)
+                                    .required(Required::False)
+                                    .schema(
+                                        Some({
+                                            use utoipa::openapi::schema::*;
+                                            use utoipa::openapi::RefOr;
+                                            RefOr::<
+                                                Schema,
+                                            >::Ref(Ref::from_schema_name("RequestIdHeaderValue"))
+                                        }),
+                                    )
+                                    .build(),
+                            )
+                            .response(
+                                "200",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("AccountResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "400",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "401",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "403",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "404",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "500",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "501",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
                             )
                             .build(),
                     )
-                    .parameter(
-                        ParameterBuilder::new()
-                            .name("X-Request-ID")
-                            .parameter_in(ParameterIn::Header)
-                            .required(Required::False)
-                            .schema(
-                                Some({
-                                    use utoipa::openapi::schema::*;
-                                    use utoipa::openapi::RefOr;
-                                    RefOr::<
-                                        Schema,
-                                    >::Ref(Ref::from_schema_name("RequestIdHeaderValue"))
-                                }),
-                            )
-                            .build(),
-                    )
-                    .response(
-                        "200",
-                        ResponseBuilder::new()
-                            .content("application/json", json("AccountResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "400",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "401",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "403",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "404",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "500",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "501",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .build(),
-            ),
+                }
+                operation()
+            },
         )
         .path(
             "/accounts/{id}",
-            PathItem::new(
-                HttpMethod::Delete,
-                OperationBuilder::new()
-                    .operation_id(Some("deleteAccount"))
-                    .tag("Accounts")
-                    .parameter(
-                        ParameterBuilder::new()
-                            .name("id")
-                            .parameter_in(ParameterIn::Path)
-                            .required(Required::True)
-                            .schema(
-                                Some({
-                                    use utoipa::openapi::schema::*;
-                                    use utoipa::openapi::RefOr;
-                                    RefOr::<Schema>::Ref(Ref::from_schema_name("ResourceId"))
-                                }),
+            {
+                fn operation() -> PathItem {
+                    PathItem::new(
+                        HttpMethod::Delete,
+                        OperationBuilder::new()
+                            .operation_id(Some("deleteAccount"))
+                            .tag("Accounts")
+                            .parameter(
+                                ParameterBuilder::new()
+                                    .name("id")
+                                    .parameter_in(ParameterIn::Path)
+                                    .required(Required::True)
+                                    .schema(
+                                        Some({
+                                            use utoipa::openapi::schema::*;
+                                            use utoipa::openapi::RefOr;
+                                            RefOr::<Schema>::Ref(Ref::from_schema_name("ResourceId"))
+                                        }),
+                                    )
+                                    .build(),
+                            )
+                            .parameter(
+                                ParameterBuilder::new()
+                                    .name("Idempotency-Key")
+                                    .parameter_in(ParameterIn::Header)
+                                    .required(Required::False)
+                                    .schema(
+                                        Some({
+                                            use utoipa::openapi::schema::*;
+                                            use utoipa::openapi::RefOr;
+                                            RefOr::<
+                                                Schema,
+                                            >::Ref(Ref::from_schema_name("IdempotencyKeyValue"))
+                                        }),
+                                    )
+                                    .build(),
+                            )
+                            .parameter(
+                                ParameterBuilder::new()
+                                    .name("X-Request-ID")
+                                    .parameter_in(ParameterIn::Header)
+                                    .required(Required::False)
+                                    .schema(
+                                        Some({
+                                            use utoipa::openapi::schema::*;
+                                            use utoipa::openapi::RefOr;
+                                            RefOr::<
+                                                Schema,
+                                            >::Ref(Ref::from_schema_name("RequestIdHeaderValue"))
+                                        }),
+                                    )
+                                    .build(),
+                            )
+                            .response("204", ResponseBuilder::new().build())
+                            .response(
+                                "400",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "401",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "403",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "404",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "409",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "500",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "501",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
                             )
                             .build(),
                     )
-                    .parameter(
-                        ParameterBuilder::new()
-                            .name("Idempotency-Key")
-                            .parameter_in(ParameterIn::Header)
-                            .required(Required::False)
-                            .schema(
-                                Some({
-                                    use utoipa::openapi::schema::*;
-                                    use utoipa::openapi::RefOr;
-                                    RefOr::<
-                                        Schema,
-                                    >::Ref(Ref::from_schema_name("IdempotencyKeyValue"))
-                                }),
-                            )
-                            .build(),
-                    )
-                    .parameter(
-                        ParameterBuilder::new()
-                            .name("X-Request-ID")
-                            .parameter_in(ParameterIn::Header)
-                            .required(Required::False)
-                            .schema(
-                                Some({
-                                    use utoipa::openapi::schema::*;
-                                    use utoipa::openapi::RefOr;
-                                    RefOr::<
-                                        Schema,
-                                    >::Ref(Ref::from_schema_name("RequestIdHeaderValue"))
-                                }),
-                            )
-                            .build(),
-                    )
-                    .response("204", ResponseBuilder::new().build())
-                    .response(
-                        "400",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "401",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "403",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "404",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "409",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "500",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "501",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .build(),
-            ),
+                }
+                operation()
+            },
         )
         .path(
             "/accounts/income-sources",
-            PathItem::new(
-                HttpMethod::Post,
-                OperationBuilder::new()
-                    .operation_id(Some("createIncomeSource"))
-                    .tag("Accounts")
-                    .parameter(
-                        ParameterBuilder::new()
-                            .name("Idempotency-Key")
-                            .parameter_in(ParameterIn::Header)
-                            .required(Required::False)
-                            .schema(
-                                Some({
-                                    use utoipa::openapi::schema::*;
-                                    use utoipa::openapi::RefOr;
-                                    RefOr::<
-                                        Schema,
-                                    >::Ref(Ref::from_schema_name("IdempotencyKeyValue"))
-                                }),
+            {
+                fn operation() -> PathItem {
+                    PathItem::new(
+                        HttpMethod::Post,
+                        OperationBuilder::new()
+                            .operation_id(Some("createIncomeSource"))
+                            .tag("Accounts")
+                            .parameter(
+                                ParameterBuilder::new()
+                                    .name("Idempotency-Key")
+                                    .parameter_in(ParameterIn::Header)
+                                    .required(Required::False)
+                                    .schema(
+                                        Some({
+                                            use utoipa::openapi::schema::*;
+                                            use utoipa::openapi::RefOr;
+                                            RefOr::<
+                                                Schema,
+                                            >::Ref(Ref::from_schema_name("IdempotencyKeyValue"))
+                                        }),
+                                    )
+                                    .build(),
+                            )
+                            .parameter(
+                                ParameterBuilder::new()
+                                    .name("X-Request-ID")
+                                    .parameter_in(ParameterIn::Header)
+                                    .required(Required::False)
+                                    .schema(
+                                        Some({
+                                            use utoipa::openapi::schema::*;
+                                            use utoipa::openapi::RefOr;
+                                            RefOr::<
+                                                Schema,
+                                            >::Ref(Ref::from_schema_name("RequestIdHeaderValue"))
+                                        }),
+                                    )
+                                    .build(),
+                            )
+                            .request_body(
+                                Some(
+                                    RequestBodyBuilder::new()
+                                        .content(
+                                            "application/json",
+                                            json("CreateIncomeSourceRequest"),
+                                        )
+                                        .required(Some(Required::True))
+                                        .build(),
+                                ),
+                            )
+                            .response(
+                                "201",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("AccountResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "400",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "401",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "403",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "409",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "413",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "415",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "500",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "501",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
                             )
                             .build(),
                     )
-                    .parameter(
-                        ParameterBuilder::new()
-                            .name("X-Request-ID")
-                            .parameter_in(ParameterIn::Header)
-                            .required(Required::False)
-                            .schema(
-                                Some({
-                                    use utoipa::openapi::schema::*;
-                                    use utoipa::openapi::RefOr;
-                                    RefOr::<
-                                        Schema,
-                                    >::Ref(Ref::from_schema_name("RequestIdHeaderValue"))
-                                }),
-                            )
-                            .build(),
-                    )
-                    .request_body(
-                        Some(
-                            RequestBodyBuilder::new()
-                                .content(
-                                    "application/json",
-                                    json("CreateIncomeSourceRequest"),
-                                )
-                                .required(Some(Required::True))
-                                .build(),
-                        ),
-                    )
-                    .response(
-                        "201",
-                        ResponseBuilder::new()
-                            .content("application/json", json("AccountResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "400",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "401",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "403",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "409",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "413",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "415",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "500",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "501",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .build(),
-            ),
+                }
+                operation()
+            },
         )
         .path(
             "/accounts/pods",
-            PathItem::new(
-                HttpMethod::Post,
-                OperationBuilder::new()
-                    .operation_id(Some("createPod"))
-                    .tag("Accounts")
-                    .parameter(
-                        ParameterBuilder::new()
-                            .name("Idempotency-Key")
-                            .parameter_in(ParameterIn::Header)
-                            .required(Required::False)
-                            .schema(
-                                Some({
-                                    use utoipa::openapi::schema::*;
-                                    use utoipa::openapi::RefOr;
-                                    RefOr::<
-                                        Schema,
-                                    >::Ref(Ref::from_schema_name("IdempotencyKeyValue"))
-                                }),
-                            )
-                            .build(),
-                    )
-                    .parameter(
-                        ParameterBuilder::new()
-                            .name("X-Request-ID")
-                            .parameter_in(ParameterIn::Header)
-                            .required(Required::False)
-                            .schema(
-                                Some({
-                                    use utoipa::openapi::schema::*;
-                                    use utoipa::openapi::RefOr;
-                                    RefOr::<
-                                        Schema,
-                                    >::Ref(Ref::from_schema_name("RequestIdHeaderValue"))
-                                }),
-                            )
-                            .build(),
-                    )
-                    .request_body(
-                        Some(
-                            RequestBodyBuilder::new()
-                                .content("application/json", json("CreatePodRequest"))
-                                .required(Some(Required::True))
-                                .build(),
-                        ),
-                    )
-                    .response(
-                        "201",
-                        ResponseBuilder::new()
-                            .content("application/json", json("AccountResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "400",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "401",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "403",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "409",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "413",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "415",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "500",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "501",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .build(),
-            ),
-        )
-        .path(
-            "/rules",
-            PathItem::new(
-                HttpMethod::Get,
-                OperationBuilder::new()
-                    .operation_id(Some("listRules"))
-                    .tag("Rules")
-                    .parameter(
-                        ParameterBuilder::new()
-                            .name("source_id")
-                            .parameter_in(ParameterIn::Query)
-                            .required(Required::False)
-                            .schema(
-                                Some({
-                                    use utoipa::openapi::schema::*;
-                                    use utoipa::openapi::RefOr;
-                                    RefOr::<
-                                        Schema,
-                                    >::from(
-                                        ObjectBuilder::new()
-                                            .schema_type(Type::String)
-                                            .min_length(Some(1usize))
-                                            .max_length(Some(64usize)),
+            {
+                fn operation() -> PathItem {
+                    PathItem::new(
+                        HttpMethod::Post,
+                        OperationBuilder::new()
+                            .operation_id(Some("createPod"))
+                            .tag("Accounts")
+                            .parameter(
+                                ParameterBuilder::new()
+                                    .name("Idempotency-Key")
+                                    .parameter_in(ParameterIn::Header)
+                                    .required(Required::False)
+                                    .schema(
+                                        Some({
+                                            use utoipa::openapi::schema::*;
+                                            use utoipa::openapi::RefOr;
+                                            RefOr::<
+                                                Schema,
+                                            >::Ref(Ref::from_schema_name("IdempotencyKeyValue"))
+                                        }),
                                     )
-                                }),
+                                    .build(),
+                            )
+                            .parameter(
+                                ParameterBuilder::new()
+                                    .name("X-Request-ID")
+                                    .parameter_in(ParameterIn::Header)
+                                    .required(Required::False)
+                                    .schema(
+                                        Some({
+                                            use utoipa::openapi::schema::*;
+                                            use utoipa::openapi::RefOr;
+                                            RefOr::<
+                                                Schema,
+                                            >::Ref(Ref::from_schema_name("RequestIdHeaderValue"))
+                                        }),
+                                    )
+                                    .build(),
+                            )
+                            .request_body(
+                                Some(
+                                    RequestBodyBuilder::new()
+                                        .content("application/json", json("CreatePodRequest"))
+                                        .required(Some(Required::True))
+                                        .build(),
+                                ),
+                            )
+                            .response(
+                                "201",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("AccountResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "400",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "401",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "403",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "409",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "413",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "415",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "500",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "501",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
                             )
                             .build(),
                     )
-                    .parameter(
-                        ParameterBuilder::new()
-                            .name("X-Request-ID")
-                            .parameter_in(ParameterIn::Header)
-                            .required(Required::False)
-                            .schema(
-                                Some({
-                                    use utoipa::openapi::schema::*;
-                                    use utoipa::openapi::RefOr;
-                                    RefOr::<
-                                        Schema,
-                                    >::Ref(Ref::from_schema_name("RequestIdHeaderValue"))
-                                }),
-                            )
-                            .build(),
-                    )
-                    .response(
-                        "200",
-                        ResponseBuilder::new()
-                            .content("application/json", json("RuleListResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "400",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "401",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "403",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "500",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "501",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .build(),
-            ),
+                }
+                operation()
+            },
         )
         .path(
             "/rules",
-            PathItem::new(
-                HttpMethod::Post,
-                OperationBuilder::new()
-                    .operation_id(Some("createRule"))
-                    .tag("Rules")
-                    .parameter(
-                        ParameterBuilder::new()
-                            .name("Idempotency-Key")
-                            .parameter_in(ParameterIn::Header)
-                            .required(Required::False)
-                            .schema(
-                                Some({
-                                    use utoipa::openapi::schema::*;
-                                    use utoipa::openapi::RefOr;
-                                    RefOr::<
-                                        Schema,
-                                    >::Ref(Ref::from_schema_name("IdempotencyKeyValue"))
-                                }),
+            {
+                fn operation() -> PathItem {
+                    PathItem::new(
+                        HttpMethod::Get,
+                        OperationBuilder::new()
+                            .operation_id(Some("listRules"))
+                            .tag("Rules")
+                            .parameter(
+                                ParameterBuilder::new()
+                                    .name("source_id")
+                                    .parameter_in(ParameterIn::Query)
+                                    .required(Required::False)
+                                    .schema(
+                                        Some({
+                                            use utoipa::openapi::schema::*;
+                                            use utoipa::openapi::RefOr;
+                                            RefOr::<
+                                                Schema,
+                                            >::from(
+                                                ObjectBuilder::new()
+                                                    .schema_type(Type::String)
+                                                    .min_length(Some(1usize))
+                                                    .max_length(Some(64usize)),
+                                            )
+                                        }),
+                                    )
+                                    .build(),
+                            )
+                            .parameter(
+                                ParameterBuilder::new()
+                                    .name("X-Request-ID")
+                                    .parameter_in(ParameterIn::Header)
+                                    .required(Required::False)
+                                    .schema(
+                                        Some({
+                                            use utoipa::openapi::schema::*;
+                                            use utoipa::openapi::RefOr;
+                                            RefOr::<
+                                                Schema,
+                                            >::Ref(Ref::from_schema_name("RequestIdHeaderValue"))
+                                        }),
+                                    )
+                                    .build(),
+                            )
+                            .response(
+                                "200",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("RuleListResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "400",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "401",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "403",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "500",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "501",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
                             )
                             .build(),
                     )
-                    .parameter(
-                        ParameterBuilder::new()
-                            .name("X-Request-ID")
-                            .parameter_in(ParameterIn::Header)
-                            .required(Required::False)
-                            .schema(
-                                Some({
-                                    use utoipa::openapi::schema::*;
-                                    use utoipa::openapi::RefOr;
-                                    RefOr::<
-                                        Schema,
-                                    >::Ref(Ref::from_schema_name("RequestIdHeaderValue"))
-                                }),
+                }
+                operation()
+            },
+        )
+        .path(
+            "/rules",
+            {
+                fn operation() -> PathItem {
+                    PathItem::new(
+                        HttpMethod::Post,
+                        OperationBuilder::new()
+                            .operation_id(Some("createRule"))
+                            .tag("Rules")
+                            .parameter(
+                                ParameterBuilder::new()
+                                    .name("Idempotency-Key")
+                                    .parameter_in(ParameterIn::Header)
+                                    .required(Required::False)
+                                    .schema(
+                                        Some({
+                                            use utoipa::openapi::schema::*;
+                                            use utoipa::openapi::RefOr;
+                                            RefOr::<
+                                                Schema,
+                                            >::Ref(Ref::from_schema_name("IdempotencyKeyValue"))
+                                        }),
+                                    )
+                                    .build(),
+                            )
+                            .parameter(
+                                ParameterBuilder::new()
+                                    .name("X-Request-ID")
+                                    .parameter_in(ParameterIn::Header)
+                                    .required(Required::False)
+                                    .schema(
+                                        Some({
+                                            use utoipa::openapi::schema::*;
+                                            use utoipa::openapi::RefOr;
+                                            RefOr::<
+                                                Schema,
+                                            >::Ref(Ref::from_schema_name("RequestIdHeaderValue"))
+                                        }),
+                                    )
+                                    .build(),
+                            )
+                            .request_body(
+                                Some(
+                                    RequestBodyBuilder::new()
+                                        .content("application/json", json("RuleInput"))
+                                        .required(Some(Required::True))
+                                        .build(),
+                                ),
+                            )
+                            .response(
+                                "201",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("RuleResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "400",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "401",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "403",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "409",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "413",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "415",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "500",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "501",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
                             )
                             .build(),
                     )
-                    .request_body(
-                        Some(
-                            RequestBodyBuilder::new()
-                                .content("application/json", json("RuleInput"))
-                                .required(Some(Required::True))
-                                .build(),
-                        ),
-                    )
-                    .response(
-                        "201",
-                        ResponseBuilder::new()
-                            .content("application/json", json("RuleResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "400",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "401",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "403",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "409",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "413",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "415",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "500",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "501",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .build(),
-            ),
+                }
+                operation()
+            },
         )
         .path(
             "/rules/{id}",
-            PathItem::new(
-                HttpMethod::Get,
-                OperationBuilder::new()
-                    .operation_id(Some("getRule"))
-                    .tag("Rules")
-                    .parameter(
-                        ParameterBuilder::new()
-                            .name("id")
-                            .parameter_in(ParameterIn::Path)
-                            .required(Required::True)
-                            .schema(
-                                Some({
-                                    use utoipa::openapi::schema::*;
-                                    use utoipa::openapi::RefOr;
-                                    RefOr::<Schema>::Ref(Ref::from_schema_name("ResourceId"))
-                                }),
+            {
+                fn operation() -> PathItem {
+                    PathItem::new(
+                        HttpMethod::Get,
+                        OperationBuilder::new()
+                            .operation_id(Some("getRule"))
+                            .tag("Rules")
+                            .parameter(
+                                ParameterBuilder::new()
+                                    .name("id")
+                                    .parameter_in(ParameterIn::Path)
+                                    .required(Required::True)
+                                    .schema(
+                                        Some({
+                                            use utoipa::openapi::schema::*;
+                                            use utoipa::openapi::RefOr;
+                                            RefOr::<Schema>::Ref(Ref::from_schema_name("ResourceId"))
+                                        }),
+                                    )
+                                    .build(),
+                            )
+                            .parameter(
+                                ParameterBuilder::new()
+                                    .name("X-Request-ID")
+                                    .parameter_in(ParameterIn::Header)
+                                    .required(Required::False)
+                                    .schema(
+                                        Some({
+                                            use utoipa::openapi::schema::*;
+                                            use utoipa::openapi::RefOr;
+                                            RefOr::<
+                                                Schema,
+                                            >::Ref(Ref::from_schema_name("RequestIdHeaderValue"))
+                                        }),
+                                    )
+                                    .build(),
+                            )
+                            .response(
+                                "200",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("RuleResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "400",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "401",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "403",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "404",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "410",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "500",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "501",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
                             )
                             .build(),
                     )
-                    .parameter(
-                        ParameterBuilder::new()
-                            .name("X-Request-ID")
-                            .parameter_in(ParameterIn::Header)
-                            .required(Required::False)
-                            .schema(
-                                Some({
-                                    use utoipa::openapi::schema::*;
-                                    use utoipa::openapi::RefOr;
-                                    RefOr::<
-                                        Schema,
-                                    >::Ref(Ref::from_schema_name("RequestIdHeaderValue"))
-                                }),
-                            )
-                            .build(),
-                    )
-                    .response(
-                        "200",
-                        ResponseBuilder::new()
-                            .content("application/json", json("RuleResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "400",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "401",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "403",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "404",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "410",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "500",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "501",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .build(),
-            ),
+                }
+                operation()
+            },
         )
         .path(
             "/rules/{id}",
-            PathItem::new(
-                HttpMethod::Put,
-                OperationBuilder::new()
-                    .operation_id(Some("updateRule"))
-                    .tag("Rules")
-                    .parameter(
-                        ParameterBuilder::new()
-                            .name("id")
-                            .parameter_in(ParameterIn::Path)
-                            .required(Required::True)
-                            .schema(
-                                Some({
-                                    use utoipa::openapi::schema::*;
-                                    use utoipa::openapi::RefOr;
-                                    RefOr::<Schema>::Ref(Ref::from_schema_name("ResourceId"))
-                                }),
+            {
+                fn operation() -> PathItem {
+                    PathItem::new(
+                        HttpMethod::Put,
+                        OperationBuilder::new()
+                            .operation_id(Some("updateRule"))
+                            .tag("Rules")
+                            .parameter(
+                                ParameterBuilder::new()
+                                    .name("id")
+                                    .parameter_in(ParameterIn::Path)
+                                    .required(Required::True)
+                                    .schema(
+                                        Some({
+                                            use utoipa::openapi::schema::*;
+                                            use utoipa::openapi::RefOr;
+                                            RefOr::<Schema>::Ref(Ref::from_schema_name("ResourceId"))
+                                        }),
+                                    )
+                                    .build(),
+                            )
+                            .parameter(
+                                ParameterBuilder::new()
+                                    .name("Idempotency-Key")
+                                    .parameter_in(ParameterIn::Header)
+                                    .required(Required::False)
+                                    .schema(
+                                        Some({
+                                            use utoipa::openapi::schema::*;
+                                            use utoipa::openapi::RefOr;
+                                            RefOr::<
+                                                Schema,
+                                            >::Ref(Ref::from_schema_name("IdempotencyKeyValue"))
+                                        }),
+                                    )
+                                    .build(),
+                            )
+                            .parameter(
+                                ParameterBuilder::new()
+                                    .name("X-Request-ID")
+                                    .parameter_in(ParameterIn::Header)
+                                    .required(Required::False)
+                                    .schema(
+                                        Some({
+                                            use utoipa::openapi::schema::*;
+                                            use utoipa::openapi::RefOr;
+                                            RefOr::<
+                                                Schema,
+                                            >::Ref(Ref::from_schema_name("RequestIdHeaderValue"))
+                                        }),
+                                    )
+                                    .build(),
+                            )
+                            .request_body(
+                                Some(
+                                    RequestBodyBuilder::new()
+                                        .content("application/json", json("RuleInput"))
+                                        .required(Some(Required::True))
+                                        .build(),
+                                ),
+                            )
+                            .response(
+                                "200",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("RuleResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "400",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "401",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "403",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "404",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "409",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "410",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "413",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "415",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "500",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "501",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
                             )
                             .build(),
                     )
-                    .parameter(
-                        ParameterBuilder::new()
-                            .name("Idempotency-Key")
-                            .parameter_in(ParameterIn::Header)
-                            .required(Required::False)
-                            .schema(
-                                Some({
-                                    use utoipa::openapi::schema::*;
-                                    use utoipa::openapi::RefOr;
-                                    RefOr::<
-                                        Schema,
-                                    >::Ref(Ref::from_schema_name("IdempotencyKeyValue"))
-                                }),
-                            )
-                            .build(),
-                    )
-                    .parameter(
-                        ParameterBuilder::new()
-                            .name("X-Request-ID")
-                            .parameter_in(ParameterIn::Header)
-                            .required(Required::False)
-                            .schema(
-                                Some({
-                                    use utoipa::openapi::schema::*;
-                                    use utoipa::openapi::RefOr;
-                                    RefOr::<
-                                        Schema,
-                                    >::Ref(Ref::from_schema_name("RequestIdHeaderValue"))
-                                }),
-                            )
-                            .build(),
-                    )
-                    .request_body(
-                        Some(
-                            RequestBodyBuilder::new()
-                                .content("application/json", json("RuleInput"))
-                                .required(Some(Required::True))
-                                .build(),
-                        ),
-                    )
-                    .response(
-                        "200",
-                        ResponseBuilder::new()
-                            .content("application/json", json("RuleResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "400",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "401",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "403",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "404",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "409",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "410",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "413",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "415",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "500",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "501",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .build(),
-            ),
+                }
+                operation()
+            },
         )
         .path(
             "/rules/{id}",
-            PathItem::new(
-                HttpMethod::Delete,
-                OperationBuilder::new()
-                    .operation_id(Some("deleteRule"))
-                    .tag("Rules")
-                    .parameter(
-                        ParameterBuilder::new()
-                            .name("id")
-                            .parameter_in(ParameterIn::Path)
-                            .required(Required::True)
-                            .schema(
-                                Some({
-                                    use utoipa::openapi::schema::*;
-                                    use utoipa::openapi::RefOr;
-                                    RefOr::<Schema>::Ref(Ref::from_schema_name("ResourceId"))
-                                }),
+            {
+                fn operation() -> PathItem {
+                    PathItem::new(
+                        HttpMethod::Delete,
+                        OperationBuilder::new()
+                            .operation_id(Some("deleteRule"))
+                            .tag("Rules")
+                            .parameter(
+                                ParameterBuilder::new()
+                                    .name("id")
+                                    .parameter_in(ParameterIn::Path)
+                                    .required(Required::True)
+                                    .schema(
+                                        Some({
+                                            use utoipa::openapi::schema::*;
+                                            use utoipa::openapi::RefOr;
+                                            RefOr::<Schema>::Ref(Ref::from_schema_name("ResourceId"))
+                                        }),
+                                    )
+                                    .build(),
+                            )
+                            .parameter(
+                                ParameterBuilder::new()
+                                    .name("Idempotency-Key")
+                                    .parameter_in(ParameterIn::Header)
+                                    .required(Required::False)
+                                    .schema(
+                                        Some({
+                                            use utoipa::openapi::schema::*;
+                                            use utoipa::openapi::RefOr;
+                                            RefOr::<
+                                                Schema,
+                                            >::Ref(Ref::from_schema_name("IdempotencyKeyValue"))
+                                        }),
+                                    )
+                                    .build(),
+                            )
+                            .parameter(
+                                ParameterBuilder::new()
+                                    .name("X-Request-ID")
+                                    .parameter_in(ParameterIn::Header)
+                                    .required(Required::False)
+                                    .schema(
+                                        Some({
+                                            use utoipa::openapi::schema::*;
+                                            use utoipa::openapi::RefOr;
+                                            RefOr::<
+                                                Schema,
+                                            >::Ref(Ref::from_schema_name("RequestIdHeaderValue"))
+                                        }),
+                                    )
+                                    .build(),
+                            )
+                            .response("204", ResponseBuilder::new().build())
+                            .response(
+                                "400",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "401",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "403",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "404",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "409",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "410",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "500",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "501",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
                             )
                             .build(),
                     )
-                    .parameter(
-                        ParameterBuilder::new()
-                            .name("Idempotency-Key")
-                            .parameter_in(ParameterIn::Header)
-                            .required(Required::False)
-                            .schema(
-                                Some({
-                                    use utoipa::openapi::schema::*;
-                                    use utoipa::openapi::RefOr;
-                                    RefOr::<
-                                        Schema,
-                                    >::Ref(Ref::from_schema_name("IdempotencyKeyValue"))
-                                }),
-                            )
-                            .build(),
-                    )
-                    .parameter(
-                        ParameterBuilder::new()
-                            .name("X-Request-ID")
-                            .parameter_in(ParameterIn::Header)
-                            .required(Required::False)
-                            .schema(
-                                Some({
-                                    use utoipa::openapi::schema::*;
-                                    use utoipa::openapi::RefOr;
-                                    RefOr::<
-                                        Schema,
-                                    >::Ref(Ref::from_schema_name("RequestIdHeaderValue"))
-                                }),
-                            )
-                            .build(),
-                    )
-                    .response("204", ResponseBuilder::new().build())
-                    .response(
-                        "400",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "401",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "403",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "404",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "409",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "410",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "500",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "501",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .build(),
-            ),
+                }
+                operation()
+            },
         )
         .path(
             "/rules/{id}/trigger",
-            PathItem::new(
-                HttpMethod::Post,
-                OperationBuilder::new()
-                    .operation_id(Some("triggerRule"))
-                    .tag("Rules")
-                    .parameter(
-                        ParameterBuilder::new()
-                            .name("id")
-                            .parameter_in(ParameterIn::Path)
-                            .required(Required::True)
-                            .schema(
-                                Some({
-                                    use utoipa::openapi::schema::*;
-                                    use utoipa::openapi::RefOr;
-                                    RefOr::<Schema>::Ref(Ref::from_schema_name("ResourceId"))
-                                }),
+            {
+                fn operation() -> PathItem {
+                    PathItem::new(
+                        HttpMethod::Post,
+                        OperationBuilder::new()
+                            .operation_id(Some("triggerRule"))
+                            .tag("Rules")
+                            .parameter(
+                                ParameterBuilder::new()
+                                    .name("id")
+                                    .parameter_in(ParameterIn::Path)
+                                    .required(Required::True)
+                                    .schema(
+                                        Some({
+                                            use utoipa::openapi::schema::*;
+                                            use utoipa::openapi::RefOr;
+                                            RefOr::<Schema>::Ref(Ref::from_schema_name("ResourceId"))
+                                        }),
+                                    )
+                                    .build(),
+                            )
+                            .parameter(
+                                ParameterBuilder::new()
+                                    .name("Idempotency-Key")
+                                    .parameter_in(ParameterIn::Header)
+                                    .required(Required::False)
+                                    .schema(
+                                        Some({
+                                            use utoipa::openapi::schema::*;
+                                            use utoipa::openapi::RefOr;
+                                            RefOr::<
+                                                Schema,
+                                            >::Ref(Ref::from_schema_name("IdempotencyKeyValue"))
+                                        }),
+                                    )
+                                    .build(),
+                            )
+                            .parameter(
+                                ParameterBuilder::new()
+                                    .name("X-Request-ID")
+                                    .parameter_in(ParameterIn::Header)
+                                    .required(Required::False)
+                                    .schema(
+                                        Some({
+                                            use utoipa::openapi::schema::*;
+                                            use utoipa::openapi::RefOr;
+                                            RefOr::<
+                                                Schema,
+                                            >::Ref(Ref::from_schema_name("RequestIdHeaderValue"))
+                                        }),
+                                    )
+                                    .build(),
+                            )
+                            .request_body(
+                                Some(
+                                    RequestBodyBuilder::new()
+                                        .content("application/json", json("TriggerRuleRequest"))
+                                        .required(Some(Required::False))
+                                        .build(),
+                                ),
+                            )
+                            .response(
+                                "202",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("TriggerRuleResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "400",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "401",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "403",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "404",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "409",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "410",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "413",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "415",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "500",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "501",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
                             )
                             .build(),
                     )
-                    .parameter(
-                        ParameterBuilder::new()
-                            .name("Idempotency-Key")
-                            .parameter_in(ParameterIn::Header)
-                            .required(Required::False)
-                            .schema(
-                                Some({
-                                    use utoipa::openapi::schema::*;
-                                    use utoipa::openapi::RefOr;
-                                    RefOr::<
-                                        Schema,
-                                    >::Ref(Ref::from_schema_name("IdempotencyKeyValue"))
-                                }),
-                            )
-                            .build(),
-                    )
-                    .parameter(
-                        ParameterBuilder::new()
-                            .name("X-Request-ID")
-                            .parameter_in(ParameterIn::Header)
-                            .required(Required::False)
-                            .schema(
-                                Some({
-                                    use utoipa::openapi::schema::*;
-                                    use utoipa::openapi::RefOr;
-                                    RefOr::<
-                                        Schema,
-                                    >::Ref(Ref::from_schema_name("RequestIdHeaderValue"))
-                                }),
-                            )
-                            .build(),
-                    )
-                    .request_body(
-                        Some(
-                            RequestBodyBuilder::new()
-                                .content("application/json", json("TriggerRuleRequest"))
-                                .required(Some(Required::False))
-                                .build(),
-                        ),
-                    )
-                    .response(
-                        "202",
-                        ResponseBuilder::new()
-                            .content("application/json", json("TriggerRuleResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "400",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "401",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "403",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "404",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "409",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "410",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "413",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "415",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "500",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "501",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .build(),
-            ),
+                }
+                operation()
+            },
         )
         .path(
             "/rule-executions",
-            PathItem::new(
-                HttpMethod::Get,
-                OperationBuilder::new()
-                    .operation_id(Some("listRuleExecutions"))
-                    .tag("Rule Executions")
-                    .parameter(
-                        ParameterBuilder::new()
-                            .name("after")
-                            .parameter_in(ParameterIn::Query)
-                            .required(Required::False)
-                            .schema(
-                                Some({
-                                    use utoipa::openapi::schema::*;
-                                    use utoipa::openapi::RefOr;
-                                    RefOr::<Schema>::Ref(Ref::from_schema_name("Cursor"))
-                                }),
-                            )
-                            .build(),
-                    )
-                    .parameter(
-                        ParameterBuilder::new()
-                            .name("execution_mode")
-                            .parameter_in(ParameterIn::Query)
-                            .required(Required::False)
-                            .schema(
-                                Some({
-                                    use utoipa::openapi::schema::*;
-                                    use utoipa::openapi::RefOr;
-                                    RefOr::<Schema>::Ref(Ref::from_schema_name("ExecutionMode"))
-                                }),
-                            )
-                            .build(),
-                    )
-                    .parameter(
-                        ParameterBuilder::new()
-                            .name("first")
-                            .parameter_in(ParameterIn::Query)
-                            .required(Required::False)
-                            .schema(
-                                Some({
-                                    use utoipa::openapi::schema::*;
-                                    use utoipa::openapi::RefOr;
-                                    RefOr::<
-                                        Schema,
-                                    >::from(
-                                        ObjectBuilder::new()
-                                            .schema_type(Type::Integer)
-                                            .format(Some(SchemaFormat::Custom("int32".to_owned())))
-                                            .minimum(Some(utoipa::Number::Int(1i64 as isize)))
-                                            .maximum(Some(utoipa::Number::Int(100i64 as isize))),
+            {
+                fn operation() -> PathItem {
+                    PathItem::new(
+                        HttpMethod::Get,
+                        OperationBuilder::new()
+                            .operation_id(Some("listRuleExecutions"))
+                            .tag("Rule Executions")
+                            .parameter(
+                                ParameterBuilder::new()
+                                    .name("after")
+                                    .parameter_in(ParameterIn::Query)
+                                    .required(Required::False)
+                                    .schema(
+                                        Some({
+                                            use utoipa::openapi::schema::*;
+                                            use utoipa::openapi::RefOr;
+                                            RefOr::<Schema>::Ref(Ref::from_schema_name("Cursor"))
+                                        }),
                                     )
-                                }),
+                                    .build(),
                             )
-                            .build(),
-                    )
-                    .parameter(
-                        ParameterBuilder::new()
-                            .name("from")
-                            .parameter_in(ParameterIn::Query)
-                            .required(Required::False)
-                            .schema(
-                                Some({
-                                    use utoipa::openapi::schema::*;
-                                    use utoipa::openapi::RefOr;
-                                    RefOr::<
-                                        Schema,
-                                    >::from(
-                                        ObjectBuilder::new()
-                                            .schema_type(Type::String)
-                                            .format(Some(SchemaFormat::Custom("date-time".to_owned())))
-                                            .min_length(None::<usize>)
-                                            .max_length(None::<usize>),
+                            .parameter(
+                                ParameterBuilder::new()
+                                    .name("execution_mode")
+                                    .parameter_in(ParameterIn::Query)
+                                    .required(Required::False)
+                                    .schema(
+                                        Some({
+                                            use utoipa::openapi::schema::*;
+                                            use utoipa::openapi::RefOr;
+                                            RefOr::<Schema>::Ref(Ref::from_schema_name("ExecutionMode"))
+                                        }),
                                     )
-                                }),
+                                    .build(),
                             )
-                            .build(),
-                    )
-                    .parameter(
-                        ParameterBuilder::new()
-                            .name("rule_id")
-                            .parameter_in(ParameterIn::Query)
-                            .required(Required::True)
-                            .schema(
-                                Some({
-                                    use utoipa::openapi::schema::*;
-                                    use utoipa::openapi::RefOr;
-                                    RefOr::<
-                                        Schema,
-                                    >::from(
-                                        ObjectBuilder::new()
-                                            .schema_type(Type::String)
-                                            .min_length(Some(1usize))
-                                            .max_length(Some(64usize)),
+                            .parameter(
+                                ParameterBuilder::new()
+                                    .name("first")
+                                    .parameter_in(ParameterIn::Query)
+                                    .required(Required::False)
+                                    .schema(
+                                        Some({
+                                            use utoipa::openapi::schema::*;
+                                            use utoipa::openapi::RefOr;
+                                            RefOr::<
+                                                Schema,
+                                            >::from(
+                                                ObjectBuilder::new()
+                                                    .schema_type(Type::Integer)
+                                                    .format(Some(SchemaFormat::Custom("int32".to_owned())))
+                                                    .minimum(Some(utoipa::Number::Int(1i64 as isize)))
+                                                    .maximum(Some(utoipa::Number::Int(100i64 as isize))),
+                                            )
+                                        }),
                                     )
-                                }),
+                                    .build(),
                             )
-                            .build(),
-                    )
-                    .parameter(
-                        ParameterBuilder::new()
-                            .name("status")
-                            .parameter_in(ParameterIn::Query)
-                            .required(Required::False)
-                            .schema(
-                                Some({
-                                    use utoipa::openapi::schema::*;
-                                    use utoipa::openapi::RefOr;
-                                    RefOr::<
-                                        Schema,
-                                    >::Ref(Ref::from_schema_name("RuleExecutionStatus"))
-                                }),
-                            )
-                            .build(),
-                    )
-                    .parameter(
-                        ParameterBuilder::new()
-                            .name("to")
-                            .parameter_in(ParameterIn::Query)
-                            .required(Required::False)
-                            .schema(
-                                Some({
-                                    use utoipa::openapi::schema::*;
-                                    use utoipa::openapi::RefOr;
-                                    RefOr::<
-                                        Schema,
-                                    >::from(
-                                        ObjectBuilder::new()
-                                            .schema_type(Type::String)
-                                            .format(Some(SchemaFormat::Custom("date-time".to_owned())))
-                                            .min_length(None::<usize>)
-                                            .max_length(None::<usize>),
+                            .parameter(
+                                ParameterBuilder::new()
+                                    .name("from")
+                                    .parameter_in(ParameterIn::Query)
+                                    .required(Required::False)
+                                    .schema(
+                                        Some({
+                                            use utoipa::openapi::schema::*;
+                                            use utoipa::openapi::RefOr;
+                                            RefOr::<
+                                                Schema,
+                                            >::from(
+                                                ObjectBuilder::new()
+                                                    .schema_type(Type::String)
+                                                    .format(Some(SchemaFormat::Custom("date-time".to_owned())))
+                                                    .min_length(None::<usize>)
+                                                    .max_length(None::<usize>),
+                                            )
+                                        }),
                                     )
-                                }),
+                                    .build(),
+                            )
+                            .parameter(
+                                ParameterBuilder::new()
+                                    .name("rule_id")
+                                    .parameter_in(ParameterIn::Query)
+                                    .required(Required::True)
+                                    .schema(
+                                        Some({
+                                            use utoipa::openapi::schema::*;
+                                            use utoipa::openapi::RefOr;
+                                            RefOr::<
+                                                Schema,
+                                            >::from(
+                                                ObjectBuilder::new()
+                                                    .schema_type(Type::String)
+                                                    .min_length(Some(1usize))
+                                                    .max_length(Some(64usize)),
+                                            )
+                                        }),
+                                    )
+                                    .build(),
+                            )
+                            .parameter(
+                                ParameterBuilder::new()
+                                    .name("status")
+                                    .parameter_in(ParameterIn::Query)
+                                    .required(Required::False)
+                                    .schema(
+                                        Some({
+                                            use utoipa::openapi::schema::*;
+                                            use utoipa::openapi::RefOr;
+                                            RefOr::<
+                                                Schema,
+                                            >::Ref(Ref::from_schema_name("RuleExecutionStatus"))
+                                        }),
+                                    )
+                                    .build(),
+                            )
+                            .parameter(
+                                ParameterBuilder::new()
+                                    .name("to")
+                                    .parameter_in(ParameterIn::Query)
+                                    .required(Required::False)
+                                    .schema(
+                                        Some({
+                                            use utoipa::openapi::schema::*;
+                                            use utoipa::openapi::RefOr;
+                                            RefOr::<
+                                                Schema,
+                                            >::from(
+                                                ObjectBuilder::new()
+                                                    .schema_type(Type::String)
+                                                    .format(Some(SchemaFormat::Custom("date-time".to_owned())))
+                                                    .min_length(None::<usize>)
+                                                    .max_length(None::<usize>),
+                                            )
+                                        }),
+                                    )
+                                    .build(),
+                            )
+                            .parameter(
+                                ParameterBuilder::new()
+                                    .name("trigger_type")
+                                    .parameter_in(ParameterIn::Query)
+                                    .required(Required::False)
+                                    .schema(
+                                        Some({
+                                            use utoipa::openapi::schema::*;
+                                            use utoipa::openapi::RefOr;
+                                            RefOr::<
+                                                Schema,
+                                            >::Ref(Ref::from_schema_name("RuleExecutionTriggerType"))
+                                        }),
+                                    )
+                                    .build(),
+                            )
+                            .parameter(
+                                ParameterBuilder::new()
+                                    .name("X-Request-ID")
+                                    .parameter_in(ParameterIn::Header)
+                                    .required(Required::False)
+                                    .schema(
+                                        Some({
+                                            use utoipa::openapi::schema::*;
+                                            use utoipa::openapi::RefOr;
+                                            RefOr::<
+                                                Schema,
+                                            >::Ref(Ref::from_schema_name("RequestIdHeaderValue"))
+                                        }),
+                                    )
+                                    .build(),
+                            )
+                            .response(
+                                "200",
+                                ResponseBuilder::new()
+                                    .content(
+                                        "application/json",
+                                        json("RuleExecutionListResponse"),
+                                    )
+                                    .build(),
+                            )
+                            .response(
+                                "400",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "401",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "403",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "404",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "500",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "501",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
                             )
                             .build(),
                     )
-                    .parameter(
-                        ParameterBuilder::new()
-                            .name("trigger_type")
-                            .parameter_in(ParameterIn::Query)
-                            .required(Required::False)
-                            .schema(
-                                Some({
-                                    use utoipa::openapi::schema::*;
-                                    use utoipa::openapi::RefOr;
-                                    RefOr::<
-                                        Schema,
-                                    >::Ref(Ref::from_schema_name("RuleExecutionTriggerType"))
-                                }),
-                            )
-                            .build(),
-                    )
-                    .parameter(
-                        ParameterBuilder::new()
-                            .name("X-Request-ID")
-                            .parameter_in(ParameterIn::Header)
-                            .required(Required::False)
-                            .schema(
-                                Some({
-                                    use utoipa::openapi::schema::*;
-                                    use utoipa::openapi::RefOr;
-                                    RefOr::<
-                                        Schema,
-                                    >::Ref(Ref::from_schema_name("RequestIdHeaderValue"))
-                                }),
-                            )
-                            .build(),
-                    )
-                    .response(
-                        "200",
-                        ResponseBuilder::new()
-                            .content(
-                                "application/json",
-                                json("RuleExecutionListResponse"),
-                            )
-                            .build(),
-                    )
-                    .response(
-                        "400",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "401",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "403",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "404",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "500",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "501",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .build(),
-            ),
+                }
+                operation()
+            },
         )
         .path(
             "/rule-executions/{id}",
-            PathItem::new(
-                HttpMethod::Get,
-                OperationBuilder::new()
-                    .operation_id(Some("getRuleExecution"))
-                    .tag("Rule Executions")
-                    .parameter(
-                        ParameterBuilder::new()
-                            .name("id")
-                            .parameter_in(ParameterIn::Path)
-                            .required(Required::True)
-                            .schema(
-                                Some({
-                                    use utoipa::openapi::schema::*;
-                                    use utoipa::openapi::RefOr;
-                                    RefOr::<Schema>::Ref(Ref::from_schema_name("ResourceId"))
-                                }),
+            {
+                fn operation() -> PathItem {
+                    PathItem::new(
+                        HttpMethod::Get,
+                        OperationBuilder::new()
+                            .operation_id(Some("getRuleExecution"))
+                            .tag("Rule Executions")
+                            .parameter(
+                                ParameterBuilder::new()
+                                    .name("id")
+                                    .parameter_in(ParameterIn::Path)
+                                    .required(Required::True)
+                                    .schema(
+                                        Some({
+                                            use utoipa::openapi::schema::*;
+                                            use utoipa::openapi::RefOr;
+                                            RefOr::<Schema>::Ref(Ref::from_schema_name("ResourceId"))
+                                        }),
+                                    )
+                                    .build(),
+                            )
+                            .parameter(
+                                ParameterBuilder::new()
+                                    .name("X-Request-ID")
+                                    .parameter_in(ParameterIn::Header)
+                                    .required(Required::False)
+                                    .schema(
+                                        Some({
+                                            use utoipa::openapi::schema::*;
+                                            use utoipa::openapi::RefOr;
+                                            RefOr::<
+                                                Schema,
+                                            >::Ref(Ref::from_schema_name("RequestIdHeaderValue"))
+                                        }),
+                                    )
+                                    .build(),
+                            )
+                            .response(
+                                "200",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("RuleExecutionResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "400",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "401",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "403",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "404",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "500",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "501",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
                             )
                             .build(),
                     )
-                    .parameter(
-                        ParameterBuilder::new()
-                            .name("X-Request-ID")
-                            .parameter_in(ParameterIn::Header)
-                            .required(Required::False)
-                            .schema(
-                                Some({
-                                    use utoipa::openapi::schema::*;
-                                    use utoipa::openapi::RefOr;
-                                    RefOr::<
-                                        Schema,
-                                    >::Ref(Ref::from_schema_name("RequestIdHeaderValue"))
-                                }),
-                            )
-                            .build(),
-                    )
-                    .response(
-                        "200",
-                        ResponseBuilder::new()
-                            .content("application/json", json("RuleExecutionResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "400",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "401",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "403",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "404",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "500",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "501",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .build(),
-            ),
+                }
+                operation()
+            },
         )
         .path(
             "/transfers",
-            PathItem::new(
-                HttpMethod::Get,
-                OperationBuilder::new()
-                    .operation_id(Some("listTransfers"))
-                    .tag("Transfers")
-                    .parameter(
-                        ParameterBuilder::new()
-                            .name("account_id")
-                            .parameter_in(ParameterIn::Query)
-                            .required(Required::True)
-                            .schema(
-                                Some({
-                                    use utoipa::openapi::schema::*;
-                                    use utoipa::openapi::RefOr;
-                                    RefOr::<
-                                        Schema,
-                                    >::from(
-                                        ObjectBuilder::new()
-                                            .schema_type(Type::String)
-                                            .min_length(Some(1usize))
-                                            .max_length(Some(64usize)),
+            {
+                fn operation() -> PathItem {
+                    PathItem::new(
+                        HttpMethod::Get,
+                        OperationBuilder::new()
+                            .operation_id(Some("listTransfers"))
+                            .tag("Transfers")
+                            .parameter(
+                                ParameterBuilder::new()
+                                    .name("account_id")
+                                    .parameter_in(ParameterIn::Query)
+                                    .required(Required::True)
+                                    .schema(
+                                        Some({
+                                            use utoipa::openapi::schema::*;
+                                            use utoipa::openapi::RefOr;
+                                            RefOr::<
+                                                Schema,
+                                            >::from(
+                                                ObjectBuilder::new()
+                                                    .schema_type(Type::String)
+                                                    .min_length(Some(1usize))
+                                                    .max_length(Some(64usize)),
+                                            )
+                                        }),
                                     )
-                                }),
+                                    .build(),
                             )
-                            .build(),
-                    )
-                    .parameter(
-                        ParameterBuilder::new()
-                            .name("account_role")
-                            .parameter_in(ParameterIn::Query)
-                            .required(Required::False)
-                            .schema(
-                                Some({
-                                    use utoipa::openapi::schema::*;
-                                    use utoipa::openapi::RefOr;
-                                    RefOr::<Schema>::Ref(Ref::from_schema_name("AccountRole"))
-                                }),
-                            )
-                            .build(),
-                    )
-                    .parameter(
-                        ParameterBuilder::new()
-                            .name("after")
-                            .parameter_in(ParameterIn::Query)
-                            .required(Required::False)
-                            .schema(
-                                Some({
-                                    use utoipa::openapi::schema::*;
-                                    use utoipa::openapi::RefOr;
-                                    RefOr::<Schema>::Ref(Ref::from_schema_name("Cursor"))
-                                }),
-                            )
-                            .build(),
-                    )
-                    .parameter(
-                        ParameterBuilder::new()
-                            .name("direction")
-                            .parameter_in(ParameterIn::Query)
-                            .required(Required::False)
-                            .schema(
-                                Some({
-                                    use utoipa::openapi::schema::*;
-                                    use utoipa::openapi::RefOr;
-                                    RefOr::<
-                                        Schema,
-                                    >::Ref(Ref::from_schema_name("TransferDirection"))
-                                }),
-                            )
-                            .build(),
-                    )
-                    .parameter(
-                        ParameterBuilder::new()
-                            .name("execution_mode")
-                            .parameter_in(ParameterIn::Query)
-                            .required(Required::False)
-                            .schema(
-                                Some({
-                                    use utoipa::openapi::schema::*;
-                                    use utoipa::openapi::RefOr;
-                                    RefOr::<Schema>::Ref(Ref::from_schema_name("ExecutionMode"))
-                                }),
-                            )
-                            .build(),
-                    )
-                    .parameter(
-                        ParameterBuilder::new()
-                            .name("first")
-                            .parameter_in(ParameterIn::Query)
-                            .required(Required::False)
-                            .schema(
-                                Some({
-                                    use utoipa::openapi::schema::*;
-                                    use utoipa::openapi::RefOr;
-                                    RefOr::<
-                                        Schema,
-                                    >::from(
-                                        ObjectBuilder::new()
-                                            .schema_type(Type::Integer)
-                                            .format(Some(SchemaFormat::Custom("int32".to_owned())))
-                                            .minimum(Some(utoipa::Number::Int(1i64 as isize)))
-                                            .maximum(Some(utoipa::Number::Int(100i64 as isize))),
+                            .parameter(
+                                ParameterBuilder::new()
+                                    .name("account_role")
+                                    .parameter_in(ParameterIn::Query)
+                                    .required(Required::False)
+                                    .schema(
+                                        Some({
+                                            use utoipa::openapi::schema::*;
+                                            use utoipa::openapi::RefOr;
+                                            RefOr::<Schema>::Ref(Ref::from_schema_name("AccountRole"))
+                                        }),
                                     )
-                                }),
+                                    .build(),
                             )
-                            .build(),
-                    )
-                    .parameter(
-                        ParameterBuilder::new()
-                            .name("from")
-                            .parameter_in(ParameterIn::Query)
-                            .required(Required::False)
-                            .schema(
-                                Some({
-                                    use utoipa::openapi::schema::*;
-                                    use utoipa::openapi::RefOr;
-                                    RefOr::<
-                                        Schema,
-                                    >::from(
-                                        ObjectBuilder::new()
-                                            .schema_type(Type::String)
-                                            .format(Some(SchemaFormat::Custom("date-time".to_owned())))
-                                            .min_length(None::<usize>)
-                                            .max_length(None::<usize>),
+                            .parameter(
+                                ParameterBuilder::new()
+                                    .name("after")
+                                    .parameter_in(ParameterIn::Query)
+                                    .required(Required::False)
+                                    .schema(
+                                        Some({
+                                            use utoipa::openapi::schema::*;
+                                            use utoipa::openapi::RefOr;
+                                            RefOr::<Schema>::Ref(Ref::from_schema_name("Cursor"))
+                                        }),
                                     )
-                                }),
+                                    .build(),
                             )
-                            .build(),
-                    )
-                    .parameter(
-                        ParameterBuilder::new()
-                            .name("origin")
-                            .parameter_in(ParameterIn::Query)
-                            .required(Required::False)
-                            .schema(
-                                Some({
-                                    use utoipa::openapi::schema::*;
-                                    use utoipa::openapi::RefOr;
-                                    RefOr::<
-                                        Schema,
-                                    >::Ref(Ref::from_schema_name("TransferOrigin"))
-                                }),
-                            )
-                            .build(),
-                    )
-                    .parameter(
-                        ParameterBuilder::new()
-                            .name("status")
-                            .parameter_in(ParameterIn::Query)
-                            .required(Required::False)
-                            .schema(
-                                Some({
-                                    use utoipa::openapi::schema::*;
-                                    use utoipa::openapi::RefOr;
-                                    RefOr::<
-                                        Schema,
-                                    >::Ref(Ref::from_schema_name("TransferStatus"))
-                                }),
-                            )
-                            .build(),
-                    )
-                    .parameter(
-                        ParameterBuilder::new()
-                            .name("to")
-                            .parameter_in(ParameterIn::Query)
-                            .required(Required::False)
-                            .schema(
-                                Some({
-                                    use utoipa::openapi::schema::*;
-                                    use utoipa::openapi::RefOr;
-                                    RefOr::<
-                                        Schema,
-                                    >::from(
-                                        ObjectBuilder::new()
-                                            .schema_type(Type::String)
-                                            .format(Some(SchemaFormat::Custom("date-time".to_owned())))
-                                            .min_length(None::<usize>)
-                                            .max_length(None::<usize>),
+                            .parameter(
+                                ParameterBuilder::new()
+                                    .name("direction")
+                                    .parameter_in(ParameterIn::Query)
+                                    .required(Required::False)
+                                    .schema(
+                                        Some({
+                                            use utoipa::openapi::schema::*;
+                                            use utoipa::openapi::RefOr;
+                                            RefOr::<
+                                                Schema,
+                                            >::Ref(Ref::from_schema_name("TransferDirection"))
+                                        }),
                                     )
-                                }),
+                                    .build(),
+                            )
+                            .parameter(
+                                ParameterBuilder::new()
+                                    .name("execution_mode")
+                                    .parameter_in(ParameterIn::Query)
+                                    .required(Required::False)
+                                    .schema(
+                                        Some({
+                                            use utoipa::openapi::schema::*;
+                                            use utoipa::openapi::RefOr;
+                                            RefOr::<Schema>::Ref(Ref::from_schema_name("ExecutionMode"))
+                                        }),
+                                    )
+                                    .build(),
+                            )
+                            .parameter(
+                                ParameterBuilder::new()
+                                    .name("first")
+                                    .parameter_in(ParameterIn::Query)
+                                    .required(Required::False)
+                                    .schema(
+                                        Some({
+                                            use utoipa::openapi::schema::*;
+                                            use utoipa::openapi::RefOr;
+                                            RefOr::<
+                                                Schema,
+                                            >::from(
+                                                ObjectBuilder::new()
+                                                    .schema_type(Type::Integer)
+                                                    .format(Some(SchemaFormat::Custom("int32".to_owned())))
+                                                    .minimum(Some(utoipa::Number::Int(1i64 as isize)))
+                                                    .maximum(Some(utoipa::Number::Int(100i64 as isize))),
+                                            )
+                                        }),
+                                    )
+                                    .build(),
+                            )
+                            .parameter(
+                                ParameterBuilder::new()
+                                    .name("from")
+                                    .parameter_in(ParameterIn::Query)
+                                    .required(Required::False)
+                                    .schema(
+                                        Some({
+                                            use utoipa::openapi::schema::*;
+                                            use utoipa::openapi::RefOr;
+                                            RefOr::<
+                                                Schema,
+                                            >::from(
+                                                ObjectBuilder::new()
+                                                    .schema_type(Type::String)
+                                                    .format(Some(SchemaFormat::Custom("date-time".to_owned())))
+                                                    .min_length(None::<usize>)
+                                                    .max_length(None::<usize>),
+                                            )
+                                        }),
+                                    )
+                                    .build(),
+                            )
+                            .parameter(
+                                ParameterBuilder::new()
+                                    .name("origin")
+                                    .parameter_in(ParameterIn::Query)
+                                    .required(Required::False)
+                                    .schema(
+                                        Some({
+                                            use utoipa::openapi::schema::*;
+                                            use utoipa::openapi::RefOr;
+                                            RefOr::<
+                                                Schema,
+                                            >::Ref(Ref::from_schema_name("TransferOrigin"))
+                                        }),
+                                    )
+                                    .build(),
+                            )
+                            .parameter(
+                                ParameterBuilder::new()
+                                    .name("status")
+                                    .parameter_in(ParameterIn::Query)
+                                    .required(Required::False)
+                                    .schema(
+                                        Some({
+                                            use utoipa::openapi::schema::*;
+                                            use utoipa::openapi::RefOr;
+                                            RefOr::<
+                                                Schema,
+                                            >::Ref(Ref::from_schema_name("TransferStatus"))
+                                        }),
+                                    )
+                                    .build(),
+                            )
+                            .parameter(
+                                ParameterBuilder::new()
+                                    .name("to")
+                                    .parameter_in(ParameterIn::Query)
+                                    .required(Required::False)
+                                    .schema(
+                                        Some({
+                                            use utoipa::openapi::schema::*;
+                                            use utoipa::openapi::RefOr;
+                                            RefOr::<
+                                                Schema,
+                                            >::from(
+                                                ObjectBuilder::new()
+                                                    .schema_type(Type::String)
+                                                    .format(Some(SchemaFormat::Custom("date-time".to_owned())))
+                                                    .min_length(None::<usize>)
+                                                    .max_length(None::<usize>),
+                                            )
+                                        }),
+                                    )
+                                    .build(),
+                            )
+                            .parameter(
+                                ParameterBuilder::new()
+                                    .name("X-Request-ID")
+                                    .parameter_in(ParameterIn::Header)
+                                    .required(Required::False)
+                                    .schema(
+                                        Some({
+                                            use utoipa::openapi::schema::*;
+                                            use utoipa::openapi::RefOr;
+                                            RefOr::<
+                                                Schema,
+                                            >::Ref(Ref::from_schema_name("RequestIdHeaderValue"))
+                                        }),
+                                    )
+                                    .build(),
+                            )
+                            .response(
+                                "200",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("TransferListResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "400",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "401",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "403",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "404",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "500",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "501",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
                             )
                             .build(),
                     )
-                    .parameter(
-                        ParameterBuilder::new()
-                            .name("X-Request-ID")
-                            .parameter_in(ParameterIn::Header)
-                            .required(Required::False)
-                            .schema(
-                                Some({
-                                    use utoipa::openapi::schema::*;
-                                    use utoipa::openapi::RefOr;
-                                    RefOr::<
-                                        Schema,
-                                    >::Ref(Ref::from_schema_name("RequestIdHeaderValue"))
-                                }),
-                            )
-                            .build(),
-                    )
-                    .response(
-                        "200",
-                        ResponseBuilder::new()
-                            .content("application/json", json("TransferListResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "400",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "401",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "403",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "404",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "500",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "501",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .build(),
-            ),
+                }
+                operation()
+            },
         )
         .path(
             "/transfers",
-            PathItem::new(
-                HttpMethod::Post,
-                OperationBuilder::new()
-                    .operation_id(Some("createTransfer"))
-                    .tag("Transfers")
-                    .parameter(
-                        ParameterBuilder::new()
-                            .name("Idempotency-Key")
-                            .parameter_in(ParameterIn::Header)
-                            .required(Required::False)
-                            .schema(
-                                Some({
-                                    use utoipa::openapi::schema::*;
-                                    use utoipa::openapi::RefOr;
-                                    RefOr::<
-                                        Schema,
-                                    >::Ref(Ref::from_schema_name("IdempotencyKeyValue"))
-                                }),
+            {
+                fn operation() -> PathItem {
+                    PathItem::new(
+                        HttpMethod::Post,
+                        OperationBuilder::new()
+                            .operation_id(Some("createTransfer"))
+                            .tag("Transfers")
+                            .parameter(
+                                ParameterBuilder::new()
+                                    .name("Idempotency-Key")
+                                    .parameter_in(ParameterIn::Header)
+                                    .required(Required::False)
+                                    .schema(
+                                        Some({
+                                            use utoipa::openapi::schema::*;
+                                            use utoipa::openapi::RefOr;
+                                            RefOr::<
+                                                Schema,
+                                            >::Ref(Ref::from_schema_name("IdempotencyKeyValue"))
+                                        }),
+                                    )
+                                    .build(),
+                            )
+                            .parameter(
+                                ParameterBuilder::new()
+                                    .name("X-Request-ID")
+                                    .parameter_in(ParameterIn::Header)
+                                    .required(Required::False)
+                                    .schema(
+                                        Some({
+                                            use utoipa::openapi::schema::*;
+                                            use utoipa::openapi::RefOr;
+                                            RefOr::<
+                                                Schema,
+                                            >::Ref(Ref::from_schema_name("RequestIdHeaderValue"))
+                                        }),
+                                    )
+                                    .build(),
+                            )
+                            .request_body(
+                                Some(
+                                    RequestBodyBuilder::new()
+                                        .content("application/json", json("CreateTransferRequest"))
+                                        .required(Some(Required::True))
+                                        .build(),
+                                ),
+                            )
+                            .response(
+                                "201",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("TransferResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "400",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "401",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "403",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "409",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "413",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "415",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "500",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "501",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
                             )
                             .build(),
                     )
-                    .parameter(
-                        ParameterBuilder::new()
-                            .name("X-Request-ID")
-                            .parameter_in(ParameterIn::Header)
-                            .required(Required::False)
-                            .schema(
-                                Some({
-                                    use utoipa::openapi::schema::*;
-                                    use utoipa::openapi::RefOr;
-                                    RefOr::<
-                                        Schema,
-                                    >::Ref(Ref::from_schema_name("RequestIdHeaderValue"))
-                                }),
-                            )
-                            .build(),
-                    )
-                    .request_body(
-                        Some(
-                            RequestBodyBuilder::new()
-                                .content("application/json", json("CreateTransferRequest"))
-                                .required(Some(Required::True))
-                                .build(),
-                        ),
-                    )
-                    .response(
-                        "201",
-                        ResponseBuilder::new()
-                            .content("application/json", json("TransferResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "400",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "401",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "403",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "409",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "413",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "415",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "500",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "501",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .build(),
-            ),
+                }
+                operation()
+            },
         )
         .path(
             "/transfers/{id}",
-            PathItem::new(
-                HttpMethod::Get,
-                OperationBuilder::new()
-                    .operation_id(Some("getTransfer"))
-                    .tag("Transfers")
-                    .parameter(
-                        ParameterBuilder::new()
-                            .name("id")
-                            .parameter_in(ParameterIn::Path)
-                            .required(Required::True)
-                            .schema(
-                                Some({
-                                    use utoipa::openapi::schema::*;
-                                    use utoipa::openapi::RefOr;
-                                    RefOr::<Schema>::Ref(Ref::from_schema_name("ResourceId"))
-                                }),
+            {
+                fn operation() -> PathItem {
+                    PathItem::new(
+                        HttpMethod::Get,
+                        OperationBuilder::new()
+                            .operation_id(Some("getTransfer"))
+                            .tag("Transfers")
+                            .parameter(
+                                ParameterBuilder::new()
+                                    .name("id")
+                                    .parameter_in(ParameterIn::Path)
+                                    .required(Required::True)
+                                    .schema(
+                                        Some({
+                                            use utoipa::openapi::schema::*;
+                                            use utoipa::openapi::RefOr;
+                                            RefOr::<Schema>::Ref(Ref::from_schema_name("ResourceId"))
+                                        }),
+                                    )
+                                    .build(),
+                            )
+                            .parameter(
+                                ParameterBuilder::new()
+                                    .name("X-Request-ID")
+                                    .parameter_in(ParameterIn::Header)
+                                    .required(Required::False)
+                                    .schema(
+                                        Some({
+                                            use utoipa::openapi::schema::*;
+                                            use utoipa::openapi::RefOr;
+                                            RefOr::<
+                                                Schema,
+                                            >::Ref(Ref::from_schema_name("RequestIdHeaderValue"))
+                                        }),
+                                    )
+                                    .build(),
+                            )
+                            .response(
+                                "200",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("TransferResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "400",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "401",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "403",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "404",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "500",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "501",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
                             )
                             .build(),
                     )
-                    .parameter(
-                        ParameterBuilder::new()
-                            .name("X-Request-ID")
-                            .parameter_in(ParameterIn::Header)
-                            .required(Required::False)
-                            .schema(
-                                Some({
-                                    use utoipa::openapi::schema::*;
-                                    use utoipa::openapi::RefOr;
-                                    RefOr::<
-                                        Schema,
-                                    >::Ref(Ref::from_schema_name("RequestIdHeaderValue"))
-                                }),
-                            )
-                            .build(),
-                    )
-                    .response(
-                        "200",
-                        ResponseBuilder::new()
-                            .content("application/json", json("TransferResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "400",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "401",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "403",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "404",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "500",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "501",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .build(),
-            ),
+                }
+                operation()
+            },
         )
         .path(
             "/cards",
-            PathItem::new(
-                HttpMethod::Get,
-                OperationBuilder::new()
-                    .operation_id(Some("listCards"))
-                    .tag("Cards")
-                    .parameter(
-                        ParameterBuilder::new()
-                            .name("account_id")
-                            .parameter_in(ParameterIn::Query)
-                            .required(Required::True)
-                            .schema(
-                                Some({
-                                    use utoipa::openapi::schema::*;
-                                    use utoipa::openapi::RefOr;
-                                    RefOr::<
-                                        Schema,
-                                    >::from(
-                                        ObjectBuilder::new()
-                                            .schema_type(Type::String)
-                                            .min_length(Some(1usize))
-                                            .max_length(Some(64usize)),
+            {
+                fn operation() -> PathItem {
+                    PathItem::new(
+                        HttpMethod::Get,
+                        OperationBuilder::new()
+                            .operation_id(Some("listCards"))
+                            .tag("Cards")
+                            .parameter(
+                                ParameterBuilder::new()
+                                    .name("account_id")
+                                    .parameter_in(ParameterIn::Query)
+                                    .required(Required::True)
+                                    .schema(
+                                        Some({
+                                            use utoipa::openapi::schema::*;
+                                            use utoipa::openapi::RefOr;
+                                            RefOr::<
+                                                Schema,
+                                            >::from(
+                                                ObjectBuilder::new()
+                                                    .schema_type(Type::String)
+                                                    .min_length(Some(1usize))
+                                                    .max_length(Some(64usize)),
+                                            )
+                                        }),
                                     )
-                                }),
+                                    .build(),
+                            )
+                            .parameter(
+                                ParameterBuilder::new()
+                                    .name("status")
+                                    .parameter_in(ParameterIn::Query)
+                                    .required(Required::False)
+                                    .schema(
+                                        Some({
+                                            use utoipa::openapi::schema::*;
+                                            use utoipa::openapi::RefOr;
+                                            RefOr::<Schema>::Ref(Ref::from_schema_name("CardStatus"))
+                                        }),
+                                    )
+                                    .build(),
+                            )
+                            .parameter(
+                                ParameterBuilder::new()
+                                    .name("type")
+                                    .parameter_in(ParameterIn::Query)
+                                    .required(Required::False)
+                                    .schema(
+                                        Some({
+                                            use utoipa::openapi::schema::*;
+                                            use utoipa::openapi::RefOr;
+                                            RefOr::<Schema>::Ref(Ref::from_schema_name("CardType"))
+                                        }),
+                                    )
+                                    .build(),
+                            )
+                            .parameter(
+                                ParameterBuilder::new()
+                                    .name("X-Request-ID")
+                                    .parameter_in(ParameterIn::Header)
+                                    .required(Required::False)
+                                    .schema(
+                                        Some({
+                                            use utoipa::openapi::schema::*;
+                                            use utoipa::openapi::RefOr;
+                                            RefOr::<
+                                                Schema,
+                                            >::Ref(Ref::from_schema_name("RequestIdHeaderValue"))
+                                        }),
+                                    )
+                                    .build(),
+                            )
+                            .response(
+                                "200",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("CardListResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "400",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "401",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "403",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "404",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "500",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "501",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
                             )
                             .build(),
                     )
-                    .parameter(
-                        ParameterBuilder::new()
-                            .name("status")
-                            .parameter_in(ParameterIn::Query)
-                            .required(Required::False)
-                            .schema(
-                                Some({
-                                    use utoipa::openapi::schema::*;
-                                    use utoipa::openapi::RefOr;
-                                    RefOr::<Schema>::Ref(Ref::from_schema_name("CardStatus"))
-                                }),
-                            )
-                            .build(),
-                    )
-                    .parameter(
-                        ParameterBuilder::new()
-                            .name("type")
-                            .parameter_in(ParameterIn::Query)
-                            .required(Required::False)
-                            .schema(
-                                Some({
-                                    use utoipa::openapi::schema::*;
-                                    use utoipa::openapi::RefOr;
-                                    RefOr::<Schema>::Ref(Ref::from_schema_name("CardType"))
-                                }),
-                            )
-                            .build(),
-                    )
-                    .parameter(
-                        ParameterBuilder::new()
-                            .name("X-Request-ID")
-                            .parameter_in(ParameterIn::Header)
-                            .required(Required::False)
-                            .schema(
-                                Some({
-                                    use utoipa::openapi::schema::*;
-                                    use utoipa::openapi::RefOr;
-                                    RefOr::<
-                                        Schema,
-                                    >::Ref(Ref::from_schema_name("RequestIdHeaderValue"))
-                                }),
-                            )
-                            .build(),
-                    )
-                    .response(
-                        "200",
-                        ResponseBuilder::new()
-                            .content("application/json", json("CardListResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "400",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "401",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "403",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "404",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "500",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "501",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .build(),
-            ),
+                }
+                operation()
+            },
         )
         .path(
             "/cards/{id}",
-            PathItem::new(
-                HttpMethod::Get,
-                OperationBuilder::new()
-                    .operation_id(Some("getCard"))
-                    .tag("Cards")
-                    .parameter(
-                        ParameterBuilder::new()
-                            .name("id")
-                            .parameter_in(ParameterIn::Path)
-                            .required(Required::True)
-                            .schema(
-                                Some({
-                                    use utoipa::openapi::schema::*;
-                                    use utoipa::openapi::RefOr;
-                                    RefOr::<Schema>::Ref(Ref::from_schema_name("ResourceId"))
-                                }),
+            {
+                fn operation() -> PathItem {
+                    PathItem::new(
+                        HttpMethod::Get,
+                        OperationBuilder::new()
+                            .operation_id(Some("getCard"))
+                            .tag("Cards")
+                            .parameter(
+                                ParameterBuilder::new()
+                                    .name("id")
+                                    .parameter_in(ParameterIn::Path)
+                                    .required(Required::True)
+                                    .schema(
+                                        Some({
+                                            use utoipa::openapi::schema::*;
+                                            use utoipa::openapi::RefOr;
+                                            RefOr::<Schema>::Ref(Ref::from_schema_name("ResourceId"))
+                                        }),
+                                    )
+                                    .build(),
+                            )
+                            .parameter(
+                                ParameterBuilder::new()
+                                    .name("X-Request-ID")
+                                    .parameter_in(ParameterIn::Header)
+                                    .required(Required::False)
+                                    .schema(
+                                        Some({
+                                            use utoipa::openapi::schema::*;
+                                            use utoipa::openapi::RefOr;
+                                            RefOr::<
+                                                Schema,
+                                            >::Ref(Ref::from_schema_name("RequestIdHeaderValue"))
+                                        }),
+                                    )
+                                    .build(),
+                            )
+                            .response(
+                                "200",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("CardResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "400",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "401",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "403",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "404",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "500",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "501",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
                             )
                             .build(),
                     )
-                    .parameter(
-                        ParameterBuilder::new()
-                            .name("X-Request-ID")
-                            .parameter_in(ParameterIn::Header)
-                            .required(Required::False)
-                            .schema(
-                                Some({
-                                    use utoipa::openapi::schema::*;
-                                    use utoipa::openapi::RefOr;
-                                    RefOr::<
-                                        Schema,
-                                    >::Ref(Ref::from_schema_name("RequestIdHeaderValue"))
-                                }),
-                            )
-                            .build(),
-                    )
-                    .response(
-                        "200",
-                        ResponseBuilder::new()
-                            .content("application/json", json("CardResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "400",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "401",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "403",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "404",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "500",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "501",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .build(),
-            ),
+                }
+                operation()
+            },
         )
         .path(
             "/cards/{id}/transactions",
-            PathItem::new(
-                HttpMethod::Get,
-                OperationBuilder::new()
-                    .operation_id(Some("listCardTransactions"))
-                    .tag("Cards")
-                    .parameter(
-                        ParameterBuilder::new()
-                            .name("id")
-                            .parameter_in(ParameterIn::Path)
-                            .required(Required::True)
-                            .schema(
-                                Some({
-                                    use utoipa::openapi::schema::*;
-                                    use utoipa::openapi::RefOr;
-                                    RefOr::<Schema>::Ref(Ref::from_schema_name("ResourceId"))
-                                }),
-                            )
-                            .build(),
-                    )
-                    .parameter(
-                        ParameterBuilder::new()
-                            .name("after")
-                            .parameter_in(ParameterIn::Query)
-                            .required(Required::False)
-                            .schema(
-                                Some({
-                                    use utoipa::openapi::schema::*;
-                                    use utoipa::openapi::RefOr;
-                                    RefOr::<Schema>::Ref(Ref::from_schema_name("Cursor"))
-                                }),
-                            )
-                            .build(),
-                    )
-                    .parameter(
-                        ParameterBuilder::new()
-                            .name("direction")
-                            .parameter_in(ParameterIn::Query)
-                            .required(Required::False)
-                            .schema(
-                                Some({
-                                    use utoipa::openapi::schema::*;
-                                    use utoipa::openapi::RefOr;
-                                    RefOr::<
-                                        Schema,
-                                    >::Ref(Ref::from_schema_name("CardTransactionDirection"))
-                                }),
-                            )
-                            .build(),
-                    )
-                    .parameter(
-                        ParameterBuilder::new()
-                            .name("first")
-                            .parameter_in(ParameterIn::Query)
-                            .required(Required::False)
-                            .schema(
-                                Some({
-                                    use utoipa::openapi::schema::*;
-                                    use utoipa::openapi::RefOr;
-                                    RefOr::<
-                                        Schema,
-                                    >::from(
-                                        ObjectBuilder::new()
-                                            .schema_type(Type::Integer)
-                                            .format(Some(SchemaFormat::Custom("int32".to_owned())))
-                                            .minimum(Some(utoipa::Number::Int(1i64 as isize)))
-                                            .maximum(Some(utoipa::Number::Int(100i64 as isize))),
+            {
+                fn operation() -> PathItem {
+                    PathItem::new(
+                        HttpMethod::Get,
+                        OperationBuilder::new()
+                            .operation_id(Some("listCardTransactions"))
+                            .tag("Cards")
+                            .parameter(
+                                ParameterBuilder::new()
+                                    .name("id")
+                                    .parameter_in(ParameterIn::Path)
+                                    .required(Required::True)
+                                    .schema(
+                                        Some({
+                                            use utoipa::openapi::schema::*;
+                                            use utoipa::openapi::RefOr;
+                                            RefOr::<Schema>::Ref(Ref::from_schema_name("ResourceId"))
+                                        }),
                                     )
-                                }),
+                                    .build(),
                             )
-                            .build(),
-                    )
-                    .parameter(
-                        ParameterBuilder::new()
-                            .name("from")
-                            .parameter_in(ParameterIn::Query)
-                            .required(Required::False)
-                            .schema(
-                                Some({
-                                    use utoipa::openapi::schema::*;
-                                    use utoipa::openapi::RefOr;
-                                    RefOr::<
-                                        Schema,
-                                    >::from(
-                                        ObjectBuilder::new()
-                                            .schema_type(Type::String)
-                                            .format(Some(SchemaFormat::Custom("date-time".to_owned())))
-                                            .min_length(None::<usize>)
-                                            .max_length(None::<usize>),
+                            .parameter(
+                                ParameterBuilder::new()
+                                    .name("after")
+                                    .parameter_in(ParameterIn::Query)
+                                    .required(Required::False)
+                                    .schema(
+                                        Some({
+                                            use utoipa::openapi::schema::*;
+                                            use utoipa::openapi::RefOr;
+                                            RefOr::<Schema>::Ref(Ref::from_schema_name("Cursor"))
+                                        }),
                                     )
-                                }),
+                                    .build(),
                             )
-                            .build(),
-                    )
-                    .parameter(
-                        ParameterBuilder::new()
-                            .name("to")
-                            .parameter_in(ParameterIn::Query)
-                            .required(Required::False)
-                            .schema(
-                                Some({
-                                    use utoipa::openapi::schema::*;
-                                    use utoipa::openapi::RefOr;
-                                    RefOr::<
-                                        Schema,
-                                    >::from(
-                                        ObjectBuilder::new()
-                                            .schema_type(Type::String)
-                                            .format(Some(SchemaFormat::Custom("date-time".to_owned())))
-                                            .min_length(None::<usize>)
-                                            .max_length(None::<usize>),
+                            .parameter(
+                                ParameterBuilder::new()
+                                    .name("direction")
+                                    .parameter_in(ParameterIn::Query)
+                                    .required(Required::False)
+                                    .schema(
+                                        Some({
+                                            use utoipa::openapi::schema::*;
+                                            use utoipa::openapi::RefOr;
+                                            RefOr::<
+                                                Schema,
+                                            >::Ref(Ref::from_schema_name("CardTransactionDirection"))
+                                        }),
                                     )
-                                }),
+                                    .build(),
+                            )
+                            .parameter(
+                                ParameterBuilder::new()
+                                    .name("first")
+                                    .parameter_in(ParameterIn::Query)
+                                    .required(Required::False)
+                                    .schema(
+                                        Some({
+                                            use utoipa::openapi::schema::*;
+                                            use utoipa::openapi::RefOr;
+                                            RefOr::<
+                                                Schema,
+                                            >::from(
+                                                ObjectBuilder::new()
+                                                    .schema_type(Type::Integer)
+                                                    .format(Some(SchemaFormat::Custom("int32".to_owned())))
+                                                    .minimum(Some(utoipa::Number::Int(1i64 as isize)))
+                                                    .maximum(Some(utoipa::Number::Int(100i64 as isize))),
+                                            )
+                                        }),
+                                    )
+                                    .build(),
+                            )
+                            .parameter(
+                                ParameterBuilder::new()
+                                    .name("from")
+                                    .parameter_in(ParameterIn::Query)
+                                    .required(Required::False)
+                                    .schema(
+                                        Some({
+                                            use utoipa::openapi::schema::*;
+                                            use utoipa::openapi::RefOr;
+                                            RefOr::<
+                                                Schema,
+                                            >::from(
+                                                ObjectBuilder::new()
+                                                    .schema_type(Type::String)
+                                                    .format(Some(SchemaFormat::Custom("date-time".to_owned())))
+                                                    .min_length(None::<usize>)
+                                                    .max_length(None::<usize>),
+                                            )
+                                        }),
+                                    )
+                                    .build(),
+                            )
+                            .parameter(
+                                ParameterBuilder::new()
+                                    .name("to")
+                                    .parameter_in(ParameterIn::Query)
+                                    .required(Required::False)
+                                    .schema(
+                                        Some({
+                                            use utoipa::openapi::schema::*;
+                                            use utoipa::openapi::RefOr;
+                                            RefOr::<
+                                                Schema,
+                                            >::from(
+                                                ObjectBuilder::new()
+                                                    .schema_type(Type::String)
+                                                    .format(Some(SchemaFormat::Custom("date-time".to_owned())))
+                                                    .min_length(None::<usize>)
+                                                    .max_length(None::<usize>),
+                                            )
+                                        }),
+                                    )
+                                    .build(),
+                            )
+                            .parameter(
+                                ParameterBuilder::new()
+                                    .name("X-Request-ID")
+                                    .parameter_in(ParameterIn::Header)
+                                    .required(Required::False)
+                                    .schema(
+                                        Some({
+                                            use utoipa::openapi::schema::*;
+                                            use utoipa::openapi::RefOr;
+                                            RefOr::<
+                                                Schema,
+                                            >::Ref(Ref::from_schema_name("RequestIdHeaderValue"))
+                                        }),
+                                    )
+                                    .build(),
+                            )
+                            .response(
+                                "200",
+                                ResponseBuilder::new()
+                                    .content(
+                                        "application/json",
+                                        json("CardTransactionListResponse"),
+                                    )
+                                    .build(),
+                            )
+                            .response(
+                                "400",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "401",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "403",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "404",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "500",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "501",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
                             )
                             .build(),
                     )
-                    .parameter(
-                        ParameterBuilder::new()
-                            .name("X-Request-ID")
-                            .parameter_in(ParameterIn::Header)
-                            .required(Required::False)
-                            .schema(
-                                Some({
-                                    use utoipa::openapi::schema::*;
-                                    use utoipa::openapi::RefOr;
-                                    RefOr::<
-                                        Schema,
-                                    >::Ref(Ref::from_schema_name("RequestIdHeaderValue"))
-                                }),
-                            )
-                            .build(),
-                    )
-                    .response(
-                        "200",
-                        ResponseBuilder::new()
-                            .content(
-                                "application/json",
-                                json("CardTransactionListResponse"),
-                            )
-                            .build(),
-                    )
-                    .response(
-                        "400",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "401",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "403",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "404",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "500",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "501",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .build(),
-            ),
+                }
+                operation()
+            },
         )
         .path(
             "/sandbox/deposits",
-            PathItem::new(
-                HttpMethod::Post,
-                OperationBuilder::new()
-                    .operation_id(Some("createSandboxDeposit"))
-                    .tag("Sandbox")
-                    .parameter(
-                        ParameterBuilder::new()
-                            .name("Idempotency-Key")
-                            .parameter_in(ParameterIn::Header)
-                            .required(Required::False)
-                            .schema(
-                                Some({
-                                    use utoipa::openapi::schema::*;
-                                    use utoipa::openapi::RefOr;
-                                    RefOr::<
-                                        Schema,
-                                    >::Ref(Ref::from_schema_name("IdempotencyKeyValue"))
-                                }),
+            {
+                fn operation() -> PathItem {
+                    PathItem::new(
+                        HttpMethod::Post,
+                        OperationBuilder::new()
+                            .operation_id(Some("createSandboxDeposit"))
+                            .tag("Sandbox")
+                            .parameter(
+                                ParameterBuilder::new()
+                                    .name("Idempotency-Key")
+                                    .parameter_in(ParameterIn::Header)
+                                    .required(Required::False)
+                                    .schema(
+                                        Some({
+                                            use utoipa::openapi::schema::*;
+                                            use utoipa::openapi::RefOr;
+                                            RefOr::<
+                                                Schema,
+                                            >::Ref(Ref::from_schema_name("IdempotencyKeyValue"))
+                                        }),
+                                    )
+                                    .build(),
+                            )
+                            .parameter(
+                                ParameterBuilder::new()
+                                    .name("X-Request-ID")
+                                    .parameter_in(ParameterIn::Header)
+                                    .required(Required::False)
+                                    .schema(
+                                        Some({
+                                            use utoipa::openapi::schema::*;
+                                            use utoipa::openapi::RefOr;
+                                            RefOr::<
+                                                Schema,
+                                            >::Ref(Ref::from_schema_name("RequestIdHeaderValue"))
+                                        }),
+                                    )
+                                    .build(),
+                            )
+                            .request_body(
+                                Some(
+                                    RequestBodyBuilder::new()
+                                        .content("application/json", json("SandboxDepositRequest"))
+                                        .required(Some(Required::True))
+                                        .build(),
+                                ),
+                            )
+                            .response(
+                                "201",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("TransferResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "400",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "401",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "403",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "404",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "409",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "413",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "415",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "500",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "501",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
                             )
                             .build(),
                     )
-                    .parameter(
-                        ParameterBuilder::new()
-                            .name("X-Request-ID")
-                            .parameter_in(ParameterIn::Header)
-                            .required(Required::False)
-                            .schema(
-                                Some({
-                                    use utoipa::openapi::schema::*;
-                                    use utoipa::openapi::RefOr;
-                                    RefOr::<
-                                        Schema,
-                                    >::Ref(Ref::from_schema_name("RequestIdHeaderValue"))
-                                }),
-                            )
-                            .build(),
-                    )
-                    .request_body(
-                        Some(
-                            RequestBodyBuilder::new()
-                                .content("application/json", json("SandboxDepositRequest"))
-                                .required(Some(Required::True))
-                                .build(),
-                        ),
-                    )
-                    .response(
-                        "201",
-                        ResponseBuilder::new()
-                            .content("application/json", json("TransferResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "400",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "401",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "403",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "404",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "409",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "413",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "415",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "500",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "501",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .build(),
-            ),
+                }
+                operation()
+            },
         )
         .path(
             "/sandbox/external-accounts",
-            PathItem::new(
-                HttpMethod::Post,
-                OperationBuilder::new()
-                    .operation_id(Some("createSandboxExternalAccount"))
-                    .tag("Sandbox")
-                    .parameter(
-                        ParameterBuilder::new()
-                            .name("Idempotency-Key")
-                            .parameter_in(ParameterIn::Header)
-                            .required(Required::False)
-                            .schema(
-                                Some({
-                                    use utoipa::openapi::schema::*;
-                                    use utoipa::openapi::RefOr;
-                                    RefOr::<
-                                        Schema,
-                                    >::Ref(Ref::from_schema_name("IdempotencyKeyValue"))
-                                }),
+            {
+                fn operation() -> PathItem {
+                    PathItem::new(
+                        HttpMethod::Post,
+                        OperationBuilder::new()
+                            .operation_id(Some("createSandboxExternalAccount"))
+                            .tag("Sandbox")
+                            .parameter(
+                                ParameterBuilder::new()
+                                    .name("Idempotency-Key")
+                                    .parameter_in(ParameterIn::Header)
+                                    .required(Required::False)
+                                    .schema(
+                                        Some({
+                                            use utoipa::openapi::schema::*;
+                                            use utoipa::openapi::RefOr;
+                                            RefOr::<
+                                                Schema,
+                                            >::Ref(Ref::from_schema_name("IdempotencyKeyValue"))
+                                        }),
+                                    )
+                                    .build(),
+                            )
+                            .parameter(
+                                ParameterBuilder::new()
+                                    .name("X-Request-ID")
+                                    .parameter_in(ParameterIn::Header)
+                                    .required(Required::False)
+                                    .schema(
+                                        Some({
+                                            use utoipa::openapi::schema::*;
+                                            use utoipa::openapi::RefOr;
+                                            RefOr::<
+                                                Schema,
+                                            >::Ref(Ref::from_schema_name("RequestIdHeaderValue"))
+                                        }),
+                                    )
+                                    .build(),
+                            )
+                            .request_body(
+                                Some(
+                                    RequestBodyBuilder::new()
+                                        .content(
+                                            "application/json",
+                                            json("SandboxExternalAccountRequest"),
+                                        )
+                                        .required(Some(Required::True))
+                                        .build(),
+                                ),
+                            )
+                            .response(
+                                "201",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("AccountResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "400",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "401",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "403",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "404",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "409",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "413",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "415",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "500",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "501",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
                             )
                             .build(),
                     )
-                    .parameter(
-                        ParameterBuilder::new()
-                            .name("X-Request-ID")
-                            .parameter_in(ParameterIn::Header)
-                            .required(Required::False)
-                            .schema(
-                                Some({
-                                    use utoipa::openapi::schema::*;
-                                    use utoipa::openapi::RefOr;
-                                    RefOr::<
-                                        Schema,
-                                    >::Ref(Ref::from_schema_name("RequestIdHeaderValue"))
-                                }),
-                            )
-                            .build(),
-                    )
-                    .request_body(
-                        Some(
-                            RequestBodyBuilder::new()
-                                .content(
-                                    "application/json",
-                                    json("SandboxExternalAccountRequest"),
-                                )
-                                .required(Some(Required::True))
-                                .build(),
-                        ),
-                    )
-                    .response(
-                        "201",
-                        ResponseBuilder::new()
-                            .content("application/json", json("AccountResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "400",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "401",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "403",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "404",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "409",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "413",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "415",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "500",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "501",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .build(),
-            ),
+                }
+                operation()
+            },
         )
         .path(
             "/sandbox/transfers/{id}/approve",
-            PathItem::new(
-                HttpMethod::Post,
-                OperationBuilder::new()
-                    .operation_id(Some("approveSandboxTransfer"))
-                    .tag("Sandbox")
-                    .parameter(
-                        ParameterBuilder::new()
-                            .name("id")
-                            .parameter_in(ParameterIn::Path)
-                            .required(Required::True)
-                            .schema(
-                                Some({
-                                    use utoipa::openapi::schema::*;
-                                    use utoipa::openapi::RefOr;
-                                    RefOr::<Schema>::Ref(Ref::from_schema_name("ResourceId"))
-                                }),
+            {
+                fn operation() -> PathItem {
+                    PathItem::new(
+                        HttpMethod::Post,
+                        OperationBuilder::new()
+                            .operation_id(Some("approveSandboxTransfer"))
+                            .tag("Sandbox")
+                            .parameter(
+                                ParameterBuilder::new()
+                                    .name("id")
+                                    .parameter_in(ParameterIn::Path)
+                                    .required(Required::True)
+                                    .schema(
+                                        Some({
+                                            use utoipa::openapi::schema::*;
+                                            use utoipa::openapi::RefOr;
+                                            RefOr::<Schema>::Ref(Ref::from_schema_name("ResourceId"))
+                                        }),
+                                    )
+                                    .build(),
+                            )
+                            .parameter(
+                                ParameterBuilder::new()
+                                    .name("Idempotency-Key")
+                                    .parameter_in(ParameterIn::Header)
+                                    .required(Required::False)
+                                    .schema(
+                                        Some({
+                                            use utoipa::openapi::schema::*;
+                                            use utoipa::openapi::RefOr;
+                                            RefOr::<
+                                                Schema,
+                                            >::Ref(Ref::from_schema_name("IdempotencyKeyValue"))
+                                        }),
+                                    )
+                                    .build(),
+                            )
+                            .parameter(
+                                ParameterBuilder::new()
+                                    .name("X-Request-ID")
+                                    .parameter_in(ParameterIn::Header)
+                                    .required(Required::False)
+                                    .schema(
+                                        Some({
+                                            use utoipa::openapi::schema::*;
+                                            use utoipa::openapi::RefOr;
+                                            RefOr::<
+                                                Schema,
+                                            >::Ref(Ref::from_schema_name("RequestIdHeaderValue"))
+                                        }),
+                                    )
+                                    .build(),
+                            )
+                            .response(
+                                "200",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("TransferResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "400",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "401",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "403",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "404",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "409",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "500",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "501",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
                             )
                             .build(),
                     )
-                    .parameter(
-                        ParameterBuilder::new()
-                            .name("Idempotency-Key")
-                            .parameter_in(ParameterIn::Header)
-                            .required(Required::False)
-                            .schema(
-                                Some({
-                                    use utoipa::openapi::schema::*;
-                                    use utoipa::openapi::RefOr;
-                                    RefOr::<
-                                        Schema,
-                                    >::Ref(Ref::from_schema_name("IdempotencyKeyValue"))
-                                }),
-                            )
-                            .build(),
-                    )
-                    .parameter(
-                        ParameterBuilder::new()
-                            .name("X-Request-ID")
-                            .parameter_in(ParameterIn::Header)
-                            .required(Required::False)
-                            .schema(
-                                Some({
-                                    use utoipa::openapi::schema::*;
-                                    use utoipa::openapi::RefOr;
-                                    RefOr::<
-                                        Schema,
-                                    >::Ref(Ref::from_schema_name("RequestIdHeaderValue"))
-                                }),
-                            )
-                            .build(),
-                    )
-                    .response(
-                        "200",
-                        ResponseBuilder::new()
-                            .content("application/json", json("TransferResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "400",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "401",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "403",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "404",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "409",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "500",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "501",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .build(),
-            ),
+                }
+                operation()
+            },
         )
         .path(
             "/sandbox/transfers/{id}/decline",
-            PathItem::new(
-                HttpMethod::Post,
-                OperationBuilder::new()
-                    .operation_id(Some("declineSandboxTransfer"))
-                    .tag("Sandbox")
-                    .parameter(
-                        ParameterBuilder::new()
-                            .name("id")
-                            .parameter_in(ParameterIn::Path)
-                            .required(Required::True)
-                            .schema(
-                                Some({
-                                    use utoipa::openapi::schema::*;
-                                    use utoipa::openapi::RefOr;
-                                    RefOr::<Schema>::Ref(Ref::from_schema_name("ResourceId"))
-                                }),
+            {
+                fn operation() -> PathItem {
+                    PathItem::new(
+                        HttpMethod::Post,
+                        OperationBuilder::new()
+                            .operation_id(Some("declineSandboxTransfer"))
+                            .tag("Sandbox")
+                            .parameter(
+                                ParameterBuilder::new()
+                                    .name("id")
+                                    .parameter_in(ParameterIn::Path)
+                                    .required(Required::True)
+                                    .schema(
+                                        Some({
+                                            use utoipa::openapi::schema::*;
+                                            use utoipa::openapi::RefOr;
+                                            RefOr::<Schema>::Ref(Ref::from_schema_name("ResourceId"))
+                                        }),
+                                    )
+                                    .build(),
+                            )
+                            .parameter(
+                                ParameterBuilder::new()
+                                    .name("Idempotency-Key")
+                                    .parameter_in(ParameterIn::Header)
+                                    .required(Required::False)
+                                    .schema(
+                                        Some({
+                                            use utoipa::openapi::schema::*;
+                                            use utoipa::openapi::RefOr;
+                                            RefOr::<
+                                                Schema,
+                                            >::Ref(Ref::from_schema_name("IdempotencyKeyValue"))
+                                        }),
+                                    )
+                                    .build(),
+                            )
+                            .parameter(
+                                ParameterBuilder::new()
+                                    .name("X-Request-ID")
+                                    .parameter_in(ParameterIn::Header)
+                                    .required(Required::False)
+                                    .schema(
+                                        Some({
+                                            use utoipa::openapi::schema::*;
+                                            use utoipa::openapi::RefOr;
+                                            RefOr::<
+                                                Schema,
+                                            >::Ref(Ref::from_schema_name("RequestIdHeaderValue"))
+                                        }),
+                                    )
+                                    .build(),
+                            )
+                            .response(
+                                "200",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("TransferResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "400",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "401",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "403",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "404",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "409",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "500",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "501",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
                             )
                             .build(),
                     )
-                    .parameter(
-                        ParameterBuilder::new()
-                            .name("Idempotency-Key")
-                            .parameter_in(ParameterIn::Header)
-                            .required(Required::False)
-                            .schema(
-                                Some({
-                                    use utoipa::openapi::schema::*;
-                                    use utoipa::openapi::RefOr;
-                                    RefOr::<
-                                        Schema,
-                                    >::Ref(Ref::from_schema_name("IdempotencyKeyValue"))
-                                }),
-                            )
-                            .build(),
-                    )
-                    .parameter(
-                        ParameterBuilder::new()
-                            .name("X-Request-ID")
-                            .parameter_in(ParameterIn::Header)
-                            .required(Required::False)
-                            .schema(
-                                Some({
-                                    use utoipa::openapi::schema::*;
-                                    use utoipa::openapi::RefOr;
-                                    RefOr::<
-                                        Schema,
-                                    >::Ref(Ref::from_schema_name("RequestIdHeaderValue"))
-                                }),
-                            )
-                            .build(),
-                    )
-                    .response(
-                        "200",
-                        ResponseBuilder::new()
-                            .content("application/json", json("TransferResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "400",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "401",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "403",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "404",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "409",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "500",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "501",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .build(),
-            ),
+                }
+                operation()
+            },
         )
         .path(
             "/sandbox/clock/advance",
-            PathItem::new(
-                HttpMethod::Post,
-                OperationBuilder::new()
-                    .operation_id(Some("advanceSandboxClock"))
-                    .tag("Sandbox")
-                    .parameter(
-                        ParameterBuilder::new()
-                            .name("Idempotency-Key")
-                            .parameter_in(ParameterIn::Header)
-                            .required(Required::False)
-                            .schema(
-                                Some({
-                                    use utoipa::openapi::schema::*;
-                                    use utoipa::openapi::RefOr;
-                                    RefOr::<
-                                        Schema,
-                                    >::Ref(Ref::from_schema_name("IdempotencyKeyValue"))
-                                }),
+            {
+                fn operation() -> PathItem {
+                    PathItem::new(
+                        HttpMethod::Post,
+                        OperationBuilder::new()
+                            .operation_id(Some("advanceSandboxClock"))
+                            .tag("Sandbox")
+                            .parameter(
+                                ParameterBuilder::new()
+                                    .name("Idempotency-Key")
+                                    .parameter_in(ParameterIn::Header)
+                                    .required(Required::False)
+                                    .schema(
+                                        Some({
+                                            use utoipa::openapi::schema::*;
+                                            use utoipa::openapi::RefOr;
+                                            RefOr::<
+                                                Schema,
+                                            >::Ref(Ref::from_schema_name("IdempotencyKeyValue"))
+                                        }),
+                                    )
+                                    .build(),
+                            )
+                            .parameter(
+                                ParameterBuilder::new()
+                                    .name("X-Request-ID")
+                                    .parameter_in(ParameterIn::Header)
+                                    .required(Required::False)
+                                    .schema(
+                                        Some({
+                                            use utoipa::openapi::schema::*;
+                                            use utoipa::openapi::RefOr;
+                                            RefOr::<
+                                                Schema,
+                                            >::Ref(Ref::from_schema_name("RequestIdHeaderValue"))
+                                        }),
+                                    )
+                                    .build(),
+                            )
+                            .request_body(
+                                Some(
+                                    RequestBodyBuilder::new()
+                                        .content(
+                                            "application/json",
+                                            json("SandboxClockAdvanceRequest"),
+                                        )
+                                        .required(Some(Required::True))
+                                        .build(),
+                                ),
+                            )
+                            .response(
+                                "200",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("SandboxClockResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "400",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "401",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "403",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "404",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "409",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "413",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "415",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "500",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "501",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
                             )
                             .build(),
                     )
-                    .parameter(
-                        ParameterBuilder::new()
-                            .name("X-Request-ID")
-                            .parameter_in(ParameterIn::Header)
-                            .required(Required::False)
-                            .schema(
-                                Some({
-                                    use utoipa::openapi::schema::*;
-                                    use utoipa::openapi::RefOr;
-                                    RefOr::<
-                                        Schema,
-                                    >::Ref(Ref::from_schema_name("RequestIdHeaderValue"))
-                                }),
-                            )
-                            .build(),
-                    )
-                    .request_body(
-                        Some(
-                            RequestBodyBuilder::new()
-                                .content(
-                                    "application/json",
-                                    json("SandboxClockAdvanceRequest"),
-                                )
-                                .required(Some(Required::True))
-                                .build(),
-                        ),
-                    )
-                    .response(
-                        "200",
-                        ResponseBuilder::new()
-                            .content("application/json", json("SandboxClockResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "400",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "401",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "403",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "404",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "409",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "413",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "415",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "500",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "501",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .build(),
-            ),
+                }
+                operation()
+            },
         )
         .path(
             "/sandbox/organization",
-            PathItem::new(
-                HttpMethod::Get,
-                OperationBuilder::new()
-                    .operation_id(Some("getSandboxOrganization"))
-                    .tag("Sandbox")
-                    .parameter(
-                        ParameterBuilder::new()
-                            .name("X-Request-ID")
-                            .parameter_in(ParameterIn::Header)
-                            .required(Required::False)
-                            .schema(
-                                Some({
-                                    use utoipa::openapi::schema::*;
-                                    use utoipa::openapi::RefOr;
-                                    RefOr::<
-                                        Schema,
-                                    >::Ref(Ref::from_schema_name("RequestIdHeaderValue"))
-                                }),
+            {
+                fn operation() -> PathItem {
+                    PathItem::new(
+                        HttpMethod::Get,
+                        OperationBuilder::new()
+                            .operation_id(Some("getSandboxOrganization"))
+                            .tag("Sandbox")
+                            .parameter(
+                                ParameterBuilder::new()
+                                    .name("X-Request-ID")
+                                    .parameter_in(ParameterIn::Header)
+                                    .required(Required::False)
+                                    .schema(
+                                        Some({
+                                            use utoipa::openapi::schema::*;
+                                            use utoipa::openapi::RefOr;
+                                            RefOr::<
+                                                Schema,
+                                            >::Ref(Ref::from_schema_name("RequestIdHeaderValue"))
+                                        }),
+                                    )
+                                    .build(),
+                            )
+                            .response(
+                                "200",
+                                ResponseBuilder::new()
+                                    .content(
+                                        "application/json",
+                                        json("SandboxOrganizationResponse"),
+                                    )
+                                    .build(),
+                            )
+                            .response(
+                                "400",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "401",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "403",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "404",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "500",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "501",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
                             )
                             .build(),
                     )
-                    .response(
-                        "200",
-                        ResponseBuilder::new()
-                            .content(
-                                "application/json",
-                                json("SandboxOrganizationResponse"),
-                            )
-                            .build(),
-                    )
-                    .response(
-                        "400",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "401",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "403",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "404",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "500",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "501",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .build(),
-            ),
+                }
+                operation()
+            },
         )
         .path(
             "/sandbox/organization",
-            PathItem::new(
-                HttpMethod::Put,
-                OperationBuilder::new()
-                    .operation_id(Some("updateSandboxOrganization"))
-                    .tag("Sandbox")
-                    .parameter(
-                        ParameterBuilder::new()
-                            .name("Idempotency-Key")
-                            .parameter_in(ParameterIn::Header)
-                            .required(Required::False)
-                            .schema(
-                                Some({
-                                    use utoipa::openapi::schema::*;
-                                    use utoipa::openapi::RefOr;
-                                    RefOr::<
-                                        Schema,
-                                    >::Ref(Ref::from_schema_name("IdempotencyKeyValue"))
-                                }),
+            {
+                fn operation() -> PathItem {
+                    PathItem::new(
+                        HttpMethod::Put,
+                        OperationBuilder::new()
+                            .operation_id(Some("updateSandboxOrganization"))
+                            .tag("Sandbox")
+                            .parameter(
+                                ParameterBuilder::new()
+                                    .name("Idempotency-Key")
+                                    .parameter_in(ParameterIn::Header)
+                                    .required(Required::False)
+                                    .schema(
+                                        Some({
+                                            use utoipa::openapi::schema::*;
+                                            use utoipa::openapi::RefOr;
+                                            RefOr::<
+                                                Schema,
+                                            >::Ref(Ref::from_schema_name("IdempotencyKeyValue"))
+                                        }),
+                                    )
+                                    .build(),
+                            )
+                            .parameter(
+                                ParameterBuilder::new()
+                                    .name("X-Request-ID")
+                                    .parameter_in(ParameterIn::Header)
+                                    .required(Required::False)
+                                    .schema(
+                                        Some({
+                                            use utoipa::openapi::schema::*;
+                                            use utoipa::openapi::RefOr;
+                                            RefOr::<
+                                                Schema,
+                                            >::Ref(Ref::from_schema_name("RequestIdHeaderValue"))
+                                        }),
+                                    )
+                                    .build(),
+                            )
+                            .request_body(
+                                Some(
+                                    RequestBodyBuilder::new()
+                                        .content(
+                                            "application/json",
+                                            json("SandboxOrganizationUpdate"),
+                                        )
+                                        .required(Some(Required::True))
+                                        .build(),
+                                ),
+                            )
+                            .response(
+                                "200",
+                                ResponseBuilder::new()
+                                    .content(
+                                        "application/json",
+                                        json("SandboxOrganizationResponse"),
+                                    )
+                                    .build(),
+                            )
+                            .response(
+                                "400",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "401",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "403",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "404",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "409",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "413",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "415",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "500",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "501",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
                             )
                             .build(),
                     )
-                    .parameter(
-                        ParameterBuilder::new()
-                            .name("X-Request-ID")
-                            .parameter_in(ParameterIn::Header)
-                            .required(Required::False)
-                            .schema(
-                                Some({
-                                    use utoipa::openapi::schema::*;
-                                    use utoipa::openapi::RefOr;
-                                    RefOr::<
-                                        Schema,
-                                    >::Ref(Ref::from_schema_name("RequestIdHeaderValue"))
-                                }),
-                            )
-                            .build(),
-                    )
-                    .request_body(
-                        Some(
-                            RequestBodyBuilder::new()
-                                .content(
-                                    "application/json",
-                                    json("SandboxOrganizationUpdate"),
-                                )
-                                .required(Some(Required::True))
-                                .build(),
-                        ),
-                    )
-                    .response(
-                        "200",
-                        ResponseBuilder::new()
-                            .content(
-                                "application/json",
-                                json("SandboxOrganizationResponse"),
-                            )
-                            .build(),
-                    )
-                    .response(
-                        "400",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "401",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "403",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "404",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "409",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "413",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "415",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "500",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "501",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .build(),
-            ),
+                }
+                operation()
+            },
         )
         .path(
             "/sandbox/rules/{id}/enable",
-            PathItem::new(
-                HttpMethod::Post,
-                OperationBuilder::new()
-                    .operation_id(Some("enableSandboxRule"))
-                    .tag("Sandbox")
-                    .parameter(
-                        ParameterBuilder::new()
-                            .name("id")
-                            .parameter_in(ParameterIn::Path)
-                            .required(Required::True)
-                            .schema(
-                                Some({
-                                    use utoipa::openapi::schema::*;
-                                    use utoipa::openapi::RefOr;
-                                    RefOr::<Schema>::Ref(Ref::from_schema_name("ResourceId"))
-                                }),
+            {
+                fn operation() -> PathItem {
+                    PathItem::new(
+                        HttpMethod::Post,
+                        OperationBuilder::new()
+                            .operation_id(Some("enableSandboxRule"))
+                            .tag("Sandbox")
+                            .parameter(
+                                ParameterBuilder::new()
+                                    .name("id")
+                                    .parameter_in(ParameterIn::Path)
+                                    .required(Required::True)
+                                    .schema(
+                                        Some({
+                                            use utoipa::openapi::schema::*;
+                                            use utoipa::openapi::RefOr;
+                                            RefOr::<Schema>::Ref(Ref::from_schema_name("ResourceId"))
+                                        }),
+                                    )
+                                    .build(),
+                            )
+                            .parameter(
+                                ParameterBuilder::new()
+                                    .name("Idempotency-Key")
+                                    .parameter_in(ParameterIn::Header)
+                                    .required(Required::False)
+                                    .schema(
+                                        Some({
+                                            use utoipa::openapi::schema::*;
+                                            use utoipa::openapi::RefOr;
+                                            RefOr::<
+                                                Schema,
+                                            >::Ref(Ref::from_schema_name("IdempotencyKeyValue"))
+                                        }),
+                                    )
+                                    .build(),
+                            )
+                            .parameter(
+                                ParameterBuilder::new()
+                                    .name("X-Request-ID")
+                                    .parameter_in(ParameterIn::Header)
+                                    .required(Required::False)
+                                    .schema(
+                                        Some({
+                                            use utoipa::openapi::schema::*;
+                                            use utoipa::openapi::RefOr;
+                                            RefOr::<
+                                                Schema,
+                                            >::Ref(Ref::from_schema_name("RequestIdHeaderValue"))
+                                        }),
+                                    )
+                                    .build(),
+                            )
+                            .response(
+                                "200",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("RuleResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "400",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "401",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "403",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "404",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "409",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "410",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "500",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "501",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
                             )
                             .build(),
                     )
-                    .parameter(
-                        ParameterBuilder::new()
-                            .name("Idempotency-Key")
-                            .parameter_in(ParameterIn::Header)
-                            .required(Required::False)
-                            .schema(
-                                Some({
-                                    use utoipa::openapi::schema::*;
-                                    use utoipa::openapi::RefOr;
-                                    RefOr::<
-                                        Schema,
-                                    >::Ref(Ref::from_schema_name("IdempotencyKeyValue"))
-                                }),
-                            )
-                            .build(),
-                    )
-                    .parameter(
-                        ParameterBuilder::new()
-                            .name("X-Request-ID")
-                            .parameter_in(ParameterIn::Header)
-                            .required(Required::False)
-                            .schema(
-                                Some({
-                                    use utoipa::openapi::schema::*;
-                                    use utoipa::openapi::RefOr;
-                                    RefOr::<
-                                        Schema,
-                                    >::Ref(Ref::from_schema_name("RequestIdHeaderValue"))
-                                }),
-                            )
-                            .build(),
-                    )
-                    .response(
-                        "200",
-                        ResponseBuilder::new()
-                            .content("application/json", json("RuleResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "400",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "401",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "403",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "404",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "409",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "410",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "500",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "501",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .build(),
-            ),
+                }
+                operation()
+            },
         )
         .path(
             "/sandbox/rules/{id}/disable",
-            PathItem::new(
-                HttpMethod::Post,
-                OperationBuilder::new()
-                    .operation_id(Some("disableSandboxRule"))
-                    .tag("Sandbox")
-                    .parameter(
-                        ParameterBuilder::new()
-                            .name("id")
-                            .parameter_in(ParameterIn::Path)
-                            .required(Required::True)
-                            .schema(
-                                Some({
-                                    use utoipa::openapi::schema::*;
-                                    use utoipa::openapi::RefOr;
-                                    RefOr::<Schema>::Ref(Ref::from_schema_name("ResourceId"))
-                                }),
+            {
+                fn operation() -> PathItem {
+                    PathItem::new(
+                        HttpMethod::Post,
+                        OperationBuilder::new()
+                            .operation_id(Some("disableSandboxRule"))
+                            .tag("Sandbox")
+                            .parameter(
+                                ParameterBuilder::new()
+                                    .name("id")
+                                    .parameter_in(ParameterIn::Path)
+                                    .required(Required::True)
+                                    .schema(
+                                        Some({
+                                            use utoipa::openapi::schema::*;
+                                            use utoipa::openapi::RefOr;
+                                            RefOr::<Schema>::Ref(Ref::from_schema_name("ResourceId"))
+                                        }),
+                                    )
+                                    .build(),
+                            )
+                            .parameter(
+                                ParameterBuilder::new()
+                                    .name("Idempotency-Key")
+                                    .parameter_in(ParameterIn::Header)
+                                    .required(Required::False)
+                                    .schema(
+                                        Some({
+                                            use utoipa::openapi::schema::*;
+                                            use utoipa::openapi::RefOr;
+                                            RefOr::<
+                                                Schema,
+                                            >::Ref(Ref::from_schema_name("IdempotencyKeyValue"))
+                                        }),
+                                    )
+                                    .build(),
+                            )
+                            .parameter(
+                                ParameterBuilder::new()
+                                    .name("X-Request-ID")
+                                    .parameter_in(ParameterIn::Header)
+                                    .required(Required::False)
+                                    .schema(
+                                        Some({
+                                            use utoipa::openapi::schema::*;
+                                            use utoipa::openapi::RefOr;
+                                            RefOr::<
+                                                Schema,
+                                            >::Ref(Ref::from_schema_name("RequestIdHeaderValue"))
+                                        }),
+                                    )
+                                    .build(),
+                            )
+                            .response(
+                                "200",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("RuleResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "400",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "401",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "403",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "404",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "409",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "410",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "500",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "501",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
                             )
                             .build(),
                     )
-                    .parameter(
-                        ParameterBuilder::new()
-                            .name("Idempotency-Key")
-                            .parameter_in(ParameterIn::Header)
-                            .required(Required::False)
-                            .schema(
-                                Some({
-                                    use utoipa::openapi::schema::*;
-                                    use utoipa::openapi::RefOr;
-                                    RefOr::<
-                                        Schema,
-                                    >::Ref(Ref::from_schema_name("IdempotencyKeyValue"))
-                                }),
-                            )
-                            .build(),
-                    )
-                    .parameter(
-                        ParameterBuilder::new()
-                            .name("X-Request-ID")
-                            .parameter_in(ParameterIn::Header)
-                            .required(Required::False)
-                            .schema(
-                                Some({
-                                    use utoipa::openapi::schema::*;
-                                    use utoipa::openapi::RefOr;
-                                    RefOr::<
-                                        Schema,
-                                    >::Ref(Ref::from_schema_name("RequestIdHeaderValue"))
-                                }),
-                            )
-                            .build(),
-                    )
-                    .response(
-                        "200",
-                        ResponseBuilder::new()
-                            .content("application/json", json("RuleResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "400",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "401",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "403",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "404",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "409",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "410",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "500",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "501",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .build(),
-            ),
+                }
+                operation()
+            },
         )
         .path(
             "/sandbox/cards",
-            PathItem::new(
-                HttpMethod::Post,
-                OperationBuilder::new()
-                    .operation_id(Some("issueSandboxCard"))
-                    .tag("Sandbox")
-                    .parameter(
-                        ParameterBuilder::new()
-                            .name("Idempotency-Key")
-                            .parameter_in(ParameterIn::Header)
-                            .required(Required::False)
-                            .schema(
-                                Some({
-                                    use utoipa::openapi::schema::*;
-                                    use utoipa::openapi::RefOr;
-                                    RefOr::<
-                                        Schema,
-                                    >::Ref(Ref::from_schema_name("IdempotencyKeyValue"))
-                                }),
+            {
+                fn operation() -> PathItem {
+                    PathItem::new(
+                        HttpMethod::Post,
+                        OperationBuilder::new()
+                            .operation_id(Some("issueSandboxCard"))
+                            .tag("Sandbox")
+                            .parameter(
+                                ParameterBuilder::new()
+                                    .name("Idempotency-Key")
+                                    .parameter_in(ParameterIn::Header)
+                                    .required(Required::False)
+                                    .schema(
+                                        Some({
+                                            use utoipa::openapi::schema::*;
+                                            use utoipa::openapi::RefOr;
+                                            RefOr::<
+                                                Schema,
+                                            >::Ref(Ref::from_schema_name("IdempotencyKeyValue"))
+                                        }),
+                                    )
+                                    .build(),
+                            )
+                            .parameter(
+                                ParameterBuilder::new()
+                                    .name("X-Request-ID")
+                                    .parameter_in(ParameterIn::Header)
+                                    .required(Required::False)
+                                    .schema(
+                                        Some({
+                                            use utoipa::openapi::schema::*;
+                                            use utoipa::openapi::RefOr;
+                                            RefOr::<
+                                                Schema,
+                                            >::Ref(Ref::from_schema_name("RequestIdHeaderValue"))
+                                        }),
+                                    )
+                                    .build(),
+                            )
+                            .request_body(
+                                Some(
+                                    RequestBodyBuilder::new()
+                                        .content("application/json", json("SandboxCardRequest"))
+                                        .required(Some(Required::True))
+                                        .build(),
+                                ),
+                            )
+                            .response(
+                                "201",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("CardResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "400",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "401",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "403",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "404",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "409",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "413",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "415",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "500",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "501",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
                             )
                             .build(),
                     )
-                    .parameter(
-                        ParameterBuilder::new()
-                            .name("X-Request-ID")
-                            .parameter_in(ParameterIn::Header)
-                            .required(Required::False)
-                            .schema(
-                                Some({
-                                    use utoipa::openapi::schema::*;
-                                    use utoipa::openapi::RefOr;
-                                    RefOr::<
-                                        Schema,
-                                    >::Ref(Ref::from_schema_name("RequestIdHeaderValue"))
-                                }),
-                            )
-                            .build(),
-                    )
-                    .request_body(
-                        Some(
-                            RequestBodyBuilder::new()
-                                .content("application/json", json("SandboxCardRequest"))
-                                .required(Some(Required::True))
-                                .build(),
-                        ),
-                    )
-                    .response(
-                        "201",
-                        ResponseBuilder::new()
-                            .content("application/json", json("CardResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "400",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "401",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "403",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "404",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "409",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "413",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "415",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "500",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "501",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .build(),
-            ),
+                }
+                operation()
+            },
         )
         .path(
             "/sandbox/cards/{id}/activate",
-            PathItem::new(
-                HttpMethod::Post,
-                OperationBuilder::new()
-                    .operation_id(Some("activateSandboxCard"))
-                    .tag("Sandbox")
-                    .parameter(
-                        ParameterBuilder::new()
-                            .name("id")
-                            .parameter_in(ParameterIn::Path)
-                            .required(Required::True)
-                            .schema(
-                                Some({
-                                    use utoipa::openapi::schema::*;
-                                    use utoipa::openapi::RefOr;
-                                    RefOr::<Schema>::Ref(Ref::from_schema_name("ResourceId"))
-                                }),
+            {
+                fn operation() -> PathItem {
+                    PathItem::new(
+                        HttpMethod::Post,
+                        OperationBuilder::new()
+                            .operation_id(Some("activateSandboxCard"))
+                            .tag("Sandbox")
+                            .parameter(
+                                ParameterBuilder::new()
+                                    .name("id")
+                                    .parameter_in(ParameterIn::Path)
+                                    .required(Required::True)
+                                    .schema(
+                                        Some({
+                                            use utoipa::openapi::schema::*;
+                                            use utoipa::openapi::RefOr;
+                                            RefOr::<Schema>::Ref(Ref::from_schema_name("ResourceId"))
+                                        }),
+                                    )
+                                    .build(),
+                            )
+                            .parameter(
+                                ParameterBuilder::new()
+                                    .name("Idempotency-Key")
+                                    .parameter_in(ParameterIn::Header)
+                                    .required(Required::False)
+                                    .schema(
+                                        Some({
+                                            use utoipa::openapi::schema::*;
+                                            use utoipa::openapi::RefOr;
+                                            RefOr::<
+                                                Schema,
+                                            >::Ref(Ref::from_schema_name("IdempotencyKeyValue"))
+                                        }),
+                                    )
+                                    .build(),
+                            )
+                            .parameter(
+                                ParameterBuilder::new()
+                                    .name("X-Request-ID")
+                                    .parameter_in(ParameterIn::Header)
+                                    .required(Required::False)
+                                    .schema(
+                                        Some({
+                                            use utoipa::openapi::schema::*;
+                                            use utoipa::openapi::RefOr;
+                                            RefOr::<
+                                                Schema,
+                                            >::Ref(Ref::from_schema_name("RequestIdHeaderValue"))
+                                        }),
+                                    )
+                                    .build(),
+                            )
+                            .response(
+                                "200",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("CardResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "400",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "401",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "403",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "404",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "409",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "500",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "501",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
                             )
                             .build(),
                     )
-                    .parameter(
-                        ParameterBuilder::new()
-                            .name("Idempotency-Key")
-                            .parameter_in(ParameterIn::Header)
-                            .required(Required::False)
-                            .schema(
-                                Some({
-                                    use utoipa::openapi::schema::*;
-                                    use utoipa::openapi::RefOr;
-                                    RefOr::<
-                                        Schema,
-                                    >::Ref(Ref::from_schema_name("IdempotencyKeyValue"))
-                                }),
-                            )
-                            .build(),
-                    )
-                    .parameter(
-                        ParameterBuilder::new()
-                            .name("X-Request-ID")
-                            .parameter_in(ParameterIn::Header)
-                            .required(Required::False)
-                            .schema(
-                                Some({
-                                    use utoipa::openapi::schema::*;
-                                    use utoipa::openapi::RefOr;
-                                    RefOr::<
-                                        Schema,
-                                    >::Ref(Ref::from_schema_name("RequestIdHeaderValue"))
-                                }),
-                            )
-                            .build(),
-                    )
-                    .response(
-                        "200",
-                        ResponseBuilder::new()
-                            .content("application/json", json("CardResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "400",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "401",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "403",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "404",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "409",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "500",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "501",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .build(),
-            ),
+                }
+                operation()
+            },
         )
         .path(
             "/sandbox/cards/{id}/freeze",
-            PathItem::new(
-                HttpMethod::Post,
-                OperationBuilder::new()
-                    .operation_id(Some("freezeSandboxCard"))
-                    .tag("Sandbox")
-                    .parameter(
-                        ParameterBuilder::new()
-                            .name("id")
-                            .parameter_in(ParameterIn::Path)
-                            .required(Required::True)
-                            .schema(
-                                Some({
-                                    use utoipa::openapi::schema::*;
-                                    use utoipa::openapi::RefOr;
-                                    RefOr::<Schema>::Ref(Ref::from_schema_name("ResourceId"))
-                                }),
+            {
+                fn operation() -> PathItem {
+                    PathItem::new(
+                        HttpMethod::Post,
+                        OperationBuilder::new()
+                            .operation_id(Some("freezeSandboxCard"))
+                            .tag("Sandbox")
+                            .parameter(
+                                ParameterBuilder::new()
+                                    .name("id")
+                                    .parameter_in(ParameterIn::Path)
+                                    .required(Required::True)
+                                    .schema(
+                                        Some({
+                                            use utoipa::openapi::schema::*;
+                                            use utoipa::openapi::RefOr;
+                                            RefOr::<Schema>::Ref(Ref::from_schema_name("ResourceId"))
+                                        }),
+                                    )
+                                    .build(),
+                            )
+                            .parameter(
+                                ParameterBuilder::new()
+                                    .name("Idempotency-Key")
+                                    .parameter_in(ParameterIn::Header)
+                                    .required(Required::False)
+                                    .schema(
+                                        Some({
+                                            use utoipa::openapi::schema::*;
+                                            use utoipa::openapi::RefOr;
+                                            RefOr::<
+                                                Schema,
+                                            >::Ref(Ref::from_schema_name("IdempotencyKeyValue"))
+                                        }),
+                                    )
+                                    .build(),
+                            )
+                            .parameter(
+                                ParameterBuilder::new()
+                                    .name("X-Request-ID")
+                                    .parameter_in(ParameterIn::Header)
+                                    .required(Required::False)
+                                    .schema(
+                                        Some({
+                                            use utoipa::openapi::schema::*;
+                                            use utoipa::openapi::RefOr;
+                                            RefOr::<
+                                                Schema,
+                                            >::Ref(Ref::from_schema_name("RequestIdHeaderValue"))
+                                        }),
+                                    )
+                                    .build(),
+                            )
+                            .response(
+                                "200",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("CardResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "400",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "401",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "403",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "404",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "409",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "500",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "501",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
                             )
                             .build(),
                     )
-                    .parameter(
-                        ParameterBuilder::new()
-                            .name("Idempotency-Key")
-                            .parameter_in(ParameterIn::Header)
-                            .required(Required::False)
-                            .schema(
-                                Some({
-                                    use utoipa::openapi::schema::*;
-                                    use utoipa::openapi::RefOr;
-                                    RefOr::<
-                                        Schema,
-                                    >::Ref(Ref::from_schema_name("IdempotencyKeyValue"))
-                                }),
-                            )
-                            .build(),
-                    )
-                    .parameter(
-                        ParameterBuilder::new()
-                            .name("X-Request-ID")
-                            .parameter_in(ParameterIn::Header)
-                            .required(Required::False)
-                            .schema(
-                                Some({
-                                    use utoipa::openapi::schema::*;
-                                    use utoipa::openapi::RefOr;
-                                    RefOr::<
-                                        Schema,
-                                    >::Ref(Ref::from_schema_name("RequestIdHeaderValue"))
-                                }),
-                            )
-                            .build(),
-                    )
-                    .response(
-                        "200",
-                        ResponseBuilder::new()
-                            .content("application/json", json("CardResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "400",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "401",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "403",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "404",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "409",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "500",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "501",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .build(),
-            ),
+                }
+                operation()
+            },
         )
         .path(
             "/sandbox/cards/{id}/unfreeze",
-            PathItem::new(
-                HttpMethod::Post,
-                OperationBuilder::new()
-                    .operation_id(Some("unfreezeSandboxCard"))
-                    .tag("Sandbox")
-                    .parameter(
-                        ParameterBuilder::new()
-                            .name("id")
-                            .parameter_in(ParameterIn::Path)
-                            .required(Required::True)
-                            .schema(
-                                Some({
-                                    use utoipa::openapi::schema::*;
-                                    use utoipa::openapi::RefOr;
-                                    RefOr::<Schema>::Ref(Ref::from_schema_name("ResourceId"))
-                                }),
+            {
+                fn operation() -> PathItem {
+                    PathItem::new(
+                        HttpMethod::Post,
+                        OperationBuilder::new()
+                            .operation_id(Some("unfreezeSandboxCard"))
+                            .tag("Sandbox")
+                            .parameter(
+                                ParameterBuilder::new()
+                                    .name("id")
+                                    .parameter_in(ParameterIn::Path)
+                                    .required(Required::True)
+                                    .schema(
+                                        Some({
+                                            use utoipa::openapi::schema::*;
+                                            use utoipa::openapi::RefOr;
+                                            RefOr::<Schema>::Ref(Ref::from_schema_name("ResourceId"))
+                                        }),
+                                    )
+                                    .build(),
+                            )
+                            .parameter(
+                                ParameterBuilder::new()
+                                    .name("Idempotency-Key")
+                                    .parameter_in(ParameterIn::Header)
+                                    .required(Required::False)
+                                    .schema(
+                                        Some({
+                                            use utoipa::openapi::schema::*;
+                                            use utoipa::openapi::RefOr;
+                                            RefOr::<
+                                                Schema,
+                                            >::Ref(Ref::from_schema_name("IdempotencyKeyValue"))
+                                        }),
+                                    )
+                                    .build(),
+                            )
+                            .parameter(
+                                ParameterBuilder::new()
+                                    .name("X-Request-ID")
+                                    .parameter_in(ParameterIn::Header)
+                                    .required(Required::False)
+                                    .schema(
+                                        Some({
+                                            use utoipa::openapi::schema::*;
+                                            use utoipa::openapi::RefOr;
+                                            RefOr::<
+                                                Schema,
+                                            >::Ref(Ref::from_schema_name("RequestIdHeaderValue"))
+                                        }),
+                                    )
+                                    .build(),
+                            )
+                            .response(
+                                "200",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("CardResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "400",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "401",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "403",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "404",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "409",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "500",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "501",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
                             )
                             .build(),
                     )
-                    .parameter(
-                        ParameterBuilder::new()
-                            .name("Idempotency-Key")
-                            .parameter_in(ParameterIn::Header)
-                            .required(Required::False)
-                            .schema(
-                                Some({
-                                    use utoipa::openapi::schema::*;
-                                    use utoipa::openapi::RefOr;
-                                    RefOr::<
-                                        Schema,
-                                    >::Ref(Ref::from_schema_name("IdempotencyKeyValue"))
-                                }),
-                            )
-                            .build(),
-                    )
-                    .parameter(
-                        ParameterBuilder::new()
-                            .name("X-Request-ID")
-                            .parameter_in(ParameterIn::Header)
-                            .required(Required::False)
-                            .schema(
-                                Some({
-                                    use utoipa::openapi::schema::*;
-                                    use utoipa::openapi::RefOr;
-                                    RefOr::<
-                                        Schema,
-                                    >::Ref(Ref::from_schema_name("RequestIdHeaderValue"))
-                                }),
-                            )
-                            .build(),
-                    )
-                    .response(
-                        "200",
-                        ResponseBuilder::new()
-                            .content("application/json", json("CardResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "400",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "401",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "403",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "404",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "409",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "500",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "501",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .build(),
-            ),
+                }
+                operation()
+            },
         )
         .path(
             "/sandbox/cards/{id}/report-lost",
-            PathItem::new(
-                HttpMethod::Post,
-                OperationBuilder::new()
-                    .operation_id(Some("reportSandboxCardLost"))
-                    .tag("Sandbox")
-                    .parameter(
-                        ParameterBuilder::new()
-                            .name("id")
-                            .parameter_in(ParameterIn::Path)
-                            .required(Required::True)
-                            .schema(
-                                Some({
-                                    use utoipa::openapi::schema::*;
-                                    use utoipa::openapi::RefOr;
-                                    RefOr::<Schema>::Ref(Ref::from_schema_name("ResourceId"))
-                                }),
+            {
+                fn operation() -> PathItem {
+                    PathItem::new(
+                        HttpMethod::Post,
+                        OperationBuilder::new()
+                            .operation_id(Some("reportSandboxCardLost"))
+                            .tag("Sandbox")
+                            .parameter(
+                                ParameterBuilder::new()
+                                    .name("id")
+                                    .parameter_in(ParameterIn::Path)
+                                    .required(Required::True)
+                                    .schema(
+                                        Some({
+                                            use utoipa::openapi::schema::*;
+                                            use utoipa::openapi::RefOr;
+                                            RefOr::<Schema>::Ref(Ref::from_schema_name("ResourceId"))
+                                        }),
+                                    )
+                                    .build(),
+                            )
+                            .parameter(
+                                ParameterBuilder::new()
+                                    .name("Idempotency-Key")
+                                    .parameter_in(ParameterIn::Header)
+                                    .required(Required::False)
+                                    .schema(
+                                        Some({
+                                            use utoipa::openapi::schema::*;
+                                            use utoipa::openapi::RefOr;
+                                            RefOr::<
+                                                Schema,
+                                            >::Ref(Ref::from_schema_name("IdempotencyKeyValue"))
+                                        }),
+                                    )
+                                    .build(),
+                            )
+                            .parameter(
+                                ParameterBuilder::new()
+                                    .name("X-Request-ID")
+                                    .parameter_in(ParameterIn::Header)
+                                    .required(Required::False)
+                                    .schema(
+                                        Some({
+                                            use utoipa::openapi::schema::*;
+                                            use utoipa::openapi::RefOr;
+                                            RefOr::<
+                                                Schema,
+                                            >::Ref(Ref::from_schema_name("RequestIdHeaderValue"))
+                                        }),
+                                    )
+                                    .build(),
+                            )
+                            .response(
+                                "200",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("CardResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "400",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "401",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "403",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "404",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "409",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "500",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "501",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
                             )
                             .build(),
                     )
-                    .parameter(
-                        ParameterBuilder::new()
-                            .name("Idempotency-Key")
-                            .parameter_in(ParameterIn::Header)
-                            .required(Required::False)
-                            .schema(
-                                Some({
-                                    use utoipa::openapi::schema::*;
-                                    use utoipa::openapi::RefOr;
-                                    RefOr::<
-                                        Schema,
-                                    >::Ref(Ref::from_schema_name("IdempotencyKeyValue"))
-                                }),
-                            )
-                            .build(),
-                    )
-                    .parameter(
-                        ParameterBuilder::new()
-                            .name("X-Request-ID")
-                            .parameter_in(ParameterIn::Header)
-                            .required(Required::False)
-                            .schema(
-                                Some({
-                                    use utoipa::openapi::schema::*;
-                                    use utoipa::openapi::RefOr;
-                                    RefOr::<
-                                        Schema,
-                                    >::Ref(Ref::from_schema_name("RequestIdHeaderValue"))
-                                }),
-                            )
-                            .build(),
-                    )
-                    .response(
-                        "200",
-                        ResponseBuilder::new()
-                            .content("application/json", json("CardResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "400",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "401",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "403",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "404",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "409",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "500",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "501",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .build(),
-            ),
+                }
+                operation()
+            },
         )
         .path(
             "/sandbox/cards/{id}/report-stolen",
-            PathItem::new(
-                HttpMethod::Post,
-                OperationBuilder::new()
-                    .operation_id(Some("reportSandboxCardStolen"))
-                    .tag("Sandbox")
-                    .parameter(
-                        ParameterBuilder::new()
-                            .name("id")
-                            .parameter_in(ParameterIn::Path)
-                            .required(Required::True)
-                            .schema(
-                                Some({
-                                    use utoipa::openapi::schema::*;
-                                    use utoipa::openapi::RefOr;
-                                    RefOr::<Schema>::Ref(Ref::from_schema_name("ResourceId"))
-                                }),
+            {
+                fn operation() -> PathItem {
+                    PathItem::new(
+                        HttpMethod::Post,
+                        OperationBuilder::new()
+                            .operation_id(Some("reportSandboxCardStolen"))
+                            .tag("Sandbox")
+                            .parameter(
+                                ParameterBuilder::new()
+                                    .name("id")
+                                    .parameter_in(ParameterIn::Path)
+                                    .required(Required::True)
+                                    .schema(
+                                        Some({
+                                            use utoipa::openapi::schema::*;
+                                            use utoipa::openapi::RefOr;
+                                            RefOr::<Schema>::Ref(Ref::from_schema_name("ResourceId"))
+                                        }),
+                                    )
+                                    .build(),
+                            )
+                            .parameter(
+                                ParameterBuilder::new()
+                                    .name("Idempotency-Key")
+                                    .parameter_in(ParameterIn::Header)
+                                    .required(Required::False)
+                                    .schema(
+                                        Some({
+                                            use utoipa::openapi::schema::*;
+                                            use utoipa::openapi::RefOr;
+                                            RefOr::<
+                                                Schema,
+                                            >::Ref(Ref::from_schema_name("IdempotencyKeyValue"))
+                                        }),
+                                    )
+                                    .build(),
+                            )
+                            .parameter(
+                                ParameterBuilder::new()
+                                    .name("X-Request-ID")
+                                    .parameter_in(ParameterIn::Header)
+                                    .required(Required::False)
+                                    .schema(
+                                        Some({
+                                            use utoipa::openapi::schema::*;
+                                            use utoipa::openapi::RefOr;
+                                            RefOr::<
+                                                Schema,
+                                            >::Ref(Ref::from_schema_name("RequestIdHeaderValue"))
+                                        }),
+                                    )
+                                    .build(),
+                            )
+                            .response(
+                                "200",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("CardResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "400",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "401",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "403",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "404",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "409",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "500",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "501",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
                             )
                             .build(),
                     )
-                    .parameter(
-                        ParameterBuilder::new()
-                            .name("Idempotency-Key")
-                            .parameter_in(ParameterIn::Header)
-                            .required(Required::False)
-                            .schema(
-                                Some({
-                                    use utoipa::openapi::schema::*;
-                                    use utoipa::openapi::RefOr;
-                                    RefOr::<
-                                        Schema,
-                                    >::Ref(Ref::from_schema_name("IdempotencyKeyValue"))
-                                }),
-                            )
-                            .build(),
-                    )
-                    .parameter(
-                        ParameterBuilder::new()
-                            .name("X-Request-ID")
-                            .parameter_in(ParameterIn::Header)
-                            .required(Required::False)
-                            .schema(
-                                Some({
-                                    use utoipa::openapi::schema::*;
-                                    use utoipa::openapi::RefOr;
-                                    RefOr::<
-                                        Schema,
-                                    >::Ref(Ref::from_schema_name("RequestIdHeaderValue"))
-                                }),
-                            )
-                            .build(),
-                    )
-                    .response(
-                        "200",
-                        ResponseBuilder::new()
-                            .content("application/json", json("CardResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "400",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "401",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "403",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "404",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "409",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "500",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "501",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .build(),
-            ),
+                }
+                operation()
+            },
         )
         .path(
             "/sandbox/cards/{id}/purchases",
-            PathItem::new(
-                HttpMethod::Post,
-                OperationBuilder::new()
-                    .operation_id(Some("createSandboxCardPurchase"))
-                    .tag("Sandbox")
-                    .parameter(
-                        ParameterBuilder::new()
-                            .name("id")
-                            .parameter_in(ParameterIn::Path)
-                            .required(Required::True)
-                            .schema(
-                                Some({
-                                    use utoipa::openapi::schema::*;
-                                    use utoipa::openapi::RefOr;
-                                    RefOr::<Schema>::Ref(Ref::from_schema_name("ResourceId"))
-                                }),
+            {
+                fn operation() -> PathItem {
+                    PathItem::new(
+                        HttpMethod::Post,
+                        OperationBuilder::new()
+                            .operation_id(Some("createSandboxCardPurchase"))
+                            .tag("Sandbox")
+                            .parameter(
+                                ParameterBuilder::new()
+                                    .name("id")
+                                    .parameter_in(ParameterIn::Path)
+                                    .required(Required::True)
+                                    .schema(
+                                        Some({
+                                            use utoipa::openapi::schema::*;
+                                            use utoipa::openapi::RefOr;
+                                            RefOr::<Schema>::Ref(Ref::from_schema_name("ResourceId"))
+                                        }),
+                                    )
+                                    .build(),
+                            )
+                            .parameter(
+                                ParameterBuilder::new()
+                                    .name("Idempotency-Key")
+                                    .parameter_in(ParameterIn::Header)
+                                    .required(Required::False)
+                                    .schema(
+                                        Some({
+                                            use utoipa::openapi::schema::*;
+                                            use utoipa::openapi::RefOr;
+                                            RefOr::<
+                                                Schema,
+                                            >::Ref(Ref::from_schema_name("IdempotencyKeyValue"))
+                                        }),
+                                    )
+                                    .build(),
+                            )
+                            .parameter(
+                                ParameterBuilder::new()
+                                    .name("X-Request-ID")
+                                    .parameter_in(ParameterIn::Header)
+                                    .required(Required::False)
+                                    .schema(
+                                        Some({
+                                            use utoipa::openapi::schema::*;
+                                            use utoipa::openapi::RefOr;
+                                            RefOr::<
+                                                Schema,
+                                            >::Ref(Ref::from_schema_name("RequestIdHeaderValue"))
+                                        }),
+                                    )
+                                    .build(),
+                            )
+                            .request_body(
+                                Some(
+                                    RequestBodyBuilder::new()
+                                        .content(
+                                            "application/json",
+                                            json("SandboxCardPurchaseRequest"),
+                                        )
+                                        .required(Some(Required::True))
+                                        .build(),
+                                ),
+                            )
+                            .response(
+                                "201",
+                                ResponseBuilder::new()
+                                    .content(
+                                        "application/json",
+                                        json("CardTransactionResponse"),
+                                    )
+                                    .build(),
+                            )
+                            .response(
+                                "400",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "401",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "403",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "404",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "409",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "413",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "415",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "500",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "501",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
                             )
                             .build(),
                     )
-                    .parameter(
-                        ParameterBuilder::new()
-                            .name("Idempotency-Key")
-                            .parameter_in(ParameterIn::Header)
-                            .required(Required::False)
-                            .schema(
-                                Some({
-                                    use utoipa::openapi::schema::*;
-                                    use utoipa::openapi::RefOr;
-                                    RefOr::<
-                                        Schema,
-                                    >::Ref(Ref::from_schema_name("IdempotencyKeyValue"))
-                                }),
-                            )
-                            .build(),
-                    )
-                    .parameter(
-                        ParameterBuilder::new()
-                            .name("X-Request-ID")
-                            .parameter_in(ParameterIn::Header)
-                            .required(Required::False)
-                            .schema(
-                                Some({
-                                    use utoipa::openapi::schema::*;
-                                    use utoipa::openapi::RefOr;
-                                    RefOr::<
-                                        Schema,
-                                    >::Ref(Ref::from_schema_name("RequestIdHeaderValue"))
-                                }),
-                            )
-                            .build(),
-                    )
-                    .request_body(
-                        Some(
-                            RequestBodyBuilder::new()
-                                .content(
-                                    "application/json",
-                                    json("SandboxCardPurchaseRequest"),
-                                )
-                                .required(Some(Required::True))
-                                .build(),
-                        ),
-                    )
-                    .response(
-                        "201",
-                        ResponseBuilder::new()
-                            .content("application/json", json("CardTransactionResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "400",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "401",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "403",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "404",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "409",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "413",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "415",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "500",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "501",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .build(),
-            ),
+                }
+                operation()
+            },
         )
         .path(
             "/sandbox/cards/{id}/refunds",
-            PathItem::new(
-                HttpMethod::Post,
-                OperationBuilder::new()
-                    .operation_id(Some("createSandboxCardRefund"))
-                    .tag("Sandbox")
-                    .parameter(
-                        ParameterBuilder::new()
-                            .name("id")
-                            .parameter_in(ParameterIn::Path)
-                            .required(Required::True)
-                            .schema(
-                                Some({
-                                    use utoipa::openapi::schema::*;
-                                    use utoipa::openapi::RefOr;
-                                    RefOr::<Schema>::Ref(Ref::from_schema_name("ResourceId"))
-                                }),
+            {
+                fn operation() -> PathItem {
+                    PathItem::new(
+                        HttpMethod::Post,
+                        OperationBuilder::new()
+                            .operation_id(Some("createSandboxCardRefund"))
+                            .tag("Sandbox")
+                            .parameter(
+                                ParameterBuilder::new()
+                                    .name("id")
+                                    .parameter_in(ParameterIn::Path)
+                                    .required(Required::True)
+                                    .schema(
+                                        Some({
+                                            use utoipa::openapi::schema::*;
+                                            use utoipa::openapi::RefOr;
+                                            RefOr::<Schema>::Ref(Ref::from_schema_name("ResourceId"))
+                                        }),
+                                    )
+                                    .build(),
+                            )
+                            .parameter(
+                                ParameterBuilder::new()
+                                    .name("Idempotency-Key")
+                                    .parameter_in(ParameterIn::Header)
+                                    .required(Required::False)
+                                    .schema(
+                                        Some({
+                                            use utoipa::openapi::schema::*;
+                                            use utoipa::openapi::RefOr;
+                                            RefOr::<
+                                                Schema,
+                                            >::Ref(Ref::from_schema_name("IdempotencyKeyValue"))
+                                        }),
+                                    )
+                                    .build(),
+                            )
+                            .parameter(
+                                ParameterBuilder::new()
+                                    .name("X-Request-ID")
+                                    .parameter_in(ParameterIn::Header)
+                                    .required(Required::False)
+                                    .schema(
+                                        Some({
+                                            use utoipa::openapi::schema::*;
+                                            use utoipa::openapi::RefOr;
+                                            RefOr::<
+                                                Schema,
+                                            >::Ref(Ref::from_schema_name("RequestIdHeaderValue"))
+                                        }),
+                                    )
+                                    .build(),
+                            )
+                            .request_body(
+                                Some(
+                                    RequestBodyBuilder::new()
+                                        .content(
+                                            "application/json",
+                                            json("SandboxCardRefundRequest"),
+                                        )
+                                        .required(Some(Required::True))
+                                        .build(),
+                                ),
+                            )
+                            .response(
+                                "201",
+                                ResponseBuilder::new()
+                                    .content(
+                                        "application/json",
+                                        json("CardTransactionResponse"),
+                                    )
+                                    .build(),
+                            )
+                            .response(
+                                "400",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "401",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "403",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "404",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "409",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "413",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "415",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "500",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
+                            )
+                            .response(
+                                "501",
+                                ResponseBuilder::new()
+                                    .content("application/json", json("ErrorResponse"))
+                                    .build(),
                             )
                             .build(),
                     )
-                    .parameter(
-                        ParameterBuilder::new()
-                            .name("Idempotency-Key")
-                            .parameter_in(ParameterIn::Header)
-                            .required(Required::False)
-                            .schema(
-                                Some({
-                                    use utoipa::openapi::schema::*;
-                                    use utoipa::openapi::RefOr;
-                                    RefOr::<
-                                        Schema,
-                                    >::Ref(Ref::from_schema_name("IdempotencyKeyValue"))
-                                }),
-                            )
-                            .build(),
-                    )
-                    .parameter(
-                        ParameterBuilder::new()
-                            .name("X-Request-ID")
-                            .parameter_in(ParameterIn::Header)
-                            .required(Required::False)
-                            .schema(
-                                Some({
-                                    use utoipa::openapi::schema::*;
-                                    use utoipa::openapi::RefOr;
-                                    RefOr::<
-                                        Schema,
-                                    >::Ref(Ref::from_schema_name("RequestIdHeaderValue"))
-                                }),
-                            )
-                            .build(),
-                    )
-                    .request_body(
-                        Some(
-                            RequestBodyBuilder::new()
-                                .content(
-                                    "application/json",
-                                    json("SandboxCardRefundRequest"),
-                                )
-                                .required(Some(Required::True))
-                                .build(),
-                        ),
-                    )
-                    .response(
-                        "201",
-                        ResponseBuilder::new()
-                            .content("application/json", json("CardTransactionResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "400",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "401",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "403",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "404",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "409",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "413",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "415",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "500",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .response(
-                        "501",
-                        ResponseBuilder::new()
-                            .content("application/json", json("ErrorResponse"))
-                            .build(),
-                    )
-                    .build(),
-            ),
+                }
+                operation()
+            },
         )
         .build();
     OpenApiBuilder::new()
