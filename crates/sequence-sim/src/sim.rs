@@ -152,27 +152,17 @@ enum Expect {
 impl Expect {
     /// Whether `answer` is what this predicts.
     fn matches<T>(self, answer: &Answer<T>) -> bool {
-        match (self, answer) {
-            (Expect::Accept, Ok(_)) => true,
-            (Expect::Invalid, Err(AppError::Invalid(_))) => true,
-            (Expect::PodDeleted, Err(AppError::NotFound { resource: Resource::Account, .. })) => {
-                true
-            }
-            (
-                Expect::NoPurchase,
-                Err(AppError::NotFound { resource: Resource::CardPurchase, .. }),
-            ) => true,
-            (
-                Expect::NotActive,
-                Err(AppError::PurchaseDeclined(PurchaseDecline::CardNotActive { .. })),
-            ) => true,
-            (
-                Expect::Short,
-                Err(AppError::PurchaseDeclined(PurchaseDecline::InsufficientFunds { .. })),
-            ) => true,
-            (Expect::Exceeds, Err(AppError::RefundExceedsPurchase(_))) => true,
-            _ => false,
-        }
+        use AppError::{NotFound, PurchaseDeclined, RefundExceedsPurchase};
+        matches!(
+            (self, answer),
+            (Expect::Accept, Ok(_))
+                | (Expect::Invalid, Err(AppError::Invalid(_)))
+                | (Expect::PodDeleted, Err(NotFound { resource: Resource::Account, .. }))
+                | (Expect::NoPurchase, Err(NotFound { resource: Resource::CardPurchase, .. }))
+                | (Expect::NotActive, Err(PurchaseDeclined(PurchaseDecline::CardNotActive { .. })))
+                | (Expect::Short, Err(PurchaseDeclined(PurchaseDecline::InsufficientFunds { .. })))
+                | (Expect::Exceeds, Err(RefundExceedsPurchase(_)))
+        )
     }
 }
 
