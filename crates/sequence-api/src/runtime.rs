@@ -29,6 +29,10 @@ pub struct RequestContext<P> {
     /// substituted into [`OperationInfo::path`] (`/rules/rule_01…`): the same string for the same
     /// resource however the client encoded it.
     pub path: String,
+    /// The request's extensions: what the server's middleware attached to the request before
+    /// the generated router ran (e.g. the server's per-call audit context), for the server's own
+    /// use. Generated code never reads it beyond [`RequestId`].
+    pub extensions: Extensions,
 }
 
 /// [`OperationInfo::path`] with each `{name}` replaced by the decoded path parameter `name`.

@@ -23,6 +23,7 @@
 //! - [`unit_of_work`]: the transaction runner (retries on collisions).
 
 pub mod accounts;
+pub mod audit;
 pub mod cards;
 mod error;
 pub mod executions;

@@ -108,6 +108,9 @@ pub enum Command {
     /// --demo).
     #[command(subcommand)]
     Sandbox(SandboxCommand),
+    /// The organization's audit log: mutating and denied calls (needs READ_AUDIT_LOGS).
+    #[command(subcommand)]
+    Audit(AuditCommand),
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -373,6 +376,44 @@ pub struct CardTransactionListArgs {
     /// Only transactions at or before this instant (RFC 3339).
     #[arg(long)]
     pub to: Option<chrono::DateTime<chrono::Utc>>,
+    #[command(flatten)]
+    pub page: PageArgs,
+}
+
+// ---------------------------------------------------------------------------------------------
+// audit
+
+/// `sequence audit …`
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// List audit log entries, newest first.
+    #[command(after_help = concat!(
+        "Examples:\n",
+        "  sequence audit list\n",
+        "  sequence audit list --outcome denied --first 50\n",
+        "  sequence audit list --operation createTransfer --since 2024-04-01T00:00:00Z --all --json"
+    ))]
+    List(AuditListArgs),
+}
+
+/// `sequence audit list`
+#[derive(Debug, Clone, Args)]
+pub struct AuditListArgs {
+    /// Only calls made with this API key (`key_…`).
+    #[arg(long)]
+    pub key: Option<String>,
+    /// Only calls of this operation (its operationId, e.g. createTransfer).
+    #[arg(long)]
+    pub operation: Option<String>,
+    /// Only calls with this outcome.
+    #[arg(long, value_parser = wire::<types::AuditOutcome>())]
+    pub outcome: Option<types::AuditOutcome>,
+    /// Only calls at or after this instant (RFC 3339, e.g. 2024-04-01T00:00:00Z).
+    #[arg(long)]
+    pub since: Option<chrono::DateTime<chrono::Utc>>,
+    /// Only calls at or before this instant (RFC 3339).
+    #[arg(long)]
+    pub until: Option<chrono::DateTime<chrono::Utc>>,
     #[command(flatten)]
     pub page: PageArgs,
 }

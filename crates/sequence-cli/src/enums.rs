@@ -55,6 +55,12 @@ wire_enum!(AccountType {
     ExternalAccount => "An account at another institution",
 });
 
+wire_enum!(AuditOutcome {
+    Success => "A mutating call that succeeded",
+    Failure => "A mutating call answered with an error",
+    Denied => "A call refused with 401, 403 or 429",
+});
+
 wire_enum!(AccountRole {
     Source => "The account sends",
     Destination => "The account receives",
@@ -211,5 +217,6 @@ mod tests {
         names_round_trip::<types::CardType>();
         names_round_trip::<types::CardStatus>();
         names_round_trip::<types::CardTransactionDirection>();
+        names_round_trip::<types::AuditOutcome>();
     }
 }

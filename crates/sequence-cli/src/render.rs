@@ -620,6 +620,40 @@ pub fn executions_table(executions: &[types::RuleExecution]) -> String {
     table.render()
 }
 
+/// `sequence audit list`.
+pub fn audit_table(entries: &[types::AuditLogEntry]) -> String {
+    if entries.is_empty() {
+        return empty("audit log entries");
+    }
+    let mut table = Table::new(&[
+        ("CREATED", Align::Left),
+        ("KEY", Align::Left),
+        ("OPERATION", Align::Left),
+        ("OUTCOME", Align::Left),
+        ("STATUS", Align::Right),
+        ("CODE", Align::Left),
+        ("RESOURCES", Align::Left),
+        ("REASON", Align::Left),
+    ]);
+    for entry in entries {
+        table.row(vec![
+            timestamp(&entry.created_at),
+            entry.api_key_id.clone(),
+            entry.operation_id.clone(),
+            entry.outcome.to_string(),
+            entry.status.to_string(),
+            entry.error_code.clone().unwrap_or_else(|| "-".to_string()),
+            if entry.resource_ids.is_empty() {
+                "-".to_string()
+            } else {
+                entry.resource_ids.join(", ")
+            },
+            entry.called_reason.clone().unwrap_or_else(|| "-".to_string()),
+        ]);
+    }
+    table.render()
+}
+
 /// `sequence executions get`.
 pub fn execution_details(execution: &types::RuleExecution) -> String {
     let transfers = if execution.transfer_ids.is_empty() {

@@ -745,7 +745,7 @@ fn operation_items(
                 Err(error) => return render_problem(input_problem(error), &request_id),
             };
             #authorize
-            let ctx = RequestContext { request_id, principal, operation: &OPERATIONS[#index_literal], path };
+            let ctx = RequestContext { request_id, principal, operation: &OPERATIONS[#index_literal], path, extensions };
             api.#method_ident(ctx, params).await.into_response()
         }
     })

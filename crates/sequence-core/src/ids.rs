@@ -63,6 +63,10 @@ prefixed_id!(
     ApiKeyId, "key_"
 );
 prefixed_id!(
+    /// An entry of an organization's audit log.
+    AuditEntryId, "aud_"
+);
+prefixed_id!(
     /// An account: income source, pod or external account.
     AccountId, "acc_"
 );

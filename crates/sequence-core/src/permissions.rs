@@ -125,6 +125,8 @@ pub enum Scope {
     CreateAndEditRules,
     /// Use the sandbox endpoints (simulated deposits, the organization clock).
     Sandbox,
+    /// Read the organization's audit log.
+    ReadAuditLogs,
 }
 
 /// What kind of `resources` constraint a scope takes.
@@ -149,7 +151,7 @@ pub enum ResourceIdKind {
 
 impl Scope {
     /// Every scope, in canonical order (the order entries are kept and serialized in).
-    pub const ALL: [Scope; 12] = [
+    pub const ALL: [Scope; 13] = [
         Scope::ListAccounts,
         Scope::ReadAccounts,
         Scope::ListRules,
@@ -162,6 +164,7 @@ impl Scope {
         Scope::ManageAccounts,
         Scope::CreateAndEditRules,
         Scope::Sandbox,
+        Scope::ReadAuditLogs,
     ];
 
     /// The scope as it appears in permission JSON, e.g. `READ_ACCOUNTS`.
@@ -179,6 +182,7 @@ impl Scope {
             Scope::ManageAccounts => "MANAGE_ACCOUNTS",
             Scope::CreateAndEditRules => "CREATE_AND_EDIT_RULES",
             Scope::Sandbox => "SANDBOX",
+            Scope::ReadAuditLogs => "READ_AUDIT_LOGS",
         }
     }
 
@@ -189,7 +193,8 @@ impl Scope {
             | Scope::ListRules
             | Scope::ManageAccounts
             | Scope::CreateAndEditRules
-            | Scope::Sandbox => ResourceKind::None,
+            | Scope::Sandbox
+            | Scope::ReadAuditLogs => ResourceKind::None,
             Scope::ReadAccounts
             | Scope::ReadRules
             | Scope::TriggerRules
@@ -215,7 +220,8 @@ impl Scope {
             | Scope::ManualTransfer
             | Scope::ManageAccounts
             | Scope::CreateAndEditRules
-            | Scope::Sandbox => None,
+            | Scope::Sandbox
+            | Scope::ReadAuditLogs => None,
         }
     }
 }
@@ -1315,14 +1321,15 @@ mod tests {
             "read_accounts".parse::<Scope>().unwrap_err().to_string(),
             "unknown scope \"read_accounts\"; valid scopes are LIST_ACCOUNTS, READ_ACCOUNTS, \
              LIST_RULES, READ_RULES, TRIGGER_RULES, READ_RULE_EXECUTIONS, READ_TRANSFERS, \
-             MANUAL_TRANSFER, READ_CARDS, MANAGE_ACCOUNTS, CREATE_AND_EDIT_RULES, SANDBOX"
+             MANUAL_TRANSFER, READ_CARDS, MANAGE_ACCOUNTS, CREATE_AND_EDIT_RULES, SANDBOX, \
+             READ_AUDIT_LOGS"
         );
     }
 
     #[test]
     fn scopes_take_the_resource_kinds_of_the_permission_table() {
         use ResourceIdKind::{Account, Rule};
-        let table: [(Scope, ResourceKind, Option<ResourceIdKind>); 12] = [
+        let table: [(Scope, ResourceKind, Option<ResourceIdKind>); 13] = [
             (Scope::ListAccounts, ResourceKind::None, None),
             (Scope::ReadAccounts, ResourceKind::Ids, Some(Account)),
             (Scope::ListRules, ResourceKind::None, None),
@@ -1335,6 +1342,7 @@ mod tests {
             (Scope::ManageAccounts, ResourceKind::None, None),
             (Scope::CreateAndEditRules, ResourceKind::None, None),
             (Scope::Sandbox, ResourceKind::None, None),
+            (Scope::ReadAuditLogs, ResourceKind::None, None),
         ];
         for ((scope, kind, id_kind), expected_scope) in table.into_iter().zip(Scope::ALL) {
             assert_eq!(scope, expected_scope, "table follows Scope::ALL");
@@ -1442,7 +1450,7 @@ mod tests {
                 "entry 2: unknown scope \"READ_ACOUNTS\"; valid scopes are LIST_ACCOUNTS, \
                  READ_ACCOUNTS, LIST_RULES, READ_RULES, TRIGGER_RULES, READ_RULE_EXECUTIONS, \
                  READ_TRANSFERS, MANUAL_TRANSFER, READ_CARDS, MANAGE_ACCOUNTS, \
-                 CREATE_AND_EDIT_RULES, SANDBOX",
+                 CREATE_AND_EDIT_RULES, SANDBOX, READ_AUDIT_LOGS",
             ),
             (
                 r#"[{"scope":"READ_ACCOUNTS","resource":["*"]}]"#,

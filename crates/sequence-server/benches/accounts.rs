@@ -197,7 +197,8 @@ async fn start_server(binary: &PathBuf, dir: &std::path::Path) -> Option<(Child,
     let mut child = Command::new(binary)
         .arg("--database")
         .arg(format!("sqlite://{}", dir.join("bench.db").display()))
-        .args(["serve", "--demo", "--bind", &format!("127.0.0.1:{port}")])
+        // Limiting off: the benchmark measures throughput, not the 100/min default.
+        .args(["serve", "--demo", "--rate-limit", "0", "--bind", &format!("127.0.0.1:{port}")])
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::null())

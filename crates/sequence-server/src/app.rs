@@ -29,7 +29,9 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 /// Builds the whole application over `state`.
 pub fn app(state: AppState) -> Router {
     let server = Arc::new(Server::new(state.clone()));
-    let api = sequence_api::server::router::<_, AppState>(server);
+    let api = sequence_api::server::router::<_, AppState>(server)
+        // Only for requests that matched an operation: verification, rate limit, audit.
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), crate::keyed::guard));
     crate::metrics::handle();
     let layers = ServiceBuilder::new()
         // Outermost first: every request is counted and timed, whatever answers it.

@@ -36,7 +36,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::error::{FORBIDDEN_MESSAGE, UNAUTHORIZED_MESSAGE};
-use crate::state::Server;
+use crate::state::{AppState, Server};
 
 const KEY_PREFIX: &str = "seqk_";
 const ULID_LEN: usize = 26;
@@ -169,6 +169,7 @@ pub fn domain_scope(scope: api::Scope) -> Scope {
         api::Scope::ManageAccounts => Scope::ManageAccounts,
         api::Scope::CreateAndEditRules => Scope::CreateAndEditRules,
         api::Scope::Sandbox => Scope::Sandbox,
+        api::Scope::ReadAuditLogs => Scope::ReadAuditLogs,
     }
 }
 
@@ -197,15 +198,29 @@ impl ApiSecurity for Server {
         &self,
         credential: Option<&HeaderValue>,
     ) -> Result<Principal, Problem> {
+        self.state.verify_key(credential).await
+    }
+}
+
+/// The key id an `Authorization` header names, if it is well-formed (whether or not the key
+/// exists or the secret matches): what a `401` is attributed to in the audit log.
+pub fn key_id_of(credential: Option<&HeaderValue>) -> Option<ApiKeyId> {
+    credential.and_then(key_from_header).and_then(parse_key).map(|(id, _)| id)
+}
+
+impl AppState {
+    /// Verifies the key an `Authorization` header presents (see the module docs): the
+    /// authentication hook of the generated router, and [`crate::keyed`]'s check before it.
+    pub async fn verify_key(&self, credential: Option<&HeaderValue>) -> Result<Principal, Problem> {
         let (key_id, secret) =
             credential.and_then(key_from_header).and_then(parse_key).ok_or_else(unauthorized)?;
         let presented = sha256_hex(secret);
-        let cache = &self.state.keys.entries;
+        let cache = &self.keys.entries;
         if let Some(cached) = cache.get(&key_id) {
             let matches: bool = presented.as_bytes().ct_eq(cached.secret_sha256.as_bytes()).into();
             return if matches { Ok(cached.principal.clone()) } else { Err(unauthorized()) };
         }
-        let mut conn = self.state.store.read().await.map_err(|e| {
+        let mut conn = self.store.read().await.map_err(|e| {
             tracing::error!(error = %e, "database unavailable during authentication");
             ErrorCode::InternalError
                 .problem("An internal error occurred while authenticating; retry later.")

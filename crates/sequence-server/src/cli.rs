@@ -64,6 +64,10 @@ pub struct ServeArgs {
     /// Serve the sandbox controls under /api/v1/sandbox (deposits, clock, approvals).
     #[arg(long)]
     pub sandbox: bool,
+    /// Requests per minute each API key may make on this server (a token bucket of this size,
+    /// refilled at this rate); 0 turns rate limiting off. Each replica counts on its own.
+    #[arg(long, env = "SEQUENCE_RATE_LIMIT", default_value_t = crate::rate_limit::DEFAULT_PER_MINUTE)]
+    pub rate_limit: u32,
 }
 
 /// `orgs` subcommands.

@@ -7,6 +7,7 @@ use sequence_core::ledger::{self, AccountKind, ExternalAccountType};
 use sequence_core::money::Cents;
 use sequence_core::rules;
 use sequence_store::accounts::AccountRecord;
+use sequence_store::audit;
 
 /// `••••1234`: the documented masking of routing and account numbers (last four digits).
 pub fn mask(number: &str) -> String {
@@ -187,6 +188,7 @@ twins! {
     rules::PercentageTarget <=> PercentageTarget [IncomingAmount, SourceAccount];
     rules::CapPeriod <=> TransferCapPeriod [PerTransfer, PerWeek, PerMonth, PerYear];
     rules::ActionType <=> RuleActionType [Fixed, Percentage, TopUp, RoundDown, NextPaymentMinimum, TotalAmountDue, LastStatementBalance, PercentageLiabilityBalance];
+    audit::Outcome <=> AuditOutcome [Success, Failure, Denied];
 }
 
 /// A transfer with its account references resolved (the view holds every account the transfer

@@ -8,6 +8,9 @@
 //!   a twin still running is `409 idempotency_request_in_progress`. Otherwise run the use case
 //!   and, in the same transaction, record the success response. Error responses are not
 //!   recorded: the claim is released so the client can retry (as the spec documents).
+//!
+//! Either way, a successful call is recorded in the audit log in the use case's transaction
+//! (see [`crate::audit`]); a replay is not recorded again.
 
 use std::future::Future;
 
@@ -57,13 +60,38 @@ impl Server {
         Fut: Future<Output = (Tx, Result<R, ApiError>)>,
     {
         let result = match key {
-            None => unit_of_work::run(&self.app.store, &use_case).await,
+            None => {
+                unit_of_work::run(&self.app.store, |tx| async {
+                    let (mut tx, result) = use_case(tx).await;
+                    let recorded = async {
+                        let response = result?;
+                        let success = response.success_json();
+                        self.audit_success(&mut tx, ctx, success.as_ref()).await?;
+                        Ok::<R, ApiError>(response)
+                    }
+                    .await;
+                    (tx, recorded)
+                })
+                .await
+            }
             Some(key) => {
                 let fingerprint = fingerprint(ctx, body);
                 self.run_idempotent(ctx, key, &fingerprint, &use_case).await
             }
         };
         crate::error::respond(ctx, result)
+    }
+
+    /// Records the successful call in the audit log, in the use case's transaction (every
+    /// mutation's response is a success here; `None` would be a response without a body).
+    async fn audit_success(
+        &self,
+        tx: &mut Tx,
+        ctx: &RequestContext<Principal>,
+        success: Option<&(StatusCode, String)>,
+    ) -> Result<(), ApiError> {
+        let status = success.map_or(ctx.operation.success_status, |(status, _)| status.as_u16());
+        self.record_success(tx, ctx, status, success.map(|(_, body)| body.as_str())).await
     }
 
     async fn run_idempotent<R, F, Fut>(
@@ -114,9 +142,11 @@ impl Server {
             let (mut tx, result) = use_case(tx).await;
             let recorded = async {
                 let response = result?;
-                if let Some((status, body)) = response.success_json() {
-                    idempotency::complete(&mut tx, org, key, status.as_u16(), &body).await?;
+                let success = response.success_json();
+                if let Some((status, body)) = &success {
+                    idempotency::complete(&mut tx, org, key, status.as_u16(), body).await?;
                 }
+                self.audit_success(&mut tx, ctx, success.as_ref()).await?;
                 Ok::<R, ApiError>(response)
             }
             .await;
@@ -159,6 +189,7 @@ mod tests {
             principal: (),
             operation,
             path: path.to_owned(),
+            extensions: Default::default(),
         }
     }
 

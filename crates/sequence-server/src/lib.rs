@@ -9,6 +9,8 @@
 //! - [`cli`]: the command line (`serve`, `orgs`, `keys`).
 //! - [`app`]: builds the axum application (generated router + middleware + docs).
 //! - [`auth`]: API-key format, hashing and the authentication hook.
+//! - [`keyed`]: around every operation: key verification, the per-key rate limit
+//!   ([`rate_limit`]) and the audit of denied and failed calls ([`audit`]).
 //! - [`error`]: [`error::ApiError`], the one place where application errors meet HTTP statuses.
 //! - [`idempotency`]: the `Idempotency-Key` protocol around a use case's transaction.
 //! - [`convert`]: records and domain enums to wire types and back.
@@ -16,6 +18,7 @@
 //! - [`handlers`]: one module per tag, each implementing its generated trait.
 
 pub mod app;
+pub mod audit;
 pub mod auth;
 pub mod cli;
 pub mod convert;
@@ -24,8 +27,10 @@ pub mod docs;
 pub mod error;
 pub mod handlers;
 pub mod idempotency;
+pub mod keyed;
 pub mod metrics;
 pub mod middleware;
+pub mod rate_limit;
 mod server_main;
 pub mod state;
 

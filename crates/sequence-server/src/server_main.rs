@@ -26,13 +26,27 @@ pub async fn serve(url: &str, args: ServeArgs) -> Result<(), CliError> {
         .map_err(|e| CliError::Usage(format!("cannot listen on {}: {e}", args.bind)))?;
     let address = listener.local_addr()?;
     tracing::info!(%address, database = %redact(url), sandbox, "listening on http://{address} (API under /api/v1, docs at /docs)");
-    let state = AppState::new(store.clone(), sandbox);
+    let state = AppState::new(store.clone(), sandbox).with_rate_limit(args.rate_limit);
+    if let Some(limit) = state.rate_limit.clone() {
+        tracing::info!(per_minute = args.rate_limit, "rate limiting each API key");
+        // Buckets of keys that went quiet are full again; forgetting them bounds memory.
+        tokio::spawn(async move {
+            let mut every_minute = tokio::time::interval(std::time::Duration::from_secs(60));
+            loop {
+                every_minute.tick().await;
+                limit.forget_idle_keys();
+            }
+        });
+    }
     // Settles transfers (and runs scheduled rules) as real time passes; the sandbox clock moves
     // them along faster on demand.
     let worker =
         tokio::spawn(sequence_app::worker::run(state.app(), std::time::Duration::from_secs(1)));
+    let denials = state.denials.clone();
     let app = crate::app(state);
     axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await?;
+    // Denied and failed calls still queued for the audit log.
+    denials.flush().await;
     worker.abort();
     store.close().await;
     tracing::info!("stopped");

@@ -3,11 +3,13 @@
 use std::sync::Arc;
 
 use sequence_app::App;
+use sequence_app::audit::DenialLog;
 use sequence_app::worker::{self, Pass};
 use sequence_core::clock::Clock;
 use sequence_store::Store;
 
 use crate::auth::KeyCache;
+use crate::rate_limit::RateLimit;
 
 /// Everything a request handler needs. Cheap to clone (all `Arc`s inside).
 #[derive(Clone)]
@@ -20,17 +22,26 @@ pub struct AppState {
     pub sandbox: bool,
     /// Verified API keys (see [`crate::auth`]).
     pub keys: KeyCache,
+    /// Per-key token buckets (`serve --rate-limit`); `None`: no limit (see [`crate::rate_limit`]).
+    pub rate_limit: Option<RateLimit>,
+    /// Where denied and failed calls go to be written to the audit log off the request path
+    /// (see `sequence_app::audit`).
+    pub denials: DenialLog,
 }
 
 impl AppState {
-    /// State over `store` with the system clock.
+    /// State over `store` with the system clock and no rate limit (`serve` applies the
+    /// configured one with [`AppState::with_rate_limit`]). Starts the audit log's writer task,
+    /// so it must be called within a tokio runtime.
     pub fn new(store: Store, sandbox: bool) -> AppState {
-        AppState {
-            store,
-            clock: Arc::new(sequence_core::clock::SystemClock),
-            sandbox,
-            keys: KeyCache::default(),
-        }
+        let clock: Arc<dyn Clock> = Arc::new(sequence_core::clock::SystemClock);
+        let denials = DenialLog::spawn(App::with_clock(store.clone(), clock.clone()));
+        AppState { store, clock, sandbox, keys: KeyCache::default(), rate_limit: None, denials }
+    }
+
+    /// The same state limiting each key to `per_minute` requests per minute (0: no limit).
+    pub fn with_rate_limit(self, per_minute: u32) -> AppState {
+        AppState { rate_limit: RateLimit::per_minute(per_minute), ..self }
     }
 
     /// The application layer over this state's store and clock.

@@ -14,6 +14,7 @@
 //! `sequence-app` composes several of them inside one transaction ([`Store::begin`]).
 
 pub mod accounts;
+pub mod audit;
 pub mod cards;
 mod error;
 pub mod idempotency;

@@ -9,6 +9,7 @@ use crate::cli::{Cli, Command, PageArgs};
 use crate::error::{CliError, Situation, from_client_error};
 
 pub mod accounts;
+pub mod audit;
 pub mod cards;
 pub mod executions;
 pub mod rules;
@@ -96,6 +97,7 @@ pub async fn execute(cli: &Cli) -> Result<String, CliError> {
         Command::Executions(command) => executions::run(&ctx, command).await,
         Command::Cards(command) => cards::run(&ctx, command).await,
         Command::Sandbox(command) => sandbox::run(&ctx, command).await,
+        Command::Audit(command) => audit::run(&ctx, command).await,
     }
 }
 

@@ -16,6 +16,7 @@
 //! `listCardTransactions`) — in the application layer.
 
 mod accounts;
+mod audit_logs;
 mod cards;
 mod rule_executions;
 mod rule_wire;

@@ -176,5 +176,8 @@ fn cursor_examples_are_valid_for_their_endpoints() {
         }
     }
     checked.sort();
-    assert_eq!(checked, ["listCardTransactions", "listRuleExecutions", "listTransfers"]);
+    assert_eq!(
+        checked,
+        ["listAuditLogs", "listCardTransactions", "listRuleExecutions", "listTransfers"]
+    );
 }

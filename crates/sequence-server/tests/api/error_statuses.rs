@@ -10,7 +10,8 @@
 //!   value is a `400`), `401`/`403` when it is secured (authentication, the declared scope), `404`
 //!   for a path id (its resource's `*_not_found`) and for every `/sandbox` operation (`not_found`
 //!   without `--sandbox`), `400`/`409` for an `Idempotency-Key` (mismatch, in progress),
-//!   `413`/`415` for a request body, `501` where the spec marks `x-not-implemented`, and `500`;
+//!   `413`/`415` for a request body, `429` when it is secured (the key's rate limit), `501` where
+//!   the spec marks `x-not-implemented`, and `500`;
 //! - **what its use case and handler can return**: the table in [`use_case_errors`], written from
 //!   the code of `sequence-app` and the handlers, as `AppError` values that go through the
 //!   server's one mapping (`ApiError::from`), so a change to that mapping is checked too.
@@ -82,6 +83,7 @@ fn protocol_errors(spec: &Value, info: &OperationInfo) -> Vec<Cause> {
     if info.secured {
         causes.push(cause(ErrorCode::Unauthorized, "it is secured"));
         causes.push(cause(ErrorCode::Forbidden, "the key lacks its scope or resource"));
+        causes.push(cause(ErrorCode::RateLimitExceeded, "the key's bucket is empty (keyed.rs)"));
     }
     for parameter in parameters.iter().filter(|p| p["in"] == "path") {
         let code = match parameter["description"].as_str().unwrap_or_default() {
@@ -308,6 +310,8 @@ fn use_case_errors(operation_id: &str) -> Vec<Cause> {
         // sandbox::advance_clock: the offset's bound; the handler bounds `seconds`.
         "advanceSandboxClock" => vec![app(AppError::Invalid("too far".into()))],
         "getSandboxOrganization" | "updateSandboxOrganization" => vec![],
+        // audit::list: the cursor, from/to.
+        "listAuditLogs" => vec![cursor(), bounds()],
         // rules::switch: rules::live_locked.
         "enableSandboxRule" | "disableSandboxRule" => rule(),
         other => panic!(

@@ -17,8 +17,10 @@
 //! - `keys_schema`: `sequence-server keys schema` prints the permissions document's JSON Schema,
 //!   whose scopes are the spec's.
 //! - `error_statuses`: every error status an operation can produce is declared for it.
+//! - `limits`, `audit_log`: per-key rate limiting and the audit log.
 
 mod accounts;
+mod audit_log;
 mod auth;
 mod cards;
 mod code_doc;
@@ -29,6 +31,7 @@ mod e2e;
 mod error_statuses;
 mod harness;
 mod keys_schema;
+mod limits;
 mod money_core;
 mod newcomer;
 mod observability;

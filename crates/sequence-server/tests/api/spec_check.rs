@@ -101,6 +101,8 @@ struct ResponseSpec {
 struct HeaderSpec {
     name: String,
     required: bool,
+    /// The schema is an integer's: the value must be decimal digits.
+    integer: bool,
     schema: Arc<Validator>,
 }
 
@@ -242,7 +244,15 @@ impl ResponseSpec {
                 Some(value) => match value.to_str() {
                     Err(_) => found.push(format!("header `{}` is not visible ASCII", spec.name)),
                     Ok(text) => {
-                        let instance = Value::String(text.to_owned());
+                        // `style: simple`: an integer header is its decimal digits, nothing else.
+                        let instance = match spec.integer {
+                            true => text
+                                .parse::<i64>()
+                                .ok()
+                                .filter(|n| n.to_string() == text)
+                                .map_or_else(|| Value::String(text.to_owned()), Value::from),
+                            false => Value::String(text.to_owned()),
+                        };
                         for error in spec.schema.iter_errors(&instance) {
                             found.push(format!("header `{}`: {error}", spec.name));
                         }
@@ -351,6 +361,7 @@ impl<'a> Compiler<'a> {
         HeaderSpec {
             name: name.to_ascii_lowercase(),
             required: header["required"].as_bool().unwrap_or(false),
+            integer: header["schema"]["type"] == "integer",
             schema: self.schema(&header["schema"]),
         }
     }

@@ -36,6 +36,7 @@ use chrono::TimeDelta;
 use sequence_core::cards::CardTransactionDirection;
 use sequence_core::ledger::{TransferDirection, TransferOrigin, TransferStatus};
 use sequence_core::rules::{CapPeriodStarts, ExecutionStatus, ExecutionTrigger};
+use sequence_store::audit::{self, AuditEntry, AuditFilter, Outcome};
 use sequence_store::cards::{self, CardTransactionFilter};
 use sequence_store::rules::{self, ExecutionFilter};
 use sequence_store::statement::{Cursor, Param, Statement};
@@ -65,6 +66,7 @@ macro_rules! on_both_backends {
 on_both_backends!(
     history_queries_read_one_index_range_in_order,
     the_check_rejects_the_listing_it_replaced,
+    audit_log_queries_read_one_index_range_in_order,
 );
 
 /// Runs `test` on a fresh database of `backend` holding two organizations' history (statistics
@@ -113,6 +115,9 @@ struct Check {
     start: Start,
     /// A `GROUP BY` over the rows its range scan read, which may hash or sort them.
     aggregate: bool,
+    /// Reading any one of `indexes` will do (several filters, each with an ordered index: the
+    /// planner picks one by its estimates).
+    any_index: bool,
 }
 
 impl Check {
@@ -123,6 +128,7 @@ impl Check {
             indexes: indexes.to_vec(),
             start: Start::Unchecked,
             aggregate: false,
+            any_index: false,
         }
     }
 
@@ -233,8 +239,13 @@ fn problems(backend: Backend, check: &Check, plan: &Plan) -> Vec<String> {
             node.contains(&format!(" using {index} ")) || node.contains(&format!(" on {index}"))
         }
     };
-    for index in &check.indexes {
-        if !nodes.iter().any(|(node, _)| reads(node, index)) {
+    let read = |index: &&str| nodes.iter().any(|(node, _)| reads(node, index));
+    if check.any_index {
+        if !check.indexes.iter().any(read) {
+            problems.push(format!("reads none of the indexes {:?}", check.indexes));
+        }
+    } else {
+        for index in check.indexes.iter().filter(|index| !read(index)) {
             problems.push(format!("does not read index {index}"));
         }
     }
@@ -591,4 +602,105 @@ async fn the_check_rejects_the_listing_it_replaced(store: Store, history: Histor
     let found = examine(&mut conn, backend, &check).await;
     println!("   problems found (as required): {found:#?}");
     assert!(!found.is_empty(), "the plan check passed the listing it was written to reject");
+}
+
+/// `GET /audit-logs` over an organization's log of 6,000 calls (another organization holds
+/// 2,000): each filter that has an index reads that index's range from the cursor, in order.
+async fn audit_log_queries_read_one_index_range_in_order(store: Store, history: History) {
+    use sequence_core::ids::{ApiKeyId, AuditEntryId};
+    let backend = store.backend();
+    let operations = ["createTransfer", "triggerRule", "createPod", "listAccounts"];
+    let mut tx = store.begin().await.unwrap();
+    let other = sequence_store::orgs::Organization::new("Other log", history::epoch());
+    sequence_store::orgs::insert(&mut tx, &other).await.unwrap();
+    let orgs = [history.org.id.clone(), other.id];
+    let mut listed = Vec::new();
+    for (org, calls) in orgs.iter().zip([6_000, 2_000]) {
+        for i in 0..calls {
+            let entry = AuditEntry {
+                id: AuditEntryId::generate(),
+                org_id: org.clone(),
+                created_at: history::epoch() + TimeDelta::seconds(i),
+                api_key_id: ApiKeyId::from_raw(format!("key_{}", i % 7)),
+                operation_id: operations[(i % 4) as usize].to_owned(),
+                method: "POST".to_owned(),
+                path: "/transfers".to_owned(),
+                resource_ids: vec![],
+                outcome: Outcome::ALL[(i % 3) as usize],
+                status: 201,
+                error_code: None,
+                request_id: format!("req_{i}"),
+                called_reason: None,
+            };
+            audit::insert(&mut tx, &entry).await.unwrap();
+            if org == &orgs[0] {
+                listed.push(entry);
+            }
+        }
+    }
+    tx.commit().await.unwrap();
+    if backend == Backend::Postgres {
+        sqlx::raw_sql("VACUUM ANALYZE audit_logs").execute(store.pool()).await.unwrap();
+    }
+    listed.sort_by(|a, b| (b.created_at, &b.id).cmp(&(a.created_at, &a.id)));
+    let anchor = &listed[300];
+    let cursor =
+        Cursor { created_at_ms: anchor.created_at.timestamp_millis(), id: anchor.id.to_string() };
+    let org = &orgs[0];
+    let check = |name: &str, filter: AuditFilter, cursor: Option<&Cursor>, index: &'static str| {
+        let check = Check::new(
+            format!("audit::list ({name})"),
+            audit::list_statement(backend, org, &filter, cursor, 21),
+            &[index],
+        );
+        if cursor.is_some() { check.starting(Start::Cursor) } else { check }
+    };
+    let all = [
+        "audit_logs_by_org",
+        "audit_logs_by_key",
+        "audit_logs_by_operation",
+        "audit_logs_by_outcome",
+    ];
+    let any = |check: Check| Check { indexes: all.to_vec(), any_index: true, ..check };
+    let checks = [
+        check("no filter: the first page", AuditFilter::default(), None, "audit_logs_by_org"),
+        check(
+            "no filter, after a cursor",
+            AuditFilter::default(),
+            Some(&cursor),
+            "audit_logs_by_org",
+        ),
+        check(
+            "by key, after a cursor",
+            AuditFilter { api_key_id: Some("key_3".into()), ..AuditFilter::default() },
+            Some(&cursor),
+            "audit_logs_by_key",
+        ),
+        any(check(
+            "by operation and outcome, after a cursor",
+            AuditFilter {
+                operation_id: Some("createTransfer".into()),
+                outcome: Some(Outcome::Denied),
+                ..AuditFilter::default()
+            },
+            Some(&cursor),
+            "audit_logs_by_operation",
+        )),
+        any(check(
+            "by outcome, from, after a cursor",
+            AuditFilter {
+                outcome: Some(Outcome::Failure),
+                from: Some(history::epoch()),
+                ..AuditFilter::default()
+            },
+            Some(&cursor),
+            "audit_logs_by_outcome",
+        )),
+    ];
+    let mut conn = store.pool().acquire().await.unwrap();
+    let mut found = Vec::new();
+    for check in &checks {
+        found.extend(examine(&mut conn, backend, check).await);
+    }
+    assert!(found.is_empty(), "audit plans that read more than one range:\n{}", found.join("\n"));
 }

@@ -1,0 +1,168 @@
+//! What happens around every call to an operation, before and after the generated router:
+//! verify the key, take a token from its bucket, and audit the call if it was denied or failed.
+//!
+//! It runs as a route layer on the generated router, so only requests that matched an operation
+//! reach it (unknown paths and methods are answered `404`/`405` first, as the spec's check order
+//! says), and in this order:
+//!
+//! 1. **Authentication.** The key is verified here ([`AppState::verify_key`], the same function
+//!    the generated router's hook calls, which then finds the key in the cache). A request
+//!    without a valid key is answered `401` at once, with no token taken.
+//! 2. **Rate limit** ([`crate::rate_limit`]): an empty bucket is answered `429` with
+//!    `Retry-After`, before validation, with no effect. Every other answer to an authenticated
+//!    request carries `RateLimit-Limit`, `RateLimit-Remaining` and `RateLimit-Reset`.
+//! 3. The generated router: validation, permission, the operation.
+//! 4. **Audit** (`sequence_app::audit`): a successful mutating call was recorded inside its own
+//!    transaction by [`Server::mutate`](crate::state::Server); here, denied calls (`401` for a
+//!    well-formed key id, `403`, `429`) and failed mutating calls are handed to the
+//!    [`DenialLog`](sequence_app::audit::DenialLog) queue, which writes them off the request path.
+//!
+//! The request's `X-Called-Reason` is attached as [`CalledReason`] for the mutation runner.
+
+use axum::body::{Body, to_bytes};
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use sequence_api::runtime::{OperationInfo, Problem, RequestId};
+use sequence_api::server::{BASE_PATH, ErrorCode, OPERATIONS, error_body};
+use sequence_app::audit::{Call, PendingCall};
+use sequence_core::ids::{ApiKeyId, OrgId};
+
+use crate::audit::{CalledReason, resource_ids};
+use crate::auth::key_id_of;
+use crate::rate_limit::Refusal;
+use crate::state::AppState;
+
+/// Error bodies are small; a larger one is not parsed for its code.
+const ERROR_BODY_LIMIT: usize = 64 * 1024;
+
+/// The route layer (see the module docs).
+pub async fn guard(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+    let Some(operation) = operation_of(&request) else {
+        return next.run(request).await;
+    };
+    let request_id =
+        request.extensions().get::<RequestId>().map(|r| r.0.clone()).unwrap_or_default();
+    let called_reason = CalledReason::from_header(request.headers().get("x-called-reason"));
+    let path = relative_path(request.uri().path()).to_owned();
+    let credential = request.headers().get(header::AUTHORIZATION).cloned();
+    let caller = |key: ApiKeyId, org: Option<OrgId>| Caller {
+        key,
+        org,
+        operation,
+        path: path.clone(),
+        request_id: request_id.clone(),
+        called_reason: called_reason.as_ref().map(|r| r.0.clone()),
+    };
+
+    let principal = match state.verify_key(credential.as_ref()).await {
+        Ok(principal) => principal,
+        Err(problem) => {
+            if problem.status == StatusCode::UNAUTHORIZED
+                && let Some(key) = key_id_of(credential.as_ref())
+            {
+                caller(key, None).queue(&state, problem.status.as_u16(), Some(problem.code));
+            }
+            return problem_response(&problem, &request_id);
+        }
+    };
+    let caller = caller(principal.key_id.clone(), Some(principal.org_id.clone()));
+    if let Some(reason) = called_reason {
+        request.extensions_mut().insert(reason);
+    }
+
+    let allowance = match state.rate_limit.as_ref().map(|limit| limit.check(&principal.key_id)) {
+        Some(Err(refusal)) => {
+            caller.queue(&state, 429, Some(ErrorCode::RateLimitExceeded.as_str()));
+            return too_many_requests(refusal, &request_id, limit_of(&refusal));
+        }
+        Some(Ok(allowance)) => Some(allowance),
+        None => None,
+    };
+    let mut response = next.run(request).await;
+    if let Some(allowance) = allowance {
+        allowance.write_headers(response.headers_mut());
+    }
+
+    let status = response.status();
+    let denied = matches!(status.as_u16(), 401 | 403 | 429);
+    let failed_mutation = operation.method != "GET" && !status.is_success();
+    if denied || failed_mutation {
+        let (parts, body) = response.into_parts();
+        let bytes = to_bytes(body, ERROR_BODY_LIMIT).await.unwrap_or_default();
+        let code = serde_json::from_slice::<serde_json::Value>(&bytes)
+            .ok()
+            .and_then(|v| v["error"]["code"].as_str().map(str::to_owned));
+        caller.queue_owned(&state, status.as_u16(), code);
+        response = Response::from_parts(parts, Body::from(bytes));
+    }
+    response
+}
+
+/// Who made a call, and what it was, for its audit entry.
+struct Caller {
+    key: ApiKeyId,
+    org: Option<OrgId>,
+    operation: &'static OperationInfo,
+    path: String,
+    request_id: String,
+    called_reason: Option<String>,
+}
+
+impl Caller {
+    fn queue(self, state: &AppState, status: u16, code: Option<&str>) {
+        self.queue_owned(state, status, code.map(str::to_owned));
+    }
+
+    fn queue_owned(self, state: &AppState, status: u16, error_code: Option<String>) {
+        let call = Call {
+            api_key_id: self.key,
+            operation_id: self.operation.operation_id.to_owned(),
+            method: self.operation.method.to_owned(),
+            resource_ids: resource_ids(self.operation, &self.path, None),
+            path: self.path,
+            status,
+            error_code,
+            request_id: self.request_id,
+            called_reason: self.called_reason,
+        };
+        state.denials.record(PendingCall { org: self.org, at: state.clock.now(), call });
+    }
+}
+
+/// The operation a request matched: its method and the route template axum matched.
+fn operation_of(request: &Request) -> Option<&'static OperationInfo> {
+    let template = relative_path(request.extensions().get::<MatchedPath>()?.as_str());
+    let method = request.method().as_str();
+    OPERATIONS.iter().find(|o| o.method == method && o.path == template)
+}
+
+/// `path` relative to the base path (`/api/v1/rules/x` → `/rules/x`).
+fn relative_path(path: &str) -> &str {
+    path.strip_prefix(BASE_PATH).filter(|p| p.starts_with('/')).unwrap_or(path)
+}
+
+fn limit_of(refusal: &Refusal) -> u32 {
+    refusal.allowance.limit
+}
+
+/// A problem in the spec's error envelope.
+fn problem_response(problem: &Problem, request_id: &str) -> Response {
+    let body = error_body(problem.code, problem.message.clone(), request_id);
+    (problem.status, axum::Json(body)).into_response()
+}
+
+/// `429 rate_limit_exceeded` with `Retry-After` and the `RateLimit-*` headers.
+fn too_many_requests(refusal: Refusal, request_id: &str, limit: u32) -> Response {
+    let seconds = refusal.retry_after_seconds;
+    let unit = if seconds == 1 { "second" } else { "seconds" };
+    let problem = ErrorCode::RateLimitExceeded.problem(format!(
+        "Rate limit exceeded. Maximum {limit} requests per minute per API key; retry after {seconds} {unit}."
+    ));
+    let mut response = problem_response(&problem, request_id);
+    let headers = response.headers_mut();
+    headers.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    refusal.allowance.write_headers(headers);
+    response
+}

@@ -1,0 +1,191 @@
+//! The audit log: one row per recorded API call (migration 0008).
+//!
+//! What is recorded, and when, is the application layer's decision (`sequence_app::audit`); this
+//! module only stores entries and lists them newest first. The listing is one index range per
+//! query, in the order returned, starting at the cursor (see [`crate::statement`]): the filter
+//! that has its own index (`api_key_id`, then `operation_id`, then `outcome`, else the
+//! organization's whole log) picks the range, and the others are checked on its rows.
+
+use chrono::{DateTime, Utc};
+use sequence_core::ids::{ApiKeyId, AuditEntryId, OrgId};
+use sqlx::{AnyConnection, Row};
+
+use crate::statement::{Cursor, Params, Statement, backend_of, newest_first, upper_bound};
+use crate::{Backend, StoreError, StoreResult, from_millis, to_millis};
+
+/// How a recorded call ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Outcome {
+    /// A mutating call that succeeded.
+    Success,
+    /// A mutating call answered with an error other than a denial.
+    Failure,
+    /// A call refused with 401, 403 or 429.
+    Denied,
+}
+
+impl Outcome {
+    /// Every outcome.
+    pub const ALL: [Outcome; 3] = [Outcome::Success, Outcome::Failure, Outcome::Denied];
+
+    /// The stored (and wire) spelling.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Success => "success",
+            Outcome::Failure => "failure",
+            Outcome::Denied => "denied",
+        }
+    }
+
+    fn parse(stored: &str) -> StoreResult<Outcome> {
+        Outcome::ALL
+            .into_iter()
+            .find(|o| o.as_str() == stored)
+            .ok_or_else(|| StoreError::Config(format!("corrupt audit row: outcome {stored:?}")))
+    }
+}
+
+/// One recorded call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEntry {
+    /// `aud_…`.
+    pub id: AuditEntryId,
+    /// The organization whose log it is in.
+    pub org_id: OrgId,
+    /// When the call was answered (organization clock).
+    pub created_at: DateTime<Utc>,
+    /// The key that made the call.
+    pub api_key_id: ApiKeyId,
+    /// The spec's `operationId`.
+    pub operation_id: String,
+    /// The HTTP method.
+    pub method: String,
+    /// The concrete path, relative to the base path.
+    pub path: String,
+    /// Ids the call named or produced.
+    pub resource_ids: Vec<String>,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// The HTTP status answered.
+    pub status: u16,
+    /// The error code, for errors.
+    pub error_code: Option<String>,
+    /// The request id.
+    pub request_id: String,
+    /// The `X-Called-Reason` header, if sent.
+    pub called_reason: Option<String>,
+}
+
+/// What `GET /audit-logs` filters on.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditFilter {
+    /// Only this key's calls.
+    pub api_key_id: Option<String>,
+    /// Only this operation's calls.
+    pub operation_id: Option<String>,
+    /// Only calls with this outcome.
+    pub outcome: Option<Outcome>,
+    /// Created at or after.
+    pub from: Option<DateTime<Utc>>,
+    /// Created at or before.
+    pub to: Option<DateTime<Utc>>,
+}
+
+const COLUMNS: &str = "id, org_id, created_at_ms, api_key_id, operation_id, method, path, \
+                       resource_ids, outcome, status, error_code, request_id, called_reason";
+
+/// Records `entry`.
+pub async fn insert(conn: &mut AnyConnection, entry: &AuditEntry) -> StoreResult<()> {
+    let resource_ids = serde_json::to_string(&entry.resource_ids)
+        .map_err(|e| StoreError::Config(format!("resource ids do not serialize: {e}")))?;
+    sqlx::query(
+        "INSERT INTO audit_logs (id, org_id, created_at_ms, api_key_id, operation_id, method, path, \
+         resource_ids, outcome, status, error_code, request_id, called_reason) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+    )
+    .bind(entry.id.as_str())
+    .bind(entry.org_id.as_str())
+    .bind(to_millis(entry.created_at))
+    .bind(entry.api_key_id.as_str())
+    .bind(&entry.operation_id)
+    .bind(&entry.method)
+    .bind(&entry.path)
+    .bind(resource_ids)
+    .bind(entry.outcome.as_str())
+    .bind(i32::from(entry.status))
+    .bind(entry.error_code.as_deref())
+    .bind(&entry.request_id)
+    .bind(entry.called_reason.as_deref())
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+fn from_row(row: &sqlx::any::AnyRow) -> StoreResult<AuditEntry> {
+    let resource_ids: String = row.try_get(7)?;
+    let status: i32 = row.try_get(9)?;
+    Ok(AuditEntry {
+        id: AuditEntryId::from_raw(row.try_get::<String, _>(0)?),
+        org_id: OrgId::from_raw(row.try_get::<String, _>(1)?),
+        created_at: from_millis(row.try_get(2)?),
+        api_key_id: ApiKeyId::from_raw(row.try_get::<String, _>(3)?),
+        operation_id: row.try_get(4)?,
+        method: row.try_get(5)?,
+        path: row.try_get(6)?,
+        resource_ids: serde_json::from_str(&resource_ids)
+            .map_err(|e| StoreError::Config(format!("corrupt audit row: resource ids: {e}")))?,
+        outcome: Outcome::parse(&row.try_get::<String, _>(8)?)?,
+        status: u16::try_from(status)
+            .map_err(|_| StoreError::Config(format!("corrupt audit row: status {status}")))?,
+        error_code: row.try_get(10)?,
+        request_id: row.try_get(11)?,
+        called_reason: row.try_get(12)?,
+    })
+}
+
+/// Up to `limit` entries of `org` matching `filter`, newest first, strictly after `cursor`.
+pub async fn list(
+    conn: &mut AnyConnection,
+    org: &OrgId,
+    filter: &AuditFilter,
+    cursor: Option<&Cursor>,
+    limit: u32,
+) -> StoreResult<Vec<AuditEntry>> {
+    let statement = list_statement(backend_of(conn), org, filter, cursor, limit);
+    let rows = statement.query().fetch_all(&mut *conn).await?;
+    rows.iter().map(from_row).collect()
+}
+
+/// The statement [`list`] runs (see the module docs for which index serves it).
+pub fn list_statement(
+    backend: Backend,
+    org: &OrgId,
+    filter: &AuditFilter,
+    cursor: Option<&Cursor>,
+    limit: u32,
+) -> Statement {
+    let mut params = Params::default();
+    let mut range = vec![format!("org_id = {}", params.text(org.as_str()))];
+    let mut common = Vec::new();
+    // The first filter present chooses the index range; the rest are checked on its rows.
+    let mut terms = [
+        filter.api_key_id.as_ref().map(|key| ("api_key_id", key.clone())),
+        filter.operation_id.as_ref().map(|op| ("operation_id", op.clone())),
+        filter.outcome.map(|o| ("outcome", o.as_str().to_owned())),
+    ]
+    .into_iter()
+    .flatten();
+    if let Some((column, value)) = terms.next() {
+        range.push(format!("{column} = {}", params.text(value)));
+    }
+    for (column, value) in terms {
+        common.push(format!("{column} = {}", params.text(value)));
+    }
+    if let Some(from) = filter.from {
+        common.push(format!("created_at_ms >= {}", params.int(to_millis(from))));
+    }
+    common.extend(upper_bound(&mut params, filter.to.map(to_millis), cursor));
+    let limit = params.int(i64::from(limit));
+    let sql = newest_first(backend, "audit_logs", COLUMNS, &[range], &common, &limit);
+    Statement::new(sql, params)
+}
