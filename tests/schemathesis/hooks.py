@@ -47,6 +47,14 @@ Schemathesis only knows the spec. These hooks tell it three things the spec says
    transfers have funds to move and the large ones stop at `pending_approval`, which is what
    `approveSandboxTransfer`/`declineSandboxTransfer` need to answer anything but 404/409. (The
    run itself changes the threshold again; that is fine.)
+
+5. **Cards.** The spec's example card id (`card_01HABC4567`) and purchase id (`ctx_01HABC5001`)
+   stand for cards the hook issues on Emergency Fund before the first request: one card for the
+   reads, purchases and refunds (with a $10,000.00 purchase for the refunds to return money
+   from), one for activate/freeze/unfreeze, and one each for report-lost and report-stolen, so
+   those final reports never stop the other operations from reaching their 200/201 answers.
+   Declines the run provokes on purpose or by chance (`409 card_not_active`,
+   `insufficient_funds`, `refund_exceeds_purchase`) are documented answers, not findings.
 """
 
 from __future__ import annotations
@@ -124,6 +132,24 @@ _rule_map: dict[str, str] = {}
 # Path -> {example transfer id: a transfer waiting for approval}, for approve and decline.
 _approval_maps: dict[str, dict[str, str]] = {}
 EXAMPLE_TRANSFER = "txr_01HABC1111"
+# Path -> {example card id: a card issued for that path} (point 5), and the example purchase id.
+_card_maps: dict[str, dict[str, str]] = {}
+EXAMPLE_CARD = "card_01HABC4567"
+EXAMPLE_PURCHASE = "ctx_01HABC5001"
+CARD_PURCHASE_IN_CENTS = 1_000_000
+# Paths whose card gets its own card (they change its status); every other card path uses the
+# main card.
+OWN_CARD_PATHS = (
+    ("/sandbox/cards/{id}/activate", "/sandbox/cards/{id}/freeze", "/sandbox/cards/{id}/unfreeze"),
+    ("/sandbox/cards/{id}/report-lost",),
+    ("/sandbox/cards/{id}/report-stolen",),
+)
+MAIN_CARD_PATHS = (
+    "/cards/{id}",
+    "/cards/{id}/transactions",
+    "/sandbox/cards/{id}/purchases",
+    "/sandbox/cards/{id}/refunds",
+)
 
 
 def _api(method: str, path: str, **kwargs):
@@ -174,9 +200,33 @@ def _load_id_map() -> dict[str, str]:
                 )["data"]
                 if waiting["status"] == "pending_approval":
                     _approval_maps[path] = {EXAMPLE_TRANSFER: waiting["id"]}
+        if source:
+            _prepare_cards(source)
     except Exception as error:  # noqa: BLE001 - missing test data only lowers coverage
         print(f"hooks.py: cannot prepare the demo data ({error}); coverage will be lower", file=sys.stderr)
     return _id_map
+
+
+def _issue_card(pod: str) -> str:
+    return _api("POST", "/sandbox/cards", json={"account_id": pod, "type": "virtual"})["data"]["id"]
+
+
+def _prepare_cards(pod: str) -> None:
+    """Issues the cards of point 5 on `pod` and makes the purchase the refunds name."""
+    main = _issue_card(pod)
+    for path in MAIN_CARD_PATHS:
+        _card_maps[path] = {EXAMPLE_CARD: main}
+    for paths in OWN_CARD_PATHS:
+        card = _issue_card(pod)
+        for path in paths:
+            _card_maps[path] = {EXAMPLE_CARD: card}
+    purchase = _api(
+        "POST",
+        f"/sandbox/cards/{main}/purchases",
+        json={"amount_in_cents": CARD_PURCHASE_IN_CENTS, "merchant_name": "Schemathesis"},
+    )["data"]
+    assert _id_map is not None
+    _id_map[EXAMPLE_PURCHASE] = purchase["id"]
 
 
 def _substitute(value, id_map):
@@ -231,6 +281,10 @@ def before_call(context, case, kwargs):
         approval_map = _approval_maps.get(case.operation.path)
         if approval_map and case.method.upper() == "POST" and isinstance(case.path_parameters, dict):
             _, c = _substitute(case.path_parameters, approval_map)
+            changed |= c
+        card_map = _card_maps.get(case.operation.path)
+        if card_map and isinstance(case.path_parameters, dict):
+            _, c = _substitute(case.path_parameters, card_map)
             changed |= c
         if _rule_map and (is_rule_read or is_trigger):
             for container in (case.query, case.path_parameters):

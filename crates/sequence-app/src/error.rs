@@ -4,6 +4,7 @@
 //! Messages are for the client: they name the resource and the reason, never a balance or any
 //! other figure the calling key might not be allowed to read.
 
+use sequence_core::cards::{PurchaseDecline, RefundExceedsPurchase, StatusConflict};
 use sequence_core::ledger::{DeletionRefused, TransferRejection};
 use sequence_core::permissions::{Denied, TransferDenied};
 use sequence_store::StoreError;
@@ -27,6 +28,10 @@ pub enum Resource {
     WebhookEndpoint,
     /// A webhook event (`404 webhook_event_not_found`).
     WebhookEvent,
+    /// A card (`404 card_not_found`).
+    Card,
+    /// A card's purchase, named by a refund (`404 card_transaction_not_found`).
+    CardPurchase,
 }
 
 impl Resource {
@@ -40,6 +45,8 @@ impl Resource {
             Resource::RuleExecution => "rule execution",
             Resource::WebhookEndpoint => "webhook endpoint",
             Resource::WebhookEvent => "webhook event",
+            Resource::Card => "card",
+            Resource::CardPurchase => "purchase",
         }
     }
 }
@@ -88,6 +95,18 @@ pub enum AppError {
         "This organization already has {0} webhook endpoints; delete one before registering another."
     )]
     WebhookEndpointLimit(u32),
+    /// A card can only be issued on a pod.
+    #[error("account_id: account `{0}` is not a pod; cards are linked to pods only.")]
+    CardAccountNotPod(String),
+    /// The card's status does not allow the change.
+    #[error(transparent)]
+    CardStatus(#[from] StatusConflict),
+    /// A purchase is declined.
+    #[error(transparent)]
+    PurchaseDeclined(#[from] PurchaseDecline),
+    /// A refund would exceed its purchase.
+    #[error(transparent)]
+    RefundExceedsPurchase(#[from] RefundExceedsPurchase),
     /// The account still holds money or has transfers in flight.
     #[error(transparent)]
     DeletionRefused(#[from] DeletionRefused),

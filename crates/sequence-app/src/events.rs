@@ -35,6 +35,7 @@ use sequence_core::ledger::TransferStatus;
 use sequence_core::money::Cents;
 use sequence_core::webhooks::{DeliveryStatus, EventType};
 use sequence_store::accounts::AccountRecord;
+use sequence_store::cards::CardTransactionRecord;
 use sequence_store::orgs::Organization;
 use sequence_store::rules::{self, ExecutionRecord};
 use sequence_store::transfers::TransferRecord;
@@ -44,43 +45,6 @@ use serde_json::{Value, json};
 
 use crate::AppError;
 use crate::ledger::{TransferView, transfer_view};
-
-/// Which way a card transaction moved money.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum CardTransactionDirection {
-    /// A purchase.
-    Debit,
-    /// A refund.
-    Credit,
-}
-
-impl CardTransactionDirection {
-    fn as_str(self) -> &'static str {
-        match self {
-            CardTransactionDirection::Debit => "debit",
-            CardTransactionDirection::Credit => "credit",
-        }
-    }
-}
-
-/// A card transaction as `card_transaction.created` reports it (the spec's `CardTransaction`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CardTransaction {
-    /// `ctx_…`.
-    pub id: String,
-    /// `card_…`.
-    pub card_id: String,
-    /// Purchase or refund.
-    pub direction: CardTransactionDirection,
-    /// Positive; `direction` gives the sign.
-    pub amount: Cents,
-    /// Statement text.
-    pub description: Option<String>,
-    /// The merchant.
-    pub merchant_name: Option<String>,
-    /// When it was recorded (organization clock).
-    pub created_at: DateTime<Utc>,
-}
 
 /// Something that happened, as a use case reports it to [`record`].
 #[derive(Debug, Clone, Copy)]
@@ -99,7 +63,7 @@ pub enum Event<'a> {
     /// A live rule execution reached a final status.
     RuleExecutionCompleted(&'a ExecutionRecord),
     /// A card transaction was recorded.
-    CardTransactionCreated(&'a CardTransaction),
+    CardTransactionCreated(&'a CardTransactionRecord),
 }
 
 impl Event<'_> {
@@ -121,7 +85,7 @@ impl Event<'_> {
             | Event::TransferStatusChanged { transfer: t, .. }
             | Event::TransferApprovalRequired(t) => t.id.as_str(),
             Event::RuleExecutionCompleted(e) => e.id.as_str(),
-            Event::CardTransactionCreated(c) => &c.id,
+            Event::CardTransactionCreated(c) => c.id.as_str(),
         }
     }
 
@@ -299,7 +263,7 @@ pub fn execution_data(e: &ExecutionRecord, transfer_ids: &[TransferId]) -> Value
 }
 
 /// A card transaction as the API shows it (the spec's `CardTransaction`).
-pub fn card_transaction_data(c: &CardTransaction) -> Value {
+pub fn card_transaction_data(c: &CardTransactionRecord) -> Value {
     json!({
         "id": c.id,
         "card_id": c.card_id,
@@ -307,6 +271,8 @@ pub fn card_transaction_data(c: &CardTransaction) -> Value {
         "amount_in_cents": c.amount.get(),
         "description": c.description,
         "merchant_name": c.merchant_name,
+        "purchase_id": c.purchase_id,
+        "refunded_amount_in_cents": c.refunded.map(Cents::get),
         "created_at": c.created_at,
     })
 }
@@ -343,7 +309,8 @@ mod tests {
     use std::collections::BTreeMap;
 
     use chrono::TimeZone;
-    use sequence_core::ids::{OrgId, RuleExecutionId, RuleId};
+    use sequence_core::cards::CardTransactionDirection;
+    use sequence_core::ids::{CardId, CardTransactionId, OrgId, RuleExecutionId, RuleId};
     use sequence_core::ledger::{
         AccountKind, TransferDirection, TransferErrorCode, TransferOrigin,
     };
@@ -482,19 +449,23 @@ mod tests {
 
     #[test]
     fn a_card_transaction_is_rendered_as_the_api_shows_it() {
-        let transaction = CardTransaction {
-            id: "ctx_1".to_owned(),
-            card_id: "card_1".to_owned(),
+        let transaction = CardTransactionRecord {
+            id: CardTransactionId::from_raw("ctx_1"),
+            org_id: OrgId::from_raw("org_1"),
+            card_id: CardId::from_raw("card_1"),
             direction: CardTransactionDirection::Debit,
             amount: Cents::new(1_299),
             description: None,
             merchant_name: Some("Coffee".to_owned()),
+            purchase_id: None,
+            refunded: Some(Cents::ZERO),
             created_at: at(0),
         };
         assert_eq!(
             card_transaction_data(&transaction),
             json!({"id": "ctx_1", "card_id": "card_1", "direction": "debit", "amount_in_cents": 1299,
-                   "description": null, "merchant_name": "Coffee", "created_at": "2024-04-23T11:00:00Z"})
+                   "description": null, "merchant_name": "Coffee", "purchase_id": null,
+                   "refunded_amount_in_cents": 0, "created_at": "2024-04-23T11:00:00Z"})
         );
     }
 

@@ -29,6 +29,7 @@ use sequence_core::ledger::{
 };
 use sequence_core::money::Cents;
 use sequence_store::accounts::{self, AccountRecord};
+use sequence_store::ledger::Movement;
 use sequence_store::orgs::Organization;
 use sequence_store::transfers::{self, TransferRecord};
 use sequence_store::{AnyConnection, StoreError, Tx, ledger};
@@ -285,7 +286,7 @@ pub(crate) async fn post_transfer(
         .as_ref()
         .filter(|_| transfer.reserved.is_positive())
         .map(|s| (s, transfer.reserved));
-    ledger::post(tx, &org.id, &transfer.id, &postings, consume, at).await?;
+    ledger::post(tx, &org.id, Movement::Transfer(&transfer.id), &postings, consume, at).await?;
     for (account, which) in [
         (side(&transfer.source), TransferSide::Source),
         (side(&transfer.destination), TransferSide::Destination),

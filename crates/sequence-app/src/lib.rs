@@ -16,8 +16,8 @@
 //! Errors are [`AppError`]; the server maps them to its one `ApiError` in one place.
 //!
 //! - [`ledger`]: accepting transfers, settlement, postings, deposits, approvals.
-//! - [`accounts`], [`transfers`], [`rules`], [`executions`], [`sandbox`]: the use cases per
-//!   resource.
+//! - [`accounts`], [`transfers`], [`rules`], [`executions`], [`cards`], [`sandbox`]: the use
+//!   cases per resource ([`cards`] also plays the sandbox's card issuer and card network).
 //! - [`rule_engine`] and [`rule_hooks`]: running a rule, and where the ledger hands over to it.
 //! - [`worker`]: the background pass over every organization's due work, tenant by tenant.
 //! - [`events`]: webhook events, recorded in the transaction of the change they report;
@@ -27,6 +27,7 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod cards;
 pub mod deliverer;
 mod error;
 pub mod events;

@@ -19,6 +19,7 @@ Examples:
   sequence transfers create --from acc_01H... --to acc_01H... --amount 125.50
   sequence transfers list --account acc_01H... --all
   sequence rules trigger rule_01H... --amount 2500 --simulation
+  sequence cards transactions card_01H... --all
   sequence sandbox advance 5d
   sequence webhooks listen --forward-to http://localhost:4242/webhooks
 
@@ -101,6 +102,9 @@ pub enum Command {
     /// The history of rule runs.
     #[command(subcommand)]
     Executions(ExecutionsCommand),
+    /// Debit cards linked to pods, and their purchases and refunds.
+    #[command(subcommand)]
+    Cards(CardsCommand),
     /// Sandbox-only stand-ins for people and the outside world (server started with --sandbox or
     /// --demo).
     #[command(subcommand)]
@@ -321,6 +325,67 @@ pub struct ExecutionListArgs {
 }
 
 // ---------------------------------------------------------------------------------------------
+// cards
+
+/// `sequence cards …`
+#[derive(Debug, Subcommand)]
+pub enum CardsCommand {
+    /// List the cards of one pod (oldest first).
+    #[command(after_help = concat!(
+        "Examples:\n",
+        "  sequence cards list --account acc_01HDEF0123\n",
+        "  sequence cards list --account acc_01HDEF0123 --status active --type virtual"
+    ))]
+    List(CardListArgs),
+    /// Show one card.
+    #[command(after_help = "Example:\n  sequence cards get card_01HABC4567")]
+    Get {
+        /// Card ID (`card_…`).
+        id: String,
+    },
+    /// List a card's purchases and refunds, newest first.
+    #[command(after_help = concat!(
+        "Examples:\n",
+        "  sequence cards transactions card_01HABC4567\n",
+        "  sequence cards transactions card_01HABC4567 --direction debit --all\n",
+        "  sequence cards transactions card_01HABC4567 --from 2024-04-01T00:00:00Z --json"
+    ))]
+    Transactions(CardTransactionListArgs),
+}
+
+/// `sequence cards list`
+#[derive(Debug, Clone, Args)]
+pub struct CardListArgs {
+    /// The pod whose cards to list (`acc_…`, required by the API).
+    #[arg(long)]
+    pub account: String,
+    /// Only cards with this status.
+    #[arg(long, value_parser = wire::<types::CardStatus>())]
+    pub status: Option<types::CardStatus>,
+    /// Only cards of this type.
+    #[arg(long = "type", value_parser = wire::<types::CardType>())]
+    pub type_: Option<types::CardType>,
+}
+
+/// `sequence cards transactions`
+#[derive(Debug, Clone, Args)]
+pub struct CardTransactionListArgs {
+    /// Card ID (`card_…`).
+    pub id: String,
+    /// Only purchases (`debit`) or only refunds (`credit`).
+    #[arg(long, value_parser = wire::<types::CardTransactionDirection>())]
+    pub direction: Option<types::CardTransactionDirection>,
+    /// Only transactions at or after this instant (RFC 3339, e.g. 2024-04-01T00:00:00Z).
+    #[arg(long)]
+    pub from: Option<chrono::DateTime<chrono::Utc>>,
+    /// Only transactions at or before this instant (RFC 3339).
+    #[arg(long)]
+    pub to: Option<chrono::DateTime<chrono::Utc>>,
+    #[command(flatten)]
+    pub page: PageArgs,
+}
+
+// ---------------------------------------------------------------------------------------------
 // audit
 
 /// `sequence audit …`
@@ -436,6 +501,132 @@ pub enum SandboxCommand {
         /// Rule ID (`rule_…`).
         id: String,
     },
+    /// Issue a debit card on a pod (virtual cards are active at once, physical ones need
+    /// `card-activate`).
+    #[command(name = "card-issue", after_help = concat!(
+        "Examples:\n",
+        "  sequence sandbox card-issue --account acc_01HDEF0123 --type virtual\n",
+        "  sequence sandbox card-issue --account acc_01HDEF0123 --type physical --holder 'Jane Smith'"
+    ))]
+    CardIssue(CardIssueArgs),
+    /// Activate a physical card (as its holder would when it arrives).
+    #[command(
+        name = "card-activate",
+        after_help = "Example:\n  sequence sandbox card-activate card_01HABC4567"
+    )]
+    CardActivate {
+        /// Card ID (`card_…`).
+        id: String,
+    },
+    /// Freeze a card: it declines purchases until unfrozen.
+    #[command(
+        name = "card-freeze",
+        after_help = "Example:\n  sequence sandbox card-freeze card_01HABC4567"
+    )]
+    CardFreeze {
+        /// Card ID (`card_…`).
+        id: String,
+    },
+    /// Unfreeze a frozen card.
+    #[command(
+        name = "card-unfreeze",
+        after_help = "Example:\n  sequence sandbox card-unfreeze card_01HABC4567"
+    )]
+    CardUnfreeze {
+        /// Card ID (`card_…`).
+        id: String,
+    },
+    /// Report a card lost (final: it never buys again; refunds still arrive).
+    #[command(
+        name = "card-report-lost",
+        after_help = "Example:\n  sequence sandbox card-report-lost card_01HABC4567"
+    )]
+    CardReportLost {
+        /// Card ID (`card_…`).
+        id: String,
+    },
+    /// Report a card stolen (final: it never buys again; refunds still arrive).
+    #[command(
+        name = "card-report-stolen",
+        after_help = "Example:\n  sequence sandbox card-report-stolen card_01HABC4567"
+    )]
+    CardReportStolen {
+        /// Card ID (`card_…`).
+        id: String,
+    },
+    /// Make a purchase with a card, as a merchant charging it: authorized against the pod's
+    /// available balance, settled at once.
+    #[command(name = "card-purchase", after_help = concat!(
+        "Examples:\n",
+        "  sequence sandbox card-purchase card_01HABC4567 --amount 45.99 --merchant 'Blue Bottle Coffee'\n\n",
+        "A declined purchase (card not active, pod short of available money) is an error and\n",
+        "records nothing."
+    ))]
+    CardPurchase(CardPurchaseArgs),
+    /// Refund (part of) a purchase made with a card; the money returns to its pod at once.
+    #[command(name = "card-refund", after_help = concat!(
+        "Examples:\n",
+        "  sequence sandbox card-refund card_01HABC4567 --purchase ctx_01HABC5001\n",
+        "  sequence sandbox card-refund card_01HABC4567 --purchase ctx_01HABC5001 --amount 12.99\n\n",
+        "Without --amount, everything of the purchase not yet refunded is refunded. Refunds never\n",
+        "exceed the purchase."
+    ))]
+    CardRefund(CardRefundArgs),
+}
+
+/// `sequence sandbox card-issue`
+#[derive(Debug, Clone, Args)]
+pub struct CardIssueArgs {
+    /// The pod the card spends from (`acc_…`).
+    #[arg(long)]
+    pub account: String,
+    /// Virtual or physical.
+    #[arg(long = "type", value_parser = wire::<types::CardType>())]
+    pub type_: types::CardType,
+    /// The name printed on the card (default: the organization's account holder name).
+    #[arg(long)]
+    pub holder: Option<String>,
+    /// Idempotency key (1–255 of `A-Z a-z 0-9 . _ : / | -`); default: a fresh random key.
+    #[arg(long)]
+    pub idempotency_key: Option<String>,
+}
+
+/// `sequence sandbox card-purchase`
+#[derive(Debug, Clone, Args)]
+pub struct CardPurchaseArgs {
+    /// Card ID (`card_…`).
+    pub id: String,
+    /// Amount in dollars, e.g. 45.99.
+    #[arg(long, value_parser = parse_dollars, allow_negative_numbers = true, long_help = AMOUNT_HELP)]
+    pub amount: i64,
+    /// The merchant (1–100 characters).
+    #[arg(long)]
+    pub merchant: String,
+    /// The merchant's free text (at most 200 characters).
+    #[arg(long)]
+    pub description: Option<String>,
+    /// Idempotency key (1–255 of `A-Z a-z 0-9 . _ : / | -`); default: a fresh random key.
+    #[arg(long)]
+    pub idempotency_key: Option<String>,
+}
+
+/// `sequence sandbox card-refund`
+#[derive(Debug, Clone, Args)]
+pub struct CardRefundArgs {
+    /// Card ID (`card_…`).
+    pub id: String,
+    /// The purchase to refund (`ctx_…`, a purchase made with this card).
+    #[arg(long)]
+    pub purchase: String,
+    /// Amount in dollars (default: everything of the purchase not yet refunded).
+    #[arg(long, value_parser = parse_dollars, allow_negative_numbers = true, long_help = AMOUNT_HELP)]
+    pub amount: Option<i64>,
+    /// The merchant's free text (at most 200 characters).
+    #[arg(long)]
+    pub description: Option<String>,
+    /// Idempotency key (1–255 of `A-Z a-z 0-9 . _ : / | -`); default: a fresh random key.
+    #[arg(long)]
+    pub idempotency_key: Option<String>,
 }
 
 /// `sequence sandbox deposit`
@@ -697,6 +888,53 @@ mod tests {
         assert!(error.contains("invalid value 'Pending' for '--status <STATUS>'"), "{error}");
         assert!(error.contains("[possible values: pending_approval, processing,"), "{error}");
         assert!(error.contains("a similar value exists: 'pending'"), "{error}");
+    }
+
+    #[test]
+    fn card_commands_parse() {
+        let cli = parse(&[
+            "sandbox",
+            "card-purchase",
+            "card_1",
+            "--amount",
+            "45.99",
+            "--merchant",
+            "Blue Bottle",
+        ])
+        .unwrap();
+        let Command::Sandbox(SandboxCommand::CardPurchase(args)) = cli.command else { panic!() };
+        assert_eq!(
+            (args.id.as_str(), args.amount, args.merchant.as_str()),
+            ("card_1", 4_599, "Blue Bottle")
+        );
+        let cli = parse(&["sandbox", "card-refund", "card_1", "--purchase", "ctx_1"]).unwrap();
+        let Command::Sandbox(SandboxCommand::CardRefund(args)) = cli.command else { panic!() };
+        assert_eq!(args.amount, None, "everything left, by default");
+        let cli =
+            parse(&["sandbox", "card-issue", "--account", "acc_1", "--type", "physical"]).unwrap();
+        let Command::Sandbox(SandboxCommand::CardIssue(args)) = cli.command else { panic!() };
+        assert_eq!(args.type_, types::CardType::Physical);
+        let cli = parse(&[
+            "cards",
+            "transactions",
+            "card_1",
+            "--direction",
+            "credit",
+            "--from",
+            "2024-04-01T00:00:00Z",
+            "--all",
+        ])
+        .unwrap();
+        let Command::Cards(CardsCommand::Transactions(args)) = cli.command else { panic!() };
+        assert_eq!(args.direction, Some(types::CardTransactionDirection::Credit));
+        assert!(args.from.is_some() && args.page.all);
+        let error = parse(&["cards", "list", "--account", "a", "--status", "closed"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("[possible values: active, inactive, frozen, stolen, lost]"),
+            "{error}"
+        );
     }
 
     #[test]

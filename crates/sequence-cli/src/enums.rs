@@ -131,6 +131,24 @@ wire_enum!(ExternalAccountType {
     Liability => "A credit card or loan (can only receive payments)",
 });
 
+wire_enum!(CardType {
+    Virtual => "A card number for online and wallet payments, usable once issued",
+    Physical => "A plastic card, inactive until activated",
+});
+
+wire_enum!(CardStatus {
+    Active => "Purchases are authorized",
+    Inactive => "A physical card not yet activated",
+    Frozen => "Paused; declines purchases until unfrozen",
+    Stolen => "Reported stolen (final)",
+    Lost => "Reported lost (final)",
+});
+
+wire_enum!(CardTransactionDirection {
+    Debit => "Purchases",
+    Credit => "Refunds",
+});
+
 /// The clap value parser for a generated enum `T`: `#[arg(long, value_parser = wire::<T>())]`.
 pub fn wire<T: WireEnum>() -> WireParser<T> {
     WireParser(PhantomData)
@@ -204,6 +222,9 @@ mod tests {
         names_round_trip::<types::RuleExecutionTriggerType>();
         names_round_trip::<types::DepositOrigin>();
         names_round_trip::<types::ExternalAccountType>();
+        names_round_trip::<types::CardType>();
+        names_round_trip::<types::CardStatus>();
+        names_round_trip::<types::CardTransactionDirection>();
         names_round_trip::<types::AuditOutcome>();
         names_round_trip::<types::WebhookEventType>();
     }

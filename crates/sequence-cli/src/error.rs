@@ -158,6 +158,15 @@ fn api_error(status: u16, error: types::ErrorResponse, situation: &Situation<'_>
         "rule_disabled" => {
             Some("a person must enable the rule first (sandbox: sequence sandbox rule-enable ID)".to_string())
         }
+        "card_not_active" => Some(
+            "only active cards buy (sandbox: sequence sandbox card-activate ID, or card-unfreeze ID; lost and stolen cards never buy again)".to_string(),
+        ),
+        "insufficient_funds" => Some(
+            "the card's pod lacks available money; check it with `sequence accounts get POD` (sandbox: sequence sandbox deposit --account POD --amount ...)".to_string(),
+        ),
+        "refund_exceeds_purchase" => Some(
+            "see what is left to refund in the REFUNDED column of `sequence cards transactions CARD`".to_string(),
+        ),
         "idempotency_request_in_progress" => {
             Some("the first request with this idempotency key is still running; retry later with the same --idempotency-key".to_string())
         }
@@ -256,14 +265,14 @@ mod tests {
     #[tokio::test]
     async fn api_errors_print_code_message_request_id_and_status() {
         let error = from_client_error(
-            error_response(501, "not_implemented", "Cards are not implemented by this server."),
+            error_response(501, "not_implemented", "This server does not implement this yet."),
             &situation(),
         )
         .await;
         assert_eq!(error.exit_code(), EXIT_API);
         assert_eq!(
             error.render(),
-            "error: not_implemented: Cards are not implemented by this server. \
+            "error: not_implemented: This server does not implement this yet. \
              (request_id req_01HABC7000, HTTP 501)\n"
         );
     }

@@ -302,6 +302,132 @@ pub fn transfer_details(transfer: &types::Transfer) -> String {
     out
 }
 
+/// `••••4242`: how a card number is shown (only its last four digits exist).
+fn card_number(last_four: &str) -> String {
+    format!("••••{last_four}")
+}
+
+/// `sequence cards list`.
+pub fn cards_table(cards: &[types::Card]) -> String {
+    if cards.is_empty() {
+        return empty("cards");
+    }
+    let mut table = Table::new(&[
+        ("ID", Align::Left),
+        ("TYPE", Align::Left),
+        ("STATUS", Align::Left),
+        ("NUMBER", Align::Left),
+        ("HOLDER", Align::Left),
+        ("EXPIRES", Align::Left),
+        ("ISSUED", Align::Left),
+    ]);
+    for card in cards {
+        table.row(vec![
+            card.id.clone(),
+            card.type_.to_string(),
+            card.status.to_string(),
+            card_number(&card.last_four),
+            card.holder_name.clone(),
+            card.expiration_date.clone(),
+            timestamp(&card.created_at),
+        ]);
+    }
+    table.render()
+}
+
+/// `sequence cards get` and the sandbox commands that answer with a card.
+pub fn card_details(card: &types::Card) -> String {
+    let mut out = details(&[
+        ("ID", card.id.clone()),
+        ("Type", card.type_.to_string()),
+        ("Status", card.status.to_string()),
+        ("Number", card_number(&card.last_four)),
+        ("Holder", card.holder_name.clone()),
+        ("Expires", card.expiration_date.clone()),
+        ("Pod", card.account_id.clone()),
+        ("Issued", timestamp(&card.created_at)),
+    ]);
+    let next = match card.status {
+        types::CardStatus::Inactive => {
+            Some("activate it before its first purchase: `sequence sandbox card-activate {id}`")
+        }
+        types::CardStatus::Frozen => {
+            Some("it declines purchases until unfrozen: `sequence sandbox card-unfreeze {id}`")
+        }
+        _ => None,
+    };
+    if let Some(next) = next {
+        let _ = writeln!(
+            out,
+            "\nThis card is {}; in the sandbox, {}.",
+            card.status,
+            next.replace("{id}", &card.id)
+        );
+    }
+    out
+}
+
+/// A card transaction's amount with its sign: `-$45.99` for a purchase, `+$12.99` for a refund.
+fn signed_amount(transaction: &types::CardTransaction) -> String {
+    let amount = i64::try_from(transaction.amount_in_cents.get()).unwrap_or(i64::MAX);
+    match transaction.direction {
+        types::CardTransactionDirection::Debit => format!("-{}", format_cents(amount)),
+        types::CardTransactionDirection::Credit => format!("+{}", format_cents(amount)),
+    }
+}
+
+fn card_transaction_kind(transaction: &types::CardTransaction) -> &'static str {
+    match transaction.direction {
+        types::CardTransactionDirection::Debit => "purchase",
+        types::CardTransactionDirection::Credit => "refund",
+    }
+}
+
+/// `sequence cards transactions`.
+pub fn card_transactions_table(transactions: &[types::CardTransaction]) -> String {
+    if transactions.is_empty() {
+        return empty("card transactions");
+    }
+    let mut table = Table::new(&[
+        ("ID", Align::Left),
+        ("CREATED", Align::Left),
+        ("KIND", Align::Left),
+        ("AMOUNT", Align::Right),
+        ("MERCHANT", Align::Left),
+        ("REFUNDED", Align::Right),
+        ("PURCHASE", Align::Left),
+        ("DESCRIPTION", Align::Left),
+    ]);
+    for transaction in transactions {
+        table.row(vec![
+            transaction.id.clone(),
+            timestamp(&transaction.created_at),
+            card_transaction_kind(transaction).to_string(),
+            signed_amount(transaction),
+            optional(transaction.merchant_name.as_deref()),
+            format_optional_cents(transaction.refunded_amount_in_cents),
+            optional(transaction.purchase_id.as_deref()),
+            optional(transaction.description.as_deref()),
+        ]);
+    }
+    table.render()
+}
+
+/// `sequence sandbox card-purchase` and `card-refund`.
+pub fn card_transaction_details(transaction: &types::CardTransaction) -> String {
+    details(&[
+        ("ID", transaction.id.clone()),
+        ("Card", transaction.card_id.clone()),
+        ("Kind", format!("{} ({})", card_transaction_kind(transaction), transaction.direction)),
+        ("Amount", signed_amount(transaction)),
+        ("Merchant", optional(transaction.merchant_name.as_deref())),
+        ("Description", optional(transaction.description.as_deref())),
+        ("Refunded", format_optional_cents(transaction.refunded_amount_in_cents)),
+        ("Purchase", optional(transaction.purchase_id.as_deref())),
+        ("Created", timestamp(&transaction.created_at)),
+    ])
+}
+
 /// `sequence rules list`.
 pub fn rules_table(rules: &[types::RuleSummary]) -> String {
     if rules.is_empty() {
@@ -907,6 +1033,34 @@ mod tests {
         insta::assert_snapshot!("executions_list", executions_table(&executions));
         insta::assert_snapshot!("execution_get", execution_details(&executions[0]));
         assert_eq!(executions_table(&[]), "No rule executions.\n");
+    }
+
+    #[test]
+    fn cards_list_get_and_transactions() {
+        let cards: Vec<types::Card> = from_json(serde_json::json!([
+            {"id": "card_01HABC4567", "type": "physical", "status": "inactive", "last_four": "4242",
+             "holder_name": "John Smith", "expiration_date": "09/28", "account_id": "acc_01HDEF0123",
+             "created_at": "2024-01-15T10:00:00Z"},
+            {"id": "card_01HABC4568", "type": "virtual", "status": "active", "last_four": "1881",
+             "holder_name": "John Smith", "expiration_date": "03/27", "account_id": "acc_01HDEF0123",
+             "created_at": "2024-02-20T15:30:00Z"}
+        ]));
+        insta::assert_snapshot!("cards_list", cards_table(&cards));
+        insta::assert_snapshot!("card_get", card_details(&cards[0]));
+        assert_eq!(cards_table(&[]), "No cards.\n");
+        let transactions: Vec<types::CardTransaction> = from_json(serde_json::json!([
+            {"id": "ctx_01HABC5002", "card_id": "card_01HABC4568", "direction": "credit",
+             "amount_in_cents": 1299, "description": "Refund", "merchant_name": "Blue Bottle Coffee",
+             "purchase_id": "ctx_01HABC5001", "refunded_amount_in_cents": null,
+             "created_at": "2024-04-22T16:40:00Z"},
+            {"id": "ctx_01HABC5001", "card_id": "card_01HABC4568", "direction": "debit",
+             "amount_in_cents": 4599, "description": null, "merchant_name": "Blue Bottle Coffee",
+             "purchase_id": null, "refunded_amount_in_cents": 1299,
+             "created_at": "2024-04-21T08:12:00Z"}
+        ]));
+        insta::assert_snapshot!("card_transactions_list", card_transactions_table(&transactions));
+        insta::assert_snapshot!("card_purchase", card_transaction_details(&transactions[1]));
+        assert_eq!(card_transactions_table(&[]), "No card transactions.\n");
     }
 
     #[test]

@@ -19,7 +19,8 @@
 //! let secret = "whsec_0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
 //! let body = br#"{"id":"evt_1","event":"card_transaction.created","created_at":"2024-04-23T11:00:00Z",
 //!   "data":{"id":"ctx_1","card_id":"card_1","direction":"debit","amount_in_cents":1299,
-//!           "description":null,"merchant_name":"Coffee","created_at":"2024-04-23T11:00:00Z"}}"#;
+//!           "description":null,"merchant_name":"Coffee","purchase_id":null,
+//!           "refunded_amount_in_cents":0,"created_at":"2024-04-23T11:00:00Z"}}"#;
 //! // What the server sends (here signed "now"); in a receiver, take it from the request.
 //! let header = sign(secret, chrono::Utc::now().timestamp(), body);
 //!

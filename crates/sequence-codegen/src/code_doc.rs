@@ -89,21 +89,26 @@ pub(crate) fn openapi_fn(
                 .response(#status, ResponseBuilder::new().content("application/json", json(#error_schema)).build())
             }
         });
+        // Each operation is built in a function of its own: one builder expression for the
+        // whole API puts every operation's temporaries in `openapi()`'s stack frame, which in a
+        // debug build outgrows a test thread's stack as operations are added.
         paths.push(quote! {
-            .path(
-                #path,
-                PathItem::new(
-                    HttpMethod::#method,
-                    OperationBuilder::new()
-                        .operation_id(Some(#id))
-                        .tag(#tag)
-                        #(#params)*
-                        #body
-                        #success
-                        #(#errors)*
-                        .build(),
-                ),
-            )
+            .path(#path, {
+                fn operation() -> PathItem {
+                    PathItem::new(
+                        HttpMethod::#method,
+                        OperationBuilder::new()
+                            .operation_id(Some(#id))
+                            .tag(#tag)
+                            #(#params)*
+                            #body
+                            #success
+                            #(#errors)*
+                            .build(),
+                    )
+                }
+                operation()
+            })
         });
     }
     quote! {
@@ -163,10 +168,14 @@ pub(crate) fn component_schemas(
             entries
                 .push(quote!(.schema(#name, <types::#ident as utoipa::PartialSchema>::schema())));
         } else {
+            // In a function of its own, for the stack's sake (see the operations above).
             entries.push(quote!(.schema(#name, {
-                use utoipa::openapi::schema::*;
-                use utoipa::openapi::RefOr;
-                #body
+                fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                    use utoipa::openapi::schema::*;
+                    use utoipa::openapi::RefOr;
+                    #body
+                }
+                schema()
             })));
         }
     }

@@ -1,4 +1,4 @@
-//! Prefixed identifiers (`acc_…`, `txr_…`, `rule_…`).
+//! Prefixed identifiers (`acc_…`, `txr_…`, `rule_…`, `card_…`, `ctx_…`).
 //!
 //! The public API uses opaque strings with a type prefix followed by a ULID, so an id names what it
 //! refers to and sorts by creation time. Ids that arrive from clients are *not* parsed: a
@@ -85,6 +85,10 @@ prefixed_id!(
 prefixed_id!(
     /// A debit card linked to a pod.
     CardId, "card_"
+);
+prefixed_id!(
+    /// A card transaction: a purchase or a refund made with a card.
+    CardTransactionId, "ctx_"
 );
 prefixed_id!(
     /// A request, echoed in `X-Request-ID` and the `request_id` body field.

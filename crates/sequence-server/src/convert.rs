@@ -2,6 +2,7 @@
 //! place (with `handlers/rule_wire.rs` for rules) that knows both shapes.
 
 use sequence_api::types;
+use sequence_core::cards;
 use sequence_core::ledger::{self, AccountKind, ExternalAccountType};
 use sequence_core::money::Cents;
 use sequence_core::rules;
@@ -170,6 +171,9 @@ macro_rules! twins {
 }
 
 twins! {
+    cards::CardType <=> CardType [Virtual, Physical];
+    cards::CardStatus <=> CardStatus [Active, Inactive, Frozen, Stolen, Lost];
+    cards::CardTransactionDirection <=> CardTransactionDirection [Debit, Credit];
     ledger::TransferDirection <=> TransferDirection [MoneyIn, MoneyOut, Internal];
     ledger::TransferOrigin <=> TransferOrigin [Paycheck, CheckDeposit, Cashback, UserPull, Rule, User, ExternalPull];
     ledger::TransferStatus <=> TransferStatus [PendingApproval, Processing, Pending, Complete, Error, Cancelled];
@@ -220,6 +224,48 @@ pub fn transfer(view: &sequence_app::ledger::TransferView) -> types::Transfer {
         created_at: record.created_at,
         completed_at: record.completed_at,
     }
+}
+
+/// A card as the API shows it (only the last four digits of its number exist).
+pub fn card(record: &sequence_store::cards::CardRecord) -> types::Card {
+    types::Card {
+        id: record.id.to_string(),
+        type_: record.card_type.twin(),
+        status: record.status.twin(),
+        last_four: record.last_four.clone(),
+        holder_name: record.holder_name.clone(),
+        expiration_date: record.expiration_date.clone(),
+        account_id: record.account_id.to_string(),
+        created_at: record.created_at,
+    }
+}
+
+/// A card transaction as the API shows it. Amounts are positive (a database CHECK); a row that
+/// is not is a broken invariant.
+pub fn card_transaction(
+    record: &sequence_store::cards::CardTransactionRecord,
+) -> Result<types::CardTransaction, crate::error::ApiError> {
+    let amount = u64::try_from(record.amount.get())
+        .ok()
+        .and_then(std::num::NonZeroU64::new)
+        .ok_or_else(|| {
+            crate::error::ApiError::internal(format!(
+                "card transaction {} has amount {}",
+                record.id,
+                record.amount.get()
+            ))
+        })?;
+    Ok(types::CardTransaction {
+        id: record.id.to_string(),
+        card_id: record.card_id.to_string(),
+        direction: record.direction.twin(),
+        amount_in_cents: amount,
+        description: record.description.clone(),
+        merchant_name: record.merchant_name.clone(),
+        purchase_id: record.purchase_id.as_ref().map(ToString::to_string),
+        refunded_amount_in_cents: record.refunded.map(Cents::get),
+        created_at: record.created_at,
+    })
 }
 
 /// The domain's origin of a sandbox deposit.

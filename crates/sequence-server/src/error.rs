@@ -10,6 +10,7 @@ use sequence_api::runtime::{FromError, RequestContext};
 use sequence_api::server::{ErrorCode, error_body};
 use sequence_api::types::ErrorResponse;
 use sequence_app::{AppError, Resource};
+use sequence_core::cards::PurchaseDecline;
 use sequence_core::ledger::TransferRejection;
 use sequence_core::permissions::{Denied, TransferDenied};
 use sequence_store::StoreError;
@@ -112,6 +113,8 @@ impl From<AppError> for ApiError {
                     Resource::RuleExecution => ErrorCode::RuleExecutionNotFound,
                     Resource::WebhookEndpoint => ErrorCode::WebhookEndpointNotFound,
                     Resource::WebhookEvent => ErrorCode::WebhookEventNotFound,
+                    Resource::Card => ErrorCode::CardNotFound,
+                    Resource::CardPurchase => ErrorCode::CardTransactionNotFound,
                 };
                 ApiError::new(code, message)
             }
@@ -125,6 +128,18 @@ impl From<AppError> for ApiError {
             AppError::DeletionRefused(_) => ApiError::new(ErrorCode::AccountNotEmpty, message),
             AppError::WebhookEndpointLimit(_) => {
                 ApiError::new(ErrorCode::WebhookEndpointLimitReached, message)
+            }
+            AppError::CardAccountNotPod(_) => ApiError::new(ErrorCode::CardAccountNotPod, message),
+            AppError::CardStatus(_) => ApiError::new(ErrorCode::CardStatusConflict, message),
+            AppError::PurchaseDeclined(decline) => {
+                let code = match decline {
+                    PurchaseDecline::CardNotActive { .. } => ErrorCode::CardNotActive,
+                    PurchaseDecline::InsufficientFunds { .. } => ErrorCode::InsufficientFunds,
+                };
+                ApiError::new(code, message)
+            }
+            AppError::RefundExceedsPurchase(_) => {
+                ApiError::new(ErrorCode::RefundExceedsPurchase, message)
             }
             AppError::Rejected(rejection) => {
                 let code = match rejection {

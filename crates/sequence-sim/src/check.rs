@@ -1,4 +1,6 @@
-//! The invariants, checked against the database after every step.
+//! The invariants, checked against the database after every step (the card invariants:
+//! statuses as the model says, refunds within their purchase, each card movement posted once;
+//! purchases and refunds are also predicted one by one in `sim`).
 //!
 //! The checker is an independent observer: it reads the tables with its own SQL, and compares
 //! them with what the model knows (the simulator's record of what committed) and with oracles
@@ -61,6 +63,14 @@ pub mod invariant {
     pub const COUNTERS: &str = "rule execution counters follow their transfers";
     /// The checker's own reads.
     pub const READABLE: &str = "the database can be read back";
+    /// Purchases.
+    pub const CARD_AUTHORIZATION: &str =
+        "a purchase is accepted iff its card is active and its pod's available balance covers it";
+    /// Card statuses.
+    pub const CARD_STATUS: &str = "card statuses follow the documented table and the model";
+    /// Refunds.
+    pub const REFUNDS: &str =
+        "refunds never exceed their purchase, and each card movement is posted once";
 }
 
 /// An organization's due work was processed up to `now` (a worker pass or a clock advance).
@@ -94,13 +104,17 @@ fn in_flight() -> String {
 
 impl Checker {
     /// Replays the entries written since the last call, across all organizations: each account's
-    /// entries continue its version and balance without a gap, and each transfer's entries
-    /// balance to zero and belong to a completed transfer.
+    /// entries continue its version and balance without a gap, and each movement's entries
+    /// balance to zero and belong to a completed transfer or to a card transaction (which is
+    /// settled when it exists).
     pub async fn replay_new_entries(&mut self, conn: &mut AnyConnection) -> Result<(), Violation> {
         let rows = sqlx::query(
-            "SELECT e.id, e.transfer_id, e.account_id, e.amount_cents, e.balance_before_cents, \
-             e.balance_after_cents, e.account_version, t.status \
-             FROM entries e JOIN transfers t ON t.id = e.transfer_id WHERE e.id > $1 ORDER BY e.id",
+            "SELECT e.id, COALESCE(e.transfer_id, e.card_transaction_id), e.account_id, e.amount_cents, \
+             e.balance_before_cents, e.balance_after_cents, e.account_version, \
+             COALESCE(t.status, CASE WHEN c.id IS NULL THEN NULL ELSE 'complete' END) \
+             FROM entries e LEFT JOIN transfers t ON t.id = e.transfer_id \
+             LEFT JOIN card_transactions c ON c.id = e.card_transaction_id \
+             WHERE e.id > $1 ORDER BY e.id",
         )
         .bind(self.last_entry_id)
         .fetch_all(&mut *conn)
@@ -109,13 +123,15 @@ impl Checker {
         let mut per_transfer: BTreeMap<String, (i64, u32)> = BTreeMap::new();
         for row in &rows {
             let id: i64 = row.try_get(0).map_err(unreadable)?;
-            let transfer: String = row.try_get(1).map_err(unreadable)?;
+            let transfer: Option<String> = row.try_get(1).map_err(unreadable)?;
+            let transfer = transfer.unwrap_or_else(|| "(no movement)".to_owned());
             let account: String = row.try_get(2).map_err(unreadable)?;
             let amount: i64 = row.try_get(3).map_err(unreadable)?;
             let before: i64 = row.try_get(4).map_err(unreadable)?;
             let after: i64 = row.try_get(5).map_err(unreadable)?;
             let version: i64 = row.try_get(6).map_err(unreadable)?;
-            let status: String = row.try_get(7).map_err(unreadable)?;
+            let status: Option<String> = row.try_get(7).map_err(unreadable)?;
+            let status = status.unwrap_or_else(|| "missing".to_owned());
             let (last_version, balance) = self.replay.get(&account).copied().unwrap_or((0, 0));
             if version != last_version + 1
                 || before != balance
@@ -157,7 +173,8 @@ impl Checker {
     /// work was just processed, `full` for the expensive audits.
     ///
     /// `rules_ran`: the step may have made rule transfers (otherwise caps cannot have changed:
-    /// approvals and cancellations only free room).
+    /// approvals and cancellations only free room). `cards_ran`: the step may have changed or
+    /// used cards.
     #[allow(clippy::too_many_arguments)]
     pub async fn organization(
         &mut self,
@@ -167,6 +184,7 @@ impl Checker {
         org: usize,
         processed: Option<Processed>,
         rules_ran: bool,
+        cards_ran: bool,
         full: bool,
     ) -> Result<(), Violation> {
         let label = model.orgs[org].label.clone();
@@ -177,6 +195,9 @@ impl Checker {
         self.accounts(conn, model, org, due_at).await.map_err(in_org)?;
         if rules_ran || full {
             caps(conn, app, model, org, full).await.map_err(in_org)?;
+        }
+        if cards_ran || full {
+            cards(conn, model, org).await.map_err(in_org)?;
         }
         if let Some(processed) = processed
             && model.orgs[org].hostile.is_none()
@@ -352,6 +373,98 @@ impl Checker {
         }
         Ok(())
     }
+}
+
+/// The organization's cards: each one's status is the model's; each purchase's refunded total is
+/// the sum of its refunds (all of the same card) and at most the purchase; each card transaction
+/// has exactly its two entries, the pod's moving by the amount in the transaction's direction.
+async fn cards(conn: &mut AnyConnection, model: &Model, org: usize) -> Result<(), Violation> {
+    let o = &model.orgs[org];
+    if o.cards.is_empty() {
+        return Ok(());
+    }
+    let rows = sqlx::query("SELECT id, status FROM cards WHERE org_id = $1")
+        .bind(o.id.as_str())
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(unreadable)?;
+    let stored: HashMap<String, String> = rows
+        .iter()
+        .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
+        .collect::<Result<_, sqlx::Error>>()
+        .map_err(unreadable)?;
+    for (index, card) in o.cards.iter().enumerate() {
+        if stored.get(card.id.as_str()).map(String::as_str) != Some(card.status.as_str()) {
+            return Err(Violation::new(
+                invariant::CARD_STATUS,
+                format!(
+                    "card c{index} ({}) is stored {:?}, the model says {}",
+                    card.id,
+                    stored.get(card.id.as_str()),
+                    card.status
+                ),
+            ));
+        }
+    }
+    let rows = sqlx::query(
+        "SELECT p.id, p.amount_cents, p.refunded_cents, CAST(COALESCE(SUM(r.amount_cents), 0) AS BIGINT), \
+         COUNT(r.id), SUM(CASE WHEN r.card_id <> p.card_id THEN 1 ELSE 0 END) \
+         FROM card_transactions p LEFT JOIN card_transactions r ON r.purchase_id = p.id \
+         WHERE p.org_id = $1 AND p.direction = 'debit' \
+         GROUP BY p.id, p.amount_cents, p.refunded_cents",
+    )
+    .bind(o.id.as_str())
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(unreadable)?;
+    for row in &rows {
+        let id: String = row.try_get(0).map_err(unreadable)?;
+        let amount: i64 = row.try_get(1).map_err(unreadable)?;
+        let refunded: Option<i64> = row.try_get(2).map_err(unreadable)?;
+        let refunds: i64 = row.try_get(3).map_err(unreadable)?;
+        let count: i64 = row.try_get(4).map_err(unreadable)?;
+        let strays: Option<i64> = row.try_get(5).map_err(unreadable)?;
+        if refunded != Some(refunds) || refunds > amount || strays.unwrap_or(0) > 0 {
+            return Err(Violation::new(
+                invariant::REFUNDS,
+                format!(
+                    "purchase {id} of {amount}: refunded total {refunded:?}, {count} refund(s) \
+                     summing to {refunds}, {strays:?} of another card"
+                ),
+            ));
+        }
+    }
+    let rows = sqlx::query(
+        "SELECT c.id, c.direction, c.amount_cents, COUNT(e.id), \
+         CAST(COALESCE(SUM(CASE WHEN e.account_id = k.account_id THEN e.amount_cents ELSE 0 END), 0) AS BIGINT), \
+         CAST(COALESCE(SUM(e.amount_cents), 0) AS BIGINT) \
+         FROM card_transactions c JOIN cards k ON k.id = c.card_id \
+         LEFT JOIN entries e ON e.card_transaction_id = c.id \
+         WHERE c.org_id = $1 GROUP BY c.id, c.direction, c.amount_cents",
+    )
+    .bind(o.id.as_str())
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(unreadable)?;
+    for row in &rows {
+        let id: String = row.try_get(0).map_err(unreadable)?;
+        let direction: String = row.try_get(1).map_err(unreadable)?;
+        let amount: i64 = row.try_get(2).map_err(unreadable)?;
+        let entries: i64 = row.try_get(3).map_err(unreadable)?;
+        let pod_delta: i64 = row.try_get(4).map_err(unreadable)?;
+        let sum: i64 = row.try_get(5).map_err(unreadable)?;
+        let expected = if direction == "debit" { -amount } else { amount };
+        if entries != 2 || pod_delta != expected || sum != 0 {
+            return Err(Violation::new(
+                invariant::REFUNDS,
+                format!(
+                    "card transaction {id} ({direction} {amount}): {entries} entries, the pod's \
+                     moving by {pod_delta}, summing to {sum}"
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The start of the cap period containing `at` (organization clock, UTC; weeks start Monday).

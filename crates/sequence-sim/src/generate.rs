@@ -14,6 +14,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use rand::Rng;
 use rand::rngs::StdRng;
 use sequence_app::ledger::ExternalAccount;
+use sequence_core::cards::{CARD_AMOUNT_MAX, CardEvent, CardStatus, CardType};
 use sequence_core::ids::AccountId;
 use sequence_core::ledger::limits::TRANSFER_AMOUNT_MAX;
 use sequence_core::ledger::{AccountKind, ExternalAccountType, TransferOrigin};
@@ -101,6 +102,11 @@ enum Kind {
     Transient,
     TopUpProbe,
     Hostile,
+    IssueCard,
+    ChangeCard,
+    Purchase,
+    Refund,
+    ParallelPurchases,
 }
 
 /// Draws the next operation.
@@ -136,6 +142,11 @@ pub fn next_op(rng: &mut StdRng, model: &Model, nows: &[DateTime<Utc>]) -> Op {
         (Kind::Transient, 2),
         (Kind::TopUpProbe, 2),
         (Kind::Hostile, if hostile < HOSTILE_MAX { 1 } else { 0 }),
+        (Kind::IssueCard, 3),
+        (Kind::ChangeCard, 4),
+        (Kind::Purchase, 9),
+        (Kind::Refund, 4),
+        (Kind::ParallelPurchases, 2),
     ];
     let weights: Vec<u32> = table.iter().map(|(_, w)| *w).collect();
     let kind = table[weighted(rng, &weights)].0;
@@ -159,10 +170,12 @@ pub fn next_op(rng: &mut StdRng, model: &Model, nows: &[DateTime<Utc>]) -> Op {
             let ops = (0..count)
                 .map(|_| {
                     let org = *pick(rng, &normal).expect("normal organizations");
-                    match rng.random_range(0..4) {
+                    match rng.random_range(0..6) {
                         0 => deposit(rng, model, org, &normal),
                         1 => transfer(rng, model, org, &normal),
                         2 => trigger(rng, model, org, &normal),
+                        3 => purchase(rng, model, org, &normal),
+                        4 => refund(rng, model, org, &normal),
                         _ => decide(rng, org),
                     }
                 })
@@ -174,6 +187,8 @@ pub fn next_op(rng: &mut StdRng, model: &Model, nows: &[DateTime<Utc>]) -> Op {
                             | Op::Transfer { .. }
                             | Op::Trigger { .. }
                             | Op::Decide { .. }
+                            | Op::Purchase { .. }
+                            | Op::Refund { .. }
                     )
                 })
                 .collect();
@@ -221,6 +236,11 @@ fn single_use_case(
         Kind::Trigger,
         Kind::Trigger,
         Kind::AdvanceClock,
+        Kind::IssueCard,
+        Kind::ChangeCard,
+        Kind::Purchase,
+        Kind::Purchase,
+        Kind::Refund,
     ];
     for _ in 0..8 {
         let kind = *pick(rng, &kinds).expect("kinds");
@@ -342,6 +362,30 @@ fn one(
                 None => Op::Tick,
             }
         }
+        Kind::IssueCard => issue_card(rng, model, org),
+        Kind::ChangeCard => change_card(rng, model, org),
+        Kind::Purchase => purchase(rng, model, org, normal),
+        Kind::Refund => refund(rng, model, org, normal),
+        Kind::ParallelPurchases => {
+            let cards = &o.cards;
+            if cards.is_empty() {
+                return issue_card(rng, model, org);
+            }
+            // Mostly an active card: the race over the pod's money is the point.
+            let active: Vec<usize> =
+                (0..cards.len()).filter(|&c| cards[c].status == CardStatus::Active).collect();
+            let card = if !active.is_empty() && chance(rng, 0.85) {
+                *pick(rng, &active).expect("an active card")
+            } else {
+                rng.random_range(0..cards.len())
+            };
+            Op::ParallelPurchases {
+                org,
+                card,
+                n: rng.random_range(2..=8),
+                amount: Cents::new(rng.random_range(1..=60_000)),
+            }
+        }
         Kind::AdvanceClock => {
             let seconds = match rng.random_range(0..100) {
                 0..55 => rng.random_range(1..=120),
@@ -352,6 +396,98 @@ fn one(
             Op::AdvanceClock { org, seconds }
         }
         _ => Op::Tick,
+    }
+}
+
+/// A card issued mostly on a live pod; now and then on an income source, an external account or a
+/// deleted pod (refused).
+fn issue_card(rng: &mut StdRng, model: &Model, org: usize) -> Op {
+    let o = &model.orgs[org];
+    let card_type = if chance(rng, 0.5) { CardType::Virtual } else { CardType::Physical };
+    let pool: Vec<&AccountModel> = if chance(rng, 0.08) {
+        o.accounts
+            .iter()
+            .filter(|a| !a.probe && (a.deleted || a.kind != AccountKind::Pod))
+            .collect()
+    } else {
+        o.live(|k| k == AccountKind::Pod)
+    };
+    match pick(rng, &pool) {
+        Some(account) => {
+            Op::IssueCard { org, account: account_ref(model, org, account), card_type }
+        }
+        None => Op::OpenAccount { org, kind: AccountKind::Pod },
+    }
+}
+
+/// A status change, mostly one the card's status allows.
+fn change_card(rng: &mut StdRng, model: &Model, org: usize) -> Op {
+    let cards = &model.orgs[org].cards;
+    if cards.is_empty() {
+        return issue_card(rng, model, org);
+    }
+    let card = rng.random_range(0..cards.len());
+    let sensible = match cards[card].status {
+        CardStatus::Inactive => Some(CardEvent::Activate),
+        CardStatus::Active => Some(CardEvent::Freeze),
+        CardStatus::Frozen => Some(CardEvent::Unfreeze),
+        CardStatus::Lost | CardStatus::Stolen => None,
+    };
+    let event = match sensible {
+        Some(event) if chance(rng, 0.6) => event,
+        _ => match rng.random_range(0..100) {
+            0..25 => CardEvent::Activate,
+            25..50 => CardEvent::Freeze,
+            50..80 => CardEvent::Unfreeze,
+            80..92 => CardEvent::ReportLost,
+            _ => CardEvent::ReportStolen,
+        },
+    };
+    Op::ChangeCard { org, card, event }
+}
+
+/// A purchase with one of the organization's cards (now and then another organization's, which
+/// must be refused), of an everyday amount, sometimes beyond what the pod holds or the schema's
+/// bound.
+fn purchase(rng: &mut StdRng, model: &Model, org: usize, normal: &[usize]) -> Op {
+    let amount = match rng.random_range(0..100) {
+        0 => Cents::new(rng.random_range(CARD_AMOUNT_MAX.get() + 1..=i64::MAX)),
+        1..3 => CARD_AMOUNT_MAX,
+        3..50 => Cents::new(rng.random_range(1..=5_000)),
+        _ => amount(rng, 500_000),
+    };
+    if chance(rng, 0.03) {
+        let other = *pick(rng, normal).expect("organizations");
+        if other != org && !model.orgs[other].cards.is_empty() {
+            let card = rng.random_range(0..model.orgs[other].cards.len());
+            return Op::Purchase { org, owner: other, card, amount };
+        }
+    }
+    let cards = &model.orgs[org].cards;
+    if cards.is_empty() {
+        return issue_card(rng, model, org);
+    }
+    Op::Purchase { org, owner: org, card: rng.random_range(0..cards.len()), amount }
+}
+
+/// A refund of one of a card's purchases: all that is left, part of it, or more than is left.
+fn refund(rng: &mut StdRng, model: &Model, org: usize, normal: &[usize]) -> Op {
+    let cards = &model.orgs[org].cards;
+    if cards.is_empty() {
+        return purchase(rng, model, org, normal);
+    }
+    let amount = match rng.random_range(0..100) {
+        0..40 => None,
+        40..85 => Some(Cents::new(rng.random_range(1..=5_000))),
+        85..99 => Some(amount(rng, 2_000_000)),
+        _ => Some(Cents::new(rng.random_range(CARD_AMOUNT_MAX.get() + 1..=i64::MAX))),
+    };
+    Op::Refund {
+        org,
+        card: rng.random_range(0..cards.len()),
+        pick: rng.random_range(0..16),
+        amount,
+        stray: chance(rng, 0.05),
     }
 }
 

@@ -3,6 +3,10 @@
 //! say about itself (which rule definition was in force when, which organizations were made
 //! hostile on purpose, which pods only a `TOP_UP` rule may fill).
 //!
+//! Cards are modelled by their pod and status (purchases and refunds are read back from the
+//! database when an operation needs one, so they can run concurrently without touching the
+//! model).
+//!
 //! The model is updated only from outcomes: a use case that committed changes it, a refusal or
 //! a dropped transaction does not. Entities get short labels (`o2`, `o2.a5`, `o2.r3`) so the
 //! operation log reads the same from one run of a seed to the next, while the ids the
@@ -11,7 +15,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Utc};
-use sequence_core::ids::{AccountId, OrgId, RuleId, TransferId};
+use sequence_core::cards::CardStatus;
+use sequence_core::ids::{AccountId, CardId, OrgId, RuleId, TransferId};
 use sequence_core::ledger::AccountKind;
 use sequence_core::money::Cents;
 use sequence_core::rules::{RuleDraft, Schedule, TransferCap, TriggerKind};
@@ -59,6 +64,8 @@ pub struct OrgModel {
     pub rules: Vec<RuleModel>,
     /// Pods that only a `TOP_UP` rule sends to.
     pub probes: Vec<Probe>,
+    /// Its debit cards, in issue order (label `o<i>.c<index>`).
+    pub cards: Vec<CardModel>,
     /// The caps of each rule definition ever stored, by the definition's nickname (unique per
     /// organization: `r<rule>v<version>`, which executions record as their `rule_name`): for each
     /// (step, group), the group's limit.
@@ -79,6 +86,17 @@ pub struct AccountModel {
     pub deleted: bool,
     /// A `TOP_UP` probe pod: nothing but its probe rule sends to it, and it sends nothing.
     pub probe: bool,
+}
+
+/// One debit card.
+pub struct CardModel {
+    /// Its id.
+    pub id: CardId,
+    /// The pod it spends from.
+    pub pod: AccountId,
+    /// Its status, as committed status changes left it (the checker compares it with the
+    /// database before every purchase it predicts).
+    pub status: CardStatus,
 }
 
 /// One rule.
@@ -149,6 +167,7 @@ impl OrgModel {
             accounts: Vec::new(),
             rules: Vec::new(),
             probes: Vec::new(),
+            cards: Vec::new(),
             caps_by_nickname: BTreeMap::new(),
             caps_checked_at: None,
             versions: 0,

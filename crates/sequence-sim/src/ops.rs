@@ -8,6 +8,7 @@ use std::fmt;
 
 use chrono::TimeDelta;
 use sequence_app::ledger::ExternalAccount;
+use sequence_core::cards::{CardEvent, CardType};
 use sequence_core::ids::AccountId;
 use sequence_core::ledger::{AccountKind, TransferOrigin};
 use sequence_core::money::Cents;
@@ -123,6 +124,20 @@ pub enum Op {
     },
     /// A new organization with broken data.
     Hostile { kind: HostileKind },
+    /// `cards::issue` on `account` (mostly a live pod; now and then an income source, an
+    /// external account or a deleted pod, which must be refused).
+    IssueCard { org: usize, account: AccountRef, card_type: CardType },
+    /// `cards::change_status` of the organization's `card`-th card.
+    ChangeCard { org: usize, card: usize, event: CardEvent },
+    /// `cards::purchase` with the `card`-th card of `owner` (another organization's when it is
+    /// not `org`: must be refused).
+    Purchase { org: usize, owner: usize, card: usize, amount: Cents },
+    /// `cards::refund` of the `pick`-th purchase of the `card`-th card (`None`: everything left
+    /// of it), or of a refund's id or a purchase of another card when `stray` (both refused).
+    Refund { org: usize, card: usize, pick: u32, amount: Option<Cents>, stray: bool },
+    /// `n` purchases of `amount` with one card at once (each its own transaction, half through
+    /// each replica): together they never spend more than the pod had available.
+    ParallelPurchases { org: usize, card: usize, n: u32, amount: Cents },
 }
 
 impl Op {
@@ -144,7 +159,12 @@ impl Op {
             | Op::Trigger { org, .. }
             | Op::ParallelTriggers { org, .. }
             | Op::AdvanceClock { org, .. }
-            | Op::TopUpProbe { org, .. } => Some(*org),
+            | Op::TopUpProbe { org, .. }
+            | Op::IssueCard { org, .. }
+            | Op::ChangeCard { org, .. }
+            | Op::Purchase { org, .. }
+            | Op::Refund { org, .. }
+            | Op::ParallelPurchases { org, .. } => Some(*org),
             Op::Crash { inner } | Op::Transient { inner, .. } => inner.org(),
             Op::CreateOrg
             | Op::MoveClock { .. }
@@ -182,6 +202,11 @@ impl Op {
             Op::Transient { .. } => "transient_collision",
             Op::TopUpProbe { .. } => "top_up_probe",
             Op::Hostile { .. } => "hostile_org",
+            Op::IssueCard { .. } => "issue_card",
+            Op::ChangeCard { .. } => "change_card",
+            Op::Purchase { .. } => "card_purchase",
+            Op::Refund { .. } => "card_refund",
+            Op::ParallelPurchases { .. } => "parallel_purchases",
         }
     }
 }
@@ -308,6 +333,33 @@ impl fmt::Display for Op {
                 if *on_funds { "ON_FUNDS_TRANSFERRED deposits:" } else { "MANUAL triggers:" }
             ),
             Op::Hostile { kind } => write!(f, "create a hostile organization ({kind:?})"),
+            Op::IssueCard { org, account, card_type } => {
+                write!(f, "{}: issue a {card_type} card on {account}", org_label(*org))
+            }
+            Op::ChangeCard { org, card, event } => {
+                write!(f, "{}: card c{card} {}", org_label(*org), event.verb())
+            }
+            Op::Purchase { org, owner, card, amount } => write!(
+                f,
+                "{}: purchase {} with card {}c{card}{}",
+                org_label(*org),
+                amount.get(),
+                if owner == org { String::new() } else { format!("o{owner}.") },
+                if owner == org { "" } else { " [another organization's card]" }
+            ),
+            Op::Refund { org, card, pick, amount, stray } => write!(
+                f,
+                "{}: refund {:?} of purchase #{pick} of card c{card}{}",
+                org_label(*org),
+                amount.map(Cents::get),
+                if *stray { " [a refund's id or another card's purchase]" } else { "" }
+            ),
+            Op::ParallelPurchases { org, card, n, amount } => write!(
+                f,
+                "{}: {n} parallel purchases of {} with card c{card}",
+                org_label(*org),
+                amount.get()
+            ),
         }
     }
 }

@@ -20,14 +20,18 @@ use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use futures::FutureExt;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+use sequence_app::cards::{NewCard, Purchase, Refund};
 use sequence_app::ledger::{Deposit, ExternalAccount};
 use sequence_app::rules::Trigger;
 use sequence_app::transfers::TransferRequest;
 use sequence_app::worker::Pass;
-use sequence_app::{App, AppError, accounts, at_stored_precision, ledger, rules, sandbox};
+use sequence_app::{
+    App, AppError, Resource, accounts, at_stored_precision, ledger, rules, sandbox,
+};
 use sequence_app::{transfers, unit_of_work, worker};
+use sequence_core::cards::{CardEvent, CardStatus, PurchaseDecline, card_transition, check_amount};
 use sequence_core::clock::{CLOCK_OFFSET_SECONDS_MAX, Clock};
-use sequence_core::ids::{AccountId, OrgId, TransferId};
+use sequence_core::ids::{AccountId, CardId, OrgId, TransferId};
 use sequence_core::ledger::{AccountKind, ExternalAccountType, TransferEvent, TransferOrigin};
 use sequence_core::money::Cents;
 use sequence_core::rules::{
@@ -41,7 +45,9 @@ use sqlx::Row;
 use crate::check::{Checker, Processed, invariant};
 use crate::clock::SimClock;
 use crate::db::SimDatabase;
-use crate::model::{AccountModel, Hostility, Model, OrgModel, Probe, RuleModel, Window, caps_of};
+use crate::model::{
+    AccountModel, CardModel, Hostility, Model, OrgModel, Probe, RuleModel, Window, caps_of,
+};
 use crate::ops::{AccountRef, HostileKind, Op};
 use crate::{Config, Report, Tally, Violation, generate, last_panic};
 
@@ -69,6 +75,8 @@ struct Effects {
     processed: Vec<Processed>,
     /// Rules may have run (so caps may have been used).
     rules_ran: bool,
+    /// Cards may have changed (so the card audits run).
+    cards_ran: bool,
 }
 
 /// Whether `op` can make rule transfers (a rule run): triggers, deposits (`ON_FUNDS_TRANSFERRED`),
@@ -88,6 +96,11 @@ fn may_run_rules(op: &Op) -> bool {
         Op::CreateOrg
         | Op::OpenAccount { .. }
         | Op::LinkExternal { .. }
+        | Op::IssueCard { .. }
+        | Op::ChangeCard { .. }
+        | Op::Purchase { .. }
+        | Op::Refund { .. }
+        | Op::ParallelPurchases { .. }
         | Op::Transfer { .. }
         | Op::SetThreshold { .. }
         | Op::Decide { .. }
@@ -100,6 +113,64 @@ fn may_run_rules(op: &Op) -> bool {
         | Op::MoveClock { .. }
         | Op::Crash { .. } => false,
     }
+}
+
+/// Whether `op` can issue, change or use a card.
+fn may_touch_cards(op: &Op) -> bool {
+    match op {
+        Op::IssueCard { .. }
+        | Op::ChangeCard { .. }
+        | Op::Purchase { .. }
+        | Op::Refund { .. }
+        | Op::ParallelPurchases { .. } => true,
+        Op::Concurrent { ops, .. } => ops.iter().any(may_touch_cards),
+        Op::Crash { inner } | Op::Transient { inner, .. } => may_touch_cards(inner),
+        _ => false,
+    }
+}
+
+/// What the model predicts a purchase or refund answers (made from the database read just before
+/// it, with nothing else running).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Expect {
+    /// It happens.
+    Accept,
+    /// The amount is outside the schema's bounds.
+    Invalid,
+    /// The card's pod was deleted.
+    PodDeleted,
+    /// The refund names no purchase of the card.
+    NoPurchase,
+    /// The card is not active.
+    NotActive,
+    /// The pod's available balance is short.
+    Short,
+    /// The refund exceeds what is left of the purchase.
+    Exceeds,
+}
+
+impl Expect {
+    /// Whether `answer` is what this predicts.
+    fn matches<T>(self, answer: &Answer<T>) -> bool {
+        use AppError::{NotFound, PurchaseDeclined, RefundExceedsPurchase};
+        matches!(
+            (self, answer),
+            (Expect::Accept, Ok(_))
+                | (Expect::Invalid, Err(AppError::Invalid(_)))
+                | (Expect::PodDeleted, Err(NotFound { resource: Resource::Account, .. }))
+                | (Expect::NoPurchase, Err(NotFound { resource: Resource::CardPurchase, .. }))
+                | (Expect::NotActive, Err(PurchaseDeclined(PurchaseDecline::CardNotActive { .. })))
+                | (Expect::Short, Err(PurchaseDeclined(PurchaseDecline::InsufficientFunds { .. })))
+                | (Expect::Exceeds, Err(RefundExceedsPurchase(_)))
+        )
+    }
+}
+
+/// What the checker reads about a card before using it: its status, and its pod's available
+/// balance (`None`: the pod is deleted).
+struct CardState {
+    status: CardStatus,
+    available: Option<i64>,
 }
 
 impl Effects {
@@ -124,6 +195,8 @@ type AccountRow = (String, i64, i64, Option<i64>);
 struct Digest {
     transfers_by_status: BTreeMap<String, i64>,
     entries: i64,
+    card_transactions: i64,
+    cards: Vec<(String, String)>,
     executions: i64,
     rules: Vec<RuleRow>,
     accounts: Vec<AccountRow>,
@@ -273,6 +346,7 @@ impl Runner {
         let started = Instant::now();
         let mut effects = self.execute(op, Mode::Normal).await?;
         effects.rules_ran = may_run_rules(op);
+        effects.cards_ran = may_touch_cards(op);
         let executed = Instant::now();
         self.check(&effects, full).await?;
         self.time(op.kind(), executed - started);
@@ -305,6 +379,7 @@ impl Runner {
                     org,
                     processed,
                     effects.rules_ran,
+                    effects.cards_ran,
                     full,
                 )
                 .await?;
@@ -433,9 +508,23 @@ impl Runner {
                 Op::Deposit { .. }
                 | Op::Transfer { .. }
                 | Op::Decide { .. }
-                | Op::Trigger { .. } => {
-                    let outcome = self.shared(op, mode).await?;
+                | Op::Trigger { .. }
+                | Op::Purchase { .. }
+                | Op::Refund { .. } => {
+                    let outcome = self.shared(op, mode, true).await?;
                     Ok(Effects::org(op.org(), outcome))
+                }
+                Op::IssueCard { org, account, card_type } => {
+                    let outcome = self.issue_card(*org, account, *card_type, mode).await?;
+                    Ok(Effects::org(Some(*org), outcome))
+                }
+                Op::ChangeCard { org, card, event } => {
+                    let outcome = self.change_card(*org, *card, *event, mode).await?;
+                    Ok(Effects::org(Some(*org), outcome))
+                }
+                Op::ParallelPurchases { org, card, n, amount } => {
+                    let outcome = self.parallel_purchases(*org, *card, *n, *amount).await?;
+                    Ok(Effects::org(Some(*org), outcome))
                 }
                 Op::SetThreshold { org, threshold } => {
                     let org_id = self.org_id(*org);
@@ -581,8 +670,9 @@ impl Runner {
     }
 
     /// The operations that only need `&self` (they leave the model as it is), so several can run
-    /// at once.
-    async fn shared(&self, op: &Op, mode: Mode) -> Step<String> {
+    /// at once. `exclusive`: nothing else runs meanwhile, so the outcome of a purchase or a refund
+    /// is predicted from the database read just before it, and must match.
+    async fn shared(&self, op: &Op, mode: Mode, exclusive: bool) -> Step<String> {
         let app = &self.a;
         match op {
             Op::Deposit { org, account, amount, origin, foreign } => {
@@ -689,8 +779,375 @@ impl Runner {
                     Err(refused) => refused,
                 })
             }
+            Op::Purchase { org, owner, card, amount } => {
+                let Some(card_model) = self.model.orgs[*owner].cards.get(*card) else {
+                    return Ok("no such card".to_owned());
+                };
+                let foreign = owner != org;
+                let expected = if exclusive && !foreign {
+                    let state = self.card_state(card_model).await?;
+                    Some(if check_amount(*amount).is_err() {
+                        Expect::Invalid
+                    } else {
+                        match state.available {
+                            None => Expect::PodDeleted,
+                            Some(_) if state.status != CardStatus::Active => Expect::NotActive,
+                            Some(available) if available < amount.get() => Expect::Short,
+                            Some(_) => Expect::Accept,
+                        }
+                    })
+                } else {
+                    None
+                };
+                let (org_id, card_id) = (self.org_id(*org), card_model.id.clone());
+                let purchase = Purchase {
+                    amount: *amount,
+                    merchant_name: "Simulated merchant".to_owned(),
+                    description: None,
+                };
+                let answer = self
+                    .call(app, mode, "card purchase", |mut tx| {
+                        let (org_id, card_id, purchase) =
+                            (org_id.clone(), card_id.clone(), purchase.clone());
+                        async move {
+                            let r = sequence_app::cards::purchase(
+                                app,
+                                &mut tx,
+                                &org_id,
+                                card_id.as_str(),
+                                purchase,
+                            )
+                            .await;
+                            (tx, r)
+                        }
+                    })
+                    .await?;
+                if let Some(expected) = expected
+                    && !expected.matches(&answer)
+                {
+                    return Err(Violation::new(
+                        invariant::CARD_AUTHORIZATION,
+                        format!(
+                            "o{org}: purchase of {} with card c{card} ({card_id}): expected \
+                             {expected:?}, got {:?}",
+                            amount.get(),
+                            answer.as_ref().map(|t| &t.id)
+                        ),
+                    ));
+                }
+                Ok(match self.judge(op.kind(), "card purchase", answer, foreign)? {
+                    Ok(made) => format!("ok {}", made.id),
+                    Err(refused) => refused,
+                })
+            }
+            Op::Refund { org, card, pick, amount, stray } => {
+                let Some(card_model) = self.model.orgs[*org].cards.get(*card) else {
+                    return Ok("no such card".to_owned());
+                };
+                let org_id = self.org_id(*org);
+                let (purchases, strays) = {
+                    let mut conn = self.reader().await?;
+                    card_purchases(&mut conn, &org_id, &card_model.id).await?
+                };
+                let (purchase_id, left) = if *stray {
+                    match strays.get(*pick as usize % strays.len().max(1)) {
+                        Some(id) => (id.clone(), None),
+                        None => return Ok("nothing stray to refund".to_owned()),
+                    }
+                } else {
+                    match purchases.get(*pick as usize % purchases.len().max(1)) {
+                        Some((id, left)) => (id.clone(), Some(*left)),
+                        None => return Ok("no purchase to refund".to_owned()),
+                    }
+                };
+                let expected = if exclusive {
+                    let state = self.card_state(card_model).await?;
+                    let invalid = amount.is_some_and(|a| check_amount(a).is_err());
+                    Some(match (invalid, state.available, left) {
+                        (true, _, _) => Expect::Invalid,
+                        (_, None, _) => Expect::PodDeleted,
+                        (_, _, None) => Expect::NoPurchase,
+                        (_, _, Some(left)) => {
+                            let requested = amount.map_or(left, Cents::get);
+                            if requested > 0 && requested <= left {
+                                Expect::Accept
+                            } else {
+                                Expect::Exceeds
+                            }
+                        }
+                    })
+                } else {
+                    None
+                };
+                let card_id = card_model.id.clone();
+                let refund =
+                    Refund { purchase_id: purchase_id.clone(), amount: *amount, description: None };
+                let answer = self
+                    .call(app, mode, "card refund", |mut tx| {
+                        let (org_id, card_id, refund) =
+                            (org_id.clone(), card_id.clone(), refund.clone());
+                        async move {
+                            let r = sequence_app::cards::refund(
+                                app,
+                                &mut tx,
+                                &org_id,
+                                card_id.as_str(),
+                                refund,
+                            )
+                            .await;
+                            (tx, r)
+                        }
+                    })
+                    .await?;
+                if let Some(expected) = expected
+                    && !expected.matches(&answer)
+                {
+                    return Err(Violation::new(
+                        invariant::REFUNDS,
+                        format!(
+                            "o{org}: refund {:?} of {purchase_id} (left {left:?}) with card \
+                             c{card}: expected {expected:?}, got {:?}",
+                            amount.map(Cents::get),
+                            answer.as_ref().map(|t| (&t.id, t.amount.get()))
+                        ),
+                    ));
+                }
+                Ok(match self.judge(op.kind(), "card refund", answer, false)? {
+                    Ok(made) => format!("ok {} of {}", made.amount.get(), purchase_id),
+                    Err(refused) => refused,
+                })
+            }
             other => unreachable!("not a shared operation: {other}"),
         }
+    }
+
+    /// A card's status as stored (which must be the model's) and its pod's available balance.
+    async fn card_state(&self, card: &CardModel) -> Step<CardState> {
+        let mut conn = self.reader().await?;
+        let unreadable = |e: sqlx::Error| {
+            Violation::new(invariant::READABLE, format!("reading card {}: {e}", card.id))
+        };
+        let row = sqlx::query(
+            "SELECT c.status, a.balance_cents - a.reserved_cents, a.deleted_at_ms FROM cards c \
+             JOIN accounts a ON a.id = c.account_id WHERE c.id = $1",
+        )
+        .bind(card.id.as_str())
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(unreadable)?;
+        let status: String = row.try_get(0).map_err(unreadable)?;
+        let available: i64 = row.try_get(1).map_err(unreadable)?;
+        let deleted: Option<i64> = row.try_get(2).map_err(unreadable)?;
+        if status != card.status.as_str() {
+            return Err(Violation::new(
+                invariant::CARD_STATUS,
+                format!(
+                    "card {} is stored {status}, but its changes left it {}",
+                    card.id, card.status
+                ),
+            ));
+        }
+        Ok(CardState { status: card.status, available: deleted.is_none().then_some(available) })
+    }
+
+    async fn issue_card(
+        &mut self,
+        org: usize,
+        account: &AccountRef,
+        card_type: sequence_core::cards::CardType,
+        mode: Mode,
+    ) -> Step<String> {
+        let org_id = self.org_id(org);
+        let app = &self.a;
+        let new = NewCard { account_id: account.id.to_string(), card_type, holder_name: None };
+        let answer = self
+            .call(app, mode, "issue card", |mut tx| {
+                let (org_id, new) = (org_id.clone(), new.clone());
+                async move {
+                    let r = sequence_app::cards::issue(app, &mut tx, &org_id, new).await;
+                    (tx, r)
+                }
+            })
+            .await?;
+        let a = self.model.orgs[org].accounts.iter().find(|a| a.id == account.id);
+        let issuable = a.is_some_and(|a| !a.deleted && a.kind == AccountKind::Pod);
+        if answer.is_ok() != issuable {
+            return Err(Violation::new(
+                invariant::CARD_STATUS,
+                format!(
+                    "o{org}: issuing a card on {account} answered {:?}",
+                    answer.as_ref().map(|c| &c.id)
+                ),
+            ));
+        }
+        Ok(match self.judge("issue_card", "issue card", answer, false)? {
+            Ok(record) if mode != Mode::Crash => {
+                if record.status != card_type.initial_status() {
+                    return Err(Violation::new(
+                        invariant::CARD_STATUS,
+                        format!("a new {card_type} card is {}", record.status),
+                    ));
+                }
+                let o = &mut self.model.orgs[org];
+                o.cards.push(CardModel {
+                    id: record.id.clone(),
+                    pod: account.id.clone(),
+                    status: record.status,
+                });
+                format!("ok {}.c{} {}", o.label, o.cards.len() - 1, record.status)
+            }
+            Ok(_) => "ok".to_owned(),
+            Err(refused) => refused,
+        })
+    }
+
+    async fn change_card(
+        &mut self,
+        org: usize,
+        card: usize,
+        event: CardEvent,
+        mode: Mode,
+    ) -> Step<String> {
+        let Some(card_model) = self.model.orgs[org].cards.get(card) else {
+            return Ok("no such card".to_owned());
+        };
+        let (card_id, before) = (card_model.id.clone(), card_model.status);
+        let expected = card_transition(&card_id, before, event).ok();
+        let org_id = self.org_id(org);
+        let app = &self.a;
+        let answer = self
+            .call(app, mode, "change card", |mut tx| {
+                let (org_id, card_id) = (org_id.clone(), card_id.clone());
+                async move {
+                    let r = sequence_app::cards::change_status(
+                        app,
+                        &mut tx,
+                        &org_id,
+                        card_id.as_str(),
+                        event,
+                    )
+                    .await;
+                    (tx, r)
+                }
+            })
+            .await?;
+        let got = answer.as_ref().ok().map(|c| c.status);
+        let refused_as_documented = got.is_none() && matches!(answer, Err(AppError::CardStatus(_)));
+        if got != expected || (got.is_none() && !refused_as_documented) {
+            return Err(Violation::new(
+                invariant::CARD_STATUS,
+                format!(
+                    "o{org}: card c{card} {before} {}: expected {expected:?}, got {:?}",
+                    event.verb(),
+                    answer.as_ref().map(|c| c.status)
+                ),
+            ));
+        }
+        Ok(match self.judge("change_card", "change card", answer, false)? {
+            Ok(record) => {
+                if mode != Mode::Crash {
+                    self.model.orgs[org].cards[card].status = record.status;
+                }
+                format!("ok {before} -> {}", record.status)
+            }
+            Err(refused) => refused,
+        })
+    }
+
+    /// `n` purchases with one card at once (see [`Op::ParallelPurchases`]).
+    async fn parallel_purchases(
+        &self,
+        org: usize,
+        card: usize,
+        n: u32,
+        amount: Cents,
+    ) -> Step<String> {
+        let Some(card_model) = self.model.orgs[org].cards.get(card) else {
+            return Ok("no such card".to_owned());
+        };
+        let state = self.card_state(card_model).await?;
+        let org_id = self.org_id(org);
+        let card_id: CardId = card_model.id.clone();
+        let handles: Vec<_> = (0..n)
+            .map(|i| {
+                let app = if i % 2 == 0 { self.a.clone() } else { self.b.clone() };
+                let (org_id, card_id) = (org_id.clone(), card_id.clone());
+                let timeout = self.timeout;
+                tokio::spawn(async move {
+                    let purchase = Purchase {
+                        amount,
+                        merchant_name: "Racing merchant".to_owned(),
+                        description: None,
+                    };
+                    let run = unit_of_work::run(&app.store, |mut tx| {
+                        let (app, org_id, card_id, purchase) =
+                            (&app, org_id.clone(), card_id.clone(), purchase.clone());
+                        async move {
+                            let r = sequence_app::cards::purchase(
+                                app,
+                                &mut tx,
+                                &org_id,
+                                card_id.as_str(),
+                                purchase,
+                            )
+                            .await;
+                            (tx, r)
+                        }
+                    });
+                    tokio::time::timeout(timeout, AssertUnwindSafe(run).catch_unwind()).await
+                })
+            })
+            .collect();
+        let mut accepted: i64 = 0;
+        for handle in handles {
+            let answer = match handle.await {
+                Err(join) => {
+                    return Err(Violation::new(
+                        invariant::NO_INTERNAL,
+                        format!("a purchase task failed: {join}"),
+                    ));
+                }
+                Ok(Err(_)) => {
+                    return Err(Violation::new(
+                        invariant::IN_TIME,
+                        format!("a parallel purchase did not finish within {:?}", self.timeout),
+                    ));
+                }
+                Ok(Ok(Err(_))) => {
+                    return Err(Violation::new(
+                        invariant::NO_INTERNAL,
+                        format!(
+                            "a parallel purchase panicked: {}",
+                            last_panic().unwrap_or_default()
+                        ),
+                    ));
+                }
+                Ok(Ok(Ok(answer))) => answer,
+            };
+            if self.judge("parallel_purchases", "parallel purchase", answer, false)?.is_ok() {
+                accepted += 1;
+            }
+        }
+        // Together they spent at most what was available, and as many as fit.
+        let fit = match state.available {
+            Some(available) if state.status == CardStatus::Active => {
+                (available / amount.get()).min(i64::from(n))
+            }
+            _ => 0,
+        };
+        if accepted != fit {
+            return Err(Violation::new(
+                invariant::CARD_AUTHORIZATION,
+                format!(
+                    "o{org}: {n} parallel purchases of {} with card c{card} ({}, pod available \
+                     {:?}): {accepted} accepted, {fit} fit",
+                    amount.get(),
+                    state.status,
+                    state.available
+                ),
+            ));
+        }
+        Ok(format!("{accepted} of {n} accepted"))
     }
 
     async fn create_org(&mut self, mode: Mode) -> Step<(Option<usize>, String)> {
@@ -1272,7 +1729,7 @@ impl Runner {
         let this = &*self;
         let mut futures: Vec<Pin<Box<dyn Future<Output = Step<String>> + '_>>> = Vec::new();
         for op in ops {
-            futures.push(Box::pin(this.shared(op, Mode::Normal)));
+            futures.push(Box::pin(this.shared(op, Mode::Normal, false)));
         }
         for i in 0..ticks {
             futures.push(Box::pin(async move {
@@ -1308,6 +1765,18 @@ impl Runner {
         let ok = outcome.starts_with("ok");
         let (what, expected, actual) = match op {
             Op::Deposit { .. } if ok => ("ledger entries", before.entries + 2, after.entries),
+            Op::Purchase { .. } | Op::Refund { .. } if ok => {
+                if after.entries != before.entries + 2 {
+                    return Err(Violation::new(
+                        invariant::ONCE,
+                        format!("{op}: entries went from {} to {}", before.entries, after.entries),
+                    ));
+                }
+                ("card transactions", before.card_transactions + 1, after.card_transactions)
+            }
+            Op::IssueCard { .. } if ok => {
+                ("cards", before.cards.len() as i64 + 1, after.cards.len() as i64)
+            }
             Op::Transfer { .. } if ok => ("transfers", before.transfers() + 1, after.transfers()),
             Op::Trigger { .. } if ok => ("executions", before.executions + 1, after.executions),
             Op::CreateRule { .. } if ok => {
@@ -1361,7 +1830,7 @@ impl Runner {
             foreign: false,
         };
         // Funded before the rule exists, so funding does not trigger it.
-        let funded = self.shared(&deposit(funds), Mode::Normal).await?;
+        let funded = self.shared(&deposit(funds), Mode::Normal, true).await?;
         let index = self.model.orgs[org].rules.len();
         let draft = RuleDraft {
             nickname: format!("r{index}v{}", self.model.orgs[org].versions + 1),
@@ -1397,13 +1866,17 @@ impl Runner {
         let mut outcomes = vec![format!("funded {funded}, rule {created}, {enabled}")];
         for _ in 0..sequential {
             let op = if on_funds { &small_deposit } else { &trigger_op };
-            outcomes.push(self.shared(op, Mode::Normal).await?);
+            outcomes.push(self.shared(op, Mode::Normal, true).await?);
         }
         if parallel > 0 {
             let this = &*self;
             let runs: Vec<_> = (0..parallel)
                 .map(|_| {
-                    this.shared(if on_funds { &small_deposit } else { &trigger_op }, Mode::Normal)
+                    this.shared(
+                        if on_funds { &small_deposit } else { &trigger_op },
+                        Mode::Normal,
+                        false,
+                    )
                 })
                 .collect();
             for result in futures::future::join_all(runs).await {
@@ -1432,6 +1905,7 @@ impl Runner {
                     foreign: false,
                 },
                 Mode::Normal,
+                true,
             )
             .await?;
         let org_id = self.org_id(org);
@@ -1594,6 +2068,38 @@ async fn still_due(
     Ok(due > 0)
 }
 
+/// A card's purchases as `(id, amount left to refund)`, oldest first, and the ids a refund of it
+/// must refuse: its refunds, and purchases of the organization's other cards.
+async fn card_purchases(
+    conn: &mut AnyConnection,
+    org: &OrgId,
+    card: &CardId,
+) -> Step<(Vec<(String, i64)>, Vec<String>)> {
+    let unreadable =
+        |e: sqlx::Error| Violation::new(invariant::READABLE, format!("purchases: {e}"));
+    let rows = sqlx::query(
+        "SELECT id, card_id, direction, amount_cents - COALESCE(refunded_cents, 0) FROM card_transactions \
+         WHERE org_id = $1 ORDER BY created_at_ms, id LIMIT 200",
+    )
+    .bind(org.as_str())
+    .fetch_all(&mut *conn)
+    .await
+    .map_err(unreadable)?;
+    let (mut purchases, mut strays) = (Vec::new(), Vec::new());
+    for row in &rows {
+        let id: String = row.try_get(0).map_err(unreadable)?;
+        let of: String = row.try_get(1).map_err(unreadable)?;
+        let direction: String = row.try_get(2).map_err(unreadable)?;
+        let left: i64 = row.try_get(3).map_err(unreadable)?;
+        if of == card.as_str() && direction == "debit" {
+            purchases.push((id, left));
+        } else {
+            strays.push(id);
+        }
+    }
+    Ok((purchases, strays))
+}
+
 async fn digest(conn: &mut AnyConnection, org: &OrgId) -> Step<Digest> {
     let unreadable = |e: sqlx::Error| Violation::new(invariant::READABLE, format!("digest: {e}"));
     let org = org.as_str();
@@ -1614,6 +2120,17 @@ async fn digest(conn: &mut AnyConnection, org: &OrgId) -> Step<Digest> {
     };
     let entries = count(conn, "SELECT COUNT(*) FROM entries WHERE org_id = $1").await?;
     let executions = count(conn, "SELECT COUNT(*) FROM rule_executions WHERE org_id = $1").await?;
+    let card_transactions =
+        count(conn, "SELECT COUNT(*) FROM card_transactions WHERE org_id = $1").await?;
+    let mut cards = Vec::new();
+    for row in sqlx::query("SELECT id, status FROM cards WHERE org_id = $1 ORDER BY id")
+        .bind(org)
+        .fetch_all(&mut *conn)
+        .await
+        .map_err(unreadable)?
+    {
+        cards.push((row.try_get(0).map_err(unreadable)?, row.try_get(1).map_err(unreadable)?));
+    }
     let mut rules = Vec::new();
     for row in sqlx::query(
         "SELECT id, status, next_run_at_ms, deleted_at_ms, updated_at_ms FROM rules WHERE org_id = $1 ORDER BY id",
@@ -1657,6 +2174,8 @@ async fn digest(conn: &mut AnyConnection, org: &OrgId) -> Step<Digest> {
     Ok(Digest {
         transfers_by_status,
         entries,
+        card_transactions,
+        cards,
         executions,
         rules,
         accounts,

@@ -1,9 +1,10 @@
-//! The money-moving statements: reservations and postings. Every one is a single conditional
-//! statement whose effect is checked, so concurrent transactions (or replicas) can never
-//! overdraw an account or apply a posting twice; database CHECKs back each invariant again.
+//! The money-moving statements: reservations and postings (of completed transfers and of card
+//! transactions alike). Every one is a single conditional statement whose effect is checked, so
+//! concurrent transactions (or replicas) can never overdraw an account or apply a posting twice;
+//! database CHECKs back each invariant again.
 
 use chrono::{DateTime, Utc};
-use sequence_core::ids::{AccountId, OrgId, TransferId};
+use sequence_core::ids::{AccountId, CardTransactionId, OrgId, TransferId};
 use sequence_core::ledger::{Posting, ReportedBalances};
 use sequence_core::money::Cents;
 use sqlx::{AnyConnection, Row};
@@ -51,13 +52,23 @@ pub async fn release(
     Ok(())
 }
 
-/// Applies a completed transfer's postings: each account's balance moves by its delta (and the
-/// source's reservation, if any, is consumed), and an immutable entry records the balance before
-/// and after. Accounts are updated in id order so concurrent settlements cannot deadlock.
+/// What a set of entries belongs to: a completed transfer or a card transaction (each entry names
+/// exactly one; a CHECK backs it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Movement<'a> {
+    /// A completed transfer (or deposit).
+    Transfer(&'a TransferId),
+    /// A card purchase or refund.
+    CardTransaction(&'a CardTransactionId),
+}
+
+/// Applies a movement's postings: each account's balance moves by its delta (and the source's
+/// reservation, if any, is consumed), and an immutable entry records the balance before and
+/// after. Accounts are updated in id order so concurrent settlements cannot deadlock.
 pub async fn post(
     conn: &mut AnyConnection,
     org: &OrgId,
-    transfer: &TransferId,
+    movement: Movement<'_>,
     postings: &[Posting; 2],
     consume_reservation: Option<(&AccountId, Cents)>,
     at: DateTime<Utc>,
@@ -88,12 +99,17 @@ pub async fn post(
         let before = after
             .checked_sub(posting.amount_delta.get())
             .ok_or_else(|| StoreError::Config("balance overflow".to_owned()))?;
+        let (transfer, card_transaction) = match movement {
+            Movement::Transfer(id) => (Some(id.as_str()), None),
+            Movement::CardTransaction(id) => (None, Some(id.as_str())),
+        };
         sqlx::query(
-            "INSERT INTO entries (org_id, transfer_id, account_id, amount_cents, balance_before_cents, balance_after_cents, account_version, created_at_ms) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            "INSERT INTO entries (org_id, transfer_id, card_transaction_id, account_id, amount_cents, balance_before_cents, balance_after_cents, account_version, created_at_ms) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(org.as_str())
-        .bind(transfer.as_str())
+        .bind(transfer)
+        .bind(card_transaction)
         .bind(posting.account.as_str())
         .bind(posting.amount_delta.get())
         .bind(before)
@@ -127,11 +143,20 @@ pub async fn set_reported(
     Ok(())
 }
 
+/// What an entry belongs to, owned (see [`Movement`]).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum MovementId {
+    /// A completed transfer.
+    Transfer(TransferId),
+    /// A card purchase or refund.
+    CardTransaction(CardTransactionId),
+}
+
 /// One ledger entry, for audits and replays.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
-    /// The transfer it belongs to.
-    pub transfer: TransferId,
+    /// The transfer or card transaction it belongs to.
+    pub movement: MovementId,
     /// The account it moves.
     pub account: AccountId,
     /// Signed amount.
@@ -147,7 +172,7 @@ pub struct Entry {
 /// Every entry of the organization, in per-account version order.
 pub async fn entries(conn: &mut AnyConnection, org: &OrgId) -> StoreResult<Vec<Entry>> {
     let rows = sqlx::query(
-        "SELECT transfer_id, account_id, amount_cents, balance_before_cents, balance_after_cents, account_version \
+        "SELECT transfer_id, card_transaction_id, account_id, amount_cents, balance_before_cents, balance_after_cents, account_version \
          FROM entries WHERE org_id = $1 ORDER BY account_id, account_version",
     )
     .bind(org.as_str())
@@ -155,13 +180,25 @@ pub async fn entries(conn: &mut AnyConnection, org: &OrgId) -> StoreResult<Vec<E
     .await?;
     rows.iter()
         .map(|r| {
+            let movement =
+                match (r.try_get::<Option<String>, _>(0)?, r.try_get::<Option<String>, _>(1)?) {
+                    (Some(transfer), None) => MovementId::Transfer(TransferId::from_raw(transfer)),
+                    (None, Some(card)) => {
+                        MovementId::CardTransaction(CardTransactionId::from_raw(card))
+                    }
+                    other => {
+                        return Err(StoreError::Config(format!(
+                            "corrupt entry: transfer and card transaction {other:?}"
+                        )));
+                    }
+                };
             Ok(Entry {
-                transfer: TransferId::from_raw(r.try_get::<String, _>(0)?),
-                account: AccountId::from_raw(r.try_get::<String, _>(1)?),
-                amount: Cents::new(r.try_get(2)?),
-                balance_before: Cents::new(r.try_get(3)?),
-                balance_after: Cents::new(r.try_get(4)?),
-                account_version: r.try_get(5)?,
+                movement,
+                account: AccountId::from_raw(r.try_get::<String, _>(2)?),
+                amount: Cents::new(r.try_get(3)?),
+                balance_before: Cents::new(r.try_get(4)?),
+                balance_after: Cents::new(r.try_get(5)?),
+                account_version: r.try_get(6)?,
             })
         })
         .collect()

@@ -15,6 +15,7 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod cards;
 mod error;
 pub mod idempotency;
 pub mod keys;

@@ -10,6 +10,7 @@ use crate::error::{CliError, Situation, from_client_error};
 
 pub mod accounts;
 pub mod audit;
+pub mod cards;
 pub mod executions;
 pub mod rules;
 pub mod sandbox;
@@ -95,6 +96,7 @@ pub async fn execute(cli: &Cli) -> Result<String, CliError> {
         Command::Transfers(command) => transfers::run(&ctx, command).await,
         Command::Rules(command) => rules::run(&ctx, command).await,
         Command::Executions(command) => executions::run(&ctx, command).await,
+        Command::Cards(command) => cards::run(&ctx, command).await,
         Command::Sandbox(command) => sandbox::run(&ctx, command).await,
         Command::Audit(command) => audit::run(&ctx, command).await,
         Command::Webhooks(command) => webhooks::run(&ctx, command).await,

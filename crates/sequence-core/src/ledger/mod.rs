@@ -9,9 +9,9 @@
 //!
 //! * **Internal accounts** ([`AccountKind::IncomeSource`], [`AccountKind::Pod`]) hold money at
 //!   Sequence. Their balances are **strictly ledger-derived**: `balance` is the sum of their
-//!   postings (postings exist only for completed transfers), and `available = balance − reserved`,
-//!   where `reserved` is the sum of the amounts of their *live* outgoing transfers that are still
-//!   in flight ([`holds_reservation`]). Nothing ever sets an internal balance directly, so
+//!   postings (postings exist only for completed transfers and card transactions), and
+//!   `available = balance − reserved`, where `reserved` is the sum of the amounts of their *live*
+//!   outgoing transfers that are still in flight ([`holds_reservation`]). Nothing ever sets an internal balance directly, so
 //!   `balance >= reserved >= 0` always holds ([`InternalBalance::from_ledger`] asserts it).
 //! * **External accounts** ([`AccountKind::External`]) live at other banks. Their
 //!   `balance_in_cents` is **informational**: what the bank reports, set when the account is
@@ -23,7 +23,8 @@
 //! * **System accounts** ([`SystemAccounts`], two per organization, never exposed by the API)
 //!   stand for the world outside Sequence so that every transfer has two sides:
 //!   `outside_world` is the counterparty of deposits (paycheck, check deposit, cashback: money
-//!   arriving with no source account), `external_clearing` the counterparty of transfers to and
+//!   arriving with no source account) and of card purchases and refunds (merchants are outside
+//!   Sequence too; see [`crate::cards`]), `external_clearing` the counterparty of transfers to and
 //!   from linked external accounts. Their balances are negative of what entered through them.
 //!
 //! **Invariant:** the postings of an organization, including those of its system accounts, sum
@@ -137,7 +138,7 @@ macro_rules! wire_enum {
     };
 }
 
-/// Also used by [`crate::webhooks`].
+/// Also used by [`crate::webhooks`] and [`crate::cards`] for their wire enums.
 pub(crate) use wire_enum;
 
 mod acceptance;

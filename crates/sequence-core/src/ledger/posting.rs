@@ -22,7 +22,8 @@ pub struct Posting {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SystemAccounts {
     /// Counterparty of money arriving from (or leaving to) the outside world with no account:
-    /// deposits. Its balance is minus everything deposited.
+    /// deposits, card purchases and card refunds. Its balance is what card purchases paid out,
+    /// less refunds and deposits.
     pub outside_world: AccountId,
     /// Counterparty of transfers to and from linked external accounts. Its balance is what was
     /// paid out to external accounts minus what was pulled in from them.

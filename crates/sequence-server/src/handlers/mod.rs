@@ -12,7 +12,8 @@
 //! The only permission checks left below the router are the ones the spec declares as such
 //! (`checked-by`): `createTransfer`'s `MANUAL_TRANSFER` pair and `max_amount` (this handler, it
 //! needs the amount), and the resources found by a lookup — a transfer's accounts
-//! (`getTransfer`) and an execution's rule (`getRuleExecution`) — in the application layer.
+//! (`getTransfer`), an execution's rule (`getRuleExecution`) and a card's pod (`getCard`,
+//! `listCardTransactions`) — in the application layer.
 
 mod accounts;
 mod audit_logs;

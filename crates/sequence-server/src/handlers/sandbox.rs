@@ -4,28 +4,37 @@
 //! router) and is only routed with `serve --sandbox`.
 //!
 //! The use cases are `sequence_app::ledger` (deposits, linked accounts, approvals),
-//! `sequence_app::sandbox` (clock, organization), `sequence_app::rules` (the switches) and
-//! `sequence_app::webhooks` (endpoints, attempts and events; handlers in [`super::webhooks`]).
+//! `sequence_app::sandbox` (clock, organization), `sequence_app::rules` (the switches),
+//! `sequence_app::webhooks` (endpoints, attempts and events; handlers in [`super::webhooks`]) and
+//! `sequence_app::cards` (the card issuer and network; the card operations delegate to the
+//! helpers in `handlers/cards.rs`).
 
 use chrono::{DateTime, Utc};
 use sequence_api::runtime::RequestContext;
 use sequence_api::server::{
-    AdvanceSandboxClockParams, AdvanceSandboxClockResponse, ApproveSandboxTransferParams,
-    ApproveSandboxTransferResponse, CreateSandboxDepositParams, CreateSandboxDepositResponse,
-    CreateSandboxExternalAccountParams, CreateSandboxExternalAccountResponse,
-    CreateSandboxWebhookEndpointParams, CreateSandboxWebhookEndpointResponse,
-    DeclineSandboxTransferParams, DeclineSandboxTransferResponse,
-    DeleteSandboxWebhookEndpointParams, DeleteSandboxWebhookEndpointResponse,
-    DisableSandboxRuleParams, DisableSandboxRuleResponse, EnableSandboxRuleParams,
-    EnableSandboxRuleResponse, GetSandboxOrganizationParams, GetSandboxOrganizationResponse,
-    GetSandboxWebhookEventParams, GetSandboxWebhookEventResponse,
-    ListSandboxWebhookDeliveriesParams, ListSandboxWebhookDeliveriesResponse,
-    ListSandboxWebhookEndpointsParams, ListSandboxWebhookEndpointsResponse, SandboxApi,
+    ActivateSandboxCardParams, ActivateSandboxCardResponse, AdvanceSandboxClockParams,
+    AdvanceSandboxClockResponse, ApproveSandboxTransferParams, ApproveSandboxTransferResponse,
+    CreateSandboxCardPurchaseParams, CreateSandboxCardPurchaseResponse,
+    CreateSandboxCardRefundParams, CreateSandboxCardRefundResponse, CreateSandboxDepositParams,
+    CreateSandboxDepositResponse, CreateSandboxExternalAccountParams,
+    CreateSandboxExternalAccountResponse, CreateSandboxWebhookEndpointParams,
+    CreateSandboxWebhookEndpointResponse, DeclineSandboxTransferParams,
+    DeclineSandboxTransferResponse, DeleteSandboxWebhookEndpointParams,
+    DeleteSandboxWebhookEndpointResponse, DisableSandboxRuleParams, DisableSandboxRuleResponse,
+    EnableSandboxRuleParams, EnableSandboxRuleResponse, FreezeSandboxCardParams,
+    FreezeSandboxCardResponse, GetSandboxOrganizationParams, GetSandboxOrganizationResponse,
+    GetSandboxWebhookEventParams, GetSandboxWebhookEventResponse, IssueSandboxCardParams,
+    IssueSandboxCardResponse, ListSandboxWebhookDeliveriesParams,
+    ListSandboxWebhookDeliveriesResponse, ListSandboxWebhookEndpointsParams,
+    ListSandboxWebhookEndpointsResponse, ReportSandboxCardLostParams,
+    ReportSandboxCardLostResponse, ReportSandboxCardStolenParams, ReportSandboxCardStolenResponse,
+    SandboxApi, UnfreezeSandboxCardParams, UnfreezeSandboxCardResponse,
     UpdateSandboxOrganizationParams, UpdateSandboxOrganizationResponse,
 };
 use sequence_api::types;
 use sequence_app::ledger::{self, Deposit, ExternalAccount, TransferView};
 use sequence_app::sandbox;
+use sequence_core::cards::CardEvent;
 use sequence_core::ledger::TransferEvent;
 use sequence_core::money::Cents;
 use sequence_store::orgs::Organization;
@@ -292,5 +301,79 @@ impl SandboxApi for Server {
         params: GetSandboxWebhookEventParams,
     ) -> GetSandboxWebhookEventResponse {
         self.sandbox_get_webhook_event(ctx, params).await
+    }
+
+    async fn issue_sandbox_card(
+        &self,
+        ctx: RequestContext<Principal>,
+        params: IssueSandboxCardParams,
+    ) -> IssueSandboxCardResponse {
+        self.sandbox_issue_card(ctx, params).await
+    }
+
+    async fn activate_sandbox_card(
+        &self,
+        ctx: RequestContext<Principal>,
+        params: ActivateSandboxCardParams,
+    ) -> ActivateSandboxCardResponse {
+        let key = params.idempotency_key.as_deref().map(String::as_str);
+        let ok = ActivateSandboxCardResponse::Ok;
+        self.sandbox_change_card(&ctx, &params.id, key, CardEvent::Activate, ok).await
+    }
+
+    async fn freeze_sandbox_card(
+        &self,
+        ctx: RequestContext<Principal>,
+        params: FreezeSandboxCardParams,
+    ) -> FreezeSandboxCardResponse {
+        let key = params.idempotency_key.as_deref().map(String::as_str);
+        let ok = FreezeSandboxCardResponse::Ok;
+        self.sandbox_change_card(&ctx, &params.id, key, CardEvent::Freeze, ok).await
+    }
+
+    async fn unfreeze_sandbox_card(
+        &self,
+        ctx: RequestContext<Principal>,
+        params: UnfreezeSandboxCardParams,
+    ) -> UnfreezeSandboxCardResponse {
+        let key = params.idempotency_key.as_deref().map(String::as_str);
+        let ok = UnfreezeSandboxCardResponse::Ok;
+        self.sandbox_change_card(&ctx, &params.id, key, CardEvent::Unfreeze, ok).await
+    }
+
+    async fn report_sandbox_card_lost(
+        &self,
+        ctx: RequestContext<Principal>,
+        params: ReportSandboxCardLostParams,
+    ) -> ReportSandboxCardLostResponse {
+        let key = params.idempotency_key.as_deref().map(String::as_str);
+        let ok = ReportSandboxCardLostResponse::Ok;
+        self.sandbox_change_card(&ctx, &params.id, key, CardEvent::ReportLost, ok).await
+    }
+
+    async fn report_sandbox_card_stolen(
+        &self,
+        ctx: RequestContext<Principal>,
+        params: ReportSandboxCardStolenParams,
+    ) -> ReportSandboxCardStolenResponse {
+        let key = params.idempotency_key.as_deref().map(String::as_str);
+        let ok = ReportSandboxCardStolenResponse::Ok;
+        self.sandbox_change_card(&ctx, &params.id, key, CardEvent::ReportStolen, ok).await
+    }
+
+    async fn create_sandbox_card_purchase(
+        &self,
+        ctx: RequestContext<Principal>,
+        params: CreateSandboxCardPurchaseParams,
+    ) -> CreateSandboxCardPurchaseResponse {
+        self.sandbox_card_purchase(ctx, params).await
+    }
+
+    async fn create_sandbox_card_refund(
+        &self,
+        ctx: RequestContext<Principal>,
+        params: CreateSandboxCardRefundParams,
+    ) -> CreateSandboxCardRefundResponse {
+        self.sandbox_card_refund(ctx, params).await
     }
 }

@@ -145,11 +145,3 @@ async fn errors_do_not_consume_an_idempotency_key() {
         app.post_idempotent("/api/v1/accounts/pods", &admin, "k", json!({"nickname": "P"})).await;
     assert_eq!(accepted.status, 201);
 }
-
-#[tokio::test]
-async fn unimplemented_operations_answer_501() {
-    let app = TestApp::new().await;
-    let (_, key) = app.org_with_admin_key().await;
-    let response = app.get("/api/v1/cards?account_id=acc_1", Some(&key)).await;
-    assert_error(&response, 501, "not_implemented");
-}

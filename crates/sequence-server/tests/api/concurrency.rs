@@ -204,7 +204,10 @@ async fn assert_ledger_agrees(
     };
     let mut by_transfer: BTreeMap<String, Vec<&sequence_store::ledger::Entry>> = BTreeMap::new();
     for entry in &entries {
-        by_transfer.entry(entry.transfer.to_string()).or_default().push(entry);
+        let sequence_store::ledger::MovementId::Transfer(transfer) = &entry.movement else {
+            panic!("no card is used here: {entry:?}");
+        };
+        by_transfer.entry(transfer.to_string()).or_default().push(entry);
     }
     // Every accepted transfer: complete ones posted exactly once (−amount at the source, +amount
     // at the destination), all others not at all.

@@ -24,7 +24,10 @@ use std::collections::BTreeSet;
 use sequence_api::runtime::OperationInfo;
 use sequence_api::server::{ErrorCode, OPERATIONS};
 use sequence_app::{AppError, Resource};
-use sequence_core::ids::AccountId;
+use sequence_core::cards::{
+    CardEvent, CardStatus, PurchaseDecline, RefundExceedsPurchase, StatusConflict,
+};
+use sequence_core::ids::{AccountId, CardId, CardTransactionId};
 use sequence_core::ledger::{AccountKind, DeletionRefused, ExternalAccountType, TransferRejection};
 use sequence_core::money::Cents;
 use sequence_core::permissions::{Denied, Scope, TransferDenied};
@@ -123,6 +126,7 @@ fn protocol_errors(spec: &Value, info: &OperationInfo) -> Vec<Cause> {
 /// What each operation's use case and handler can return, read from their code.
 fn use_case_errors(operation_id: &str) -> Vec<Cause> {
     let account = || AccountId::from_raw("acc_x");
+    let card = || CardId::from_raw("card_x");
     let conflict = || app(AppError::Conflict("a row"));
     let store_retry = || app(AppError::Store(StoreError::Retry));
     let cursor = || cause(ErrorCode::InvalidRequest, "`after` is not a cursor (handler)");
@@ -224,8 +228,66 @@ fn use_case_errors(operation_id: &str) -> Vec<Cause> {
             app(AppError::not_found(Resource::Transfer, "txr_x")),
             app(AppError::Denied(Denied::MissingScope(Scope::ReadTransfers))),
         ],
-        // Not implemented: the 501 comes from x-not-implemented above.
-        "listCards" | "getCard" | "listCardTransactions" => vec![],
+        // cards::list: the account filter.
+        "listCards" => vec![app(AppError::not_found(Resource::Account, "acc_x"))],
+        // cards::get: looked up, then its pod checked against the key.
+        "getCard" => vec![
+            app(AppError::not_found(Resource::Card, "card_x")),
+            app(AppError::Denied(Denied::MissingScope(Scope::ReadCards))),
+        ],
+        // cards::list_transactions: cards::get, the cursor, from/to.
+        "listCardTransactions" => vec![
+            app(AppError::not_found(Resource::Card, "card_x")),
+            app(AppError::Denied(Denied::MissingScope(Scope::ReadCards))),
+            cursor(),
+            bounds(),
+        ],
+        // cards::issue: the account (missing, deleted), not a pod.
+        "issueSandboxCard" => vec![
+            app(AppError::not_found(Resource::Account, "acc_x")),
+            app(AppError::CardAccountNotPod("acc_x".into())),
+        ],
+        // cards::change_status: the card, the transition, the conditional update.
+        "activateSandboxCard"
+        | "freezeSandboxCard"
+        | "unfreezeSandboxCard"
+        | "reportSandboxCardLost"
+        | "reportSandboxCardStolen" => vec![
+            app(AppError::not_found(Resource::Card, "card_x")),
+            app(AppError::CardStatus(StatusConflict {
+                card: card(),
+                status: CardStatus::Lost,
+                event: CardEvent::Freeze,
+                why: "",
+            })),
+            conflict(),
+        ],
+        // The handler bounds the amount; cards::purchase: the amount, the card, its pod, the
+        // authorization.
+        "createSandboxCardPurchase" => vec![
+            cause(ErrorCode::InvalidRequest, "amount_in_cents is too large (handler)"),
+            app(AppError::Invalid("amount_in_cents".into())),
+            app(AppError::not_found(Resource::Card, "card_x")),
+            app(AppError::not_found(Resource::Account, "acc_x")),
+            app(AppError::PurchaseDeclined(PurchaseDecline::CardNotActive {
+                card: card(),
+                status: CardStatus::Frozen,
+            })),
+            app(AppError::PurchaseDeclined(PurchaseDecline::InsufficientFunds { card: card() })),
+        ],
+        // The handler bounds the amount; cards::refund: the amount, the card, its pod, the
+        // purchase, the remainder (checked, then conditionally recorded).
+        "createSandboxCardRefund" => vec![
+            cause(ErrorCode::InvalidRequest, "amount_in_cents is too large (handler)"),
+            app(AppError::Invalid("amount_in_cents".into())),
+            app(AppError::not_found(Resource::Card, "card_x")),
+            app(AppError::not_found(Resource::Account, "acc_x")),
+            app(AppError::not_found(Resource::CardPurchase, "ctx_x")),
+            app(AppError::RefundExceedsPurchase(RefundExceedsPurchase {
+                purchase: CardTransactionId::from_raw("ctx_x"),
+            })),
+            conflict(),
+        ],
         // ledger::deposit: the account, validate_deposit; the handler bounds the amount.
         "createSandboxDeposit" => [
             vec![

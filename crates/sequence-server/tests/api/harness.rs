@@ -52,6 +52,34 @@ macro_rules! both_backends {
 }
 pub(crate) use both_backends;
 
+/// Like `both_backends!`, on a runtime with 8 worker threads, so that parallel requests really
+/// overlap in the database.
+macro_rules! both_backends_parallel {
+    (async fn $name:ident($app:ident: TestApp) $body:block) => {
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            async fn body($app: $crate::harness::TestApp) $body
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+            async fn sqlite() {
+                if let Some(app) = $crate::harness::TestApp::on($crate::harness::Backend::Sqlite).await {
+                    body(app).await;
+                }
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 8)]
+            async fn postgres() {
+                if let Some(app) = $crate::harness::TestApp::on($crate::harness::Backend::Postgres).await {
+                    body(app).await;
+                }
+            }
+        }
+    };
+}
+pub(crate) use both_backends_parallel;
+
 /// An app over its own database.
 pub struct TestApp {
     pub state: AppState,

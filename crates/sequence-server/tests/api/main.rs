@@ -7,6 +7,8 @@
 //! - `code_doc`: the contract crate's own utoipa document of the API against `openapi.yaml`, and
 //!   every route mounted under `/api/v1` against that document.
 //! - `accounts`, `validation`: behaviour of the implemented operations and input validation.
+//! - `cards`: the sandbox's card issuer and network and the Cards operations (purchases against
+//!   the available balance, refunds bounded by their purchase, `READ_CARDS`, races on one pod).
 //! - `spec_check`: every response any test sees is checked against the operation's declared
 //!   responses in `openapi.yaml` (status, body schema, required headers); a mismatch fails the
 //!   test that caused it.
@@ -22,6 +24,7 @@
 mod accounts;
 mod audit_log;
 mod auth;
+mod cards;
 mod code_doc;
 mod concurrency;
 mod contract;

@@ -17,36 +17,9 @@ use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::{Value, json};
 use tokio::task::JoinSet;
 
-use crate::harness::{TestApp, assert_error, both_backends};
+use crate::harness::{TestApp, assert_error, both_backends, both_backends_parallel};
 
 const DAY: i64 = 24 * 60 * 60;
-
-/// Like `both_backends!`, on a runtime with 8 worker threads, so that parallel requests really
-/// overlap in the database.
-macro_rules! both_backends_parallel {
-    (async fn $name:ident($app:ident: TestApp) $body:block) => {
-        mod $name {
-            #[allow(unused_imports)]
-            use super::*;
-
-            async fn body($app: $crate::harness::TestApp) $body
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 8)]
-            async fn sqlite() {
-                if let Some(app) = $crate::harness::TestApp::on($crate::harness::Backend::Sqlite).await {
-                    body(app).await;
-                }
-            }
-
-            #[tokio::test(flavor = "multi_thread", worker_threads = 8)]
-            async fn postgres() {
-                if let Some(app) = $crate::harness::TestApp::on($crate::harness::Backend::Postgres).await {
-                    body(app).await;
-                }
-            }
-        }
-    };
-}
 
 /// The organization's sandbox time now.
 async fn org_now(app: &TestApp, key: &str) -> DateTime<Utc> {

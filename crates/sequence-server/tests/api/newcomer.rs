@@ -1,8 +1,10 @@
 //! The newcomer's walk-through, end to end, on SQLite and on PostgreSQL: start the real
 //! `sequence-server serve --demo` binary, take the API key it prints, deposit into the demo
 //! income source through the sandbox, move money to a pod with the generated client, advance the
-//! clock, and check that both balances and the transfer history agree. Every response passes
-//! through `spec_check::proxy`, so the real binary's answers are checked against the spec too.
+//! clock, and check that both balances and the transfer history agree; then, with the `sequence`
+//! CLI, issue a card on the pod, buy with it and see the purchase in the card's transactions and
+//! the pod's balance. Every response passes through `spec_check::proxy`, so the real binary's
+//! answers are checked against the spec too.
 
 use std::num::NonZeroU64;
 use std::process::Stdio;
@@ -236,6 +238,28 @@ both_backends! {
         let unimplemented = cli(&["accounts", "get", "acc_missing"]).await;
         assert_eq!(unimplemented.exit_code, 1);
         assert!(unimplemented.stderr.contains("account_not_found"), "{}", unimplemented.stderr);
+
+        // The README's cards walk-through: issue a virtual card on the pod, buy with it, and see
+        // the purchase in the card's transactions and in the pod's balance (not in its transfers).
+        let before = client.get_account().id(pod.as_str()).send().await.unwrap().into_inner().data.balance;
+        let issued = cli(&["--json", "sandbox", "card-issue", "--account", pod.as_str(), "--type", "virtual"]).await;
+        assert_eq!(issued.exit_code, 0, "{}", issued.stderr);
+        let card: serde_json::Value = serde_json::from_str(&issued.stdout).expect("--json prints JSON");
+        assert_eq!(card["status"], "active");
+        let card = card["id"].as_str().unwrap().to_owned();
+        let bought = cli(&["sandbox", "card-purchase", card.as_str(), "--amount", "12.34", "--merchant", "Blue Bottle Coffee"]).await;
+        assert_eq!(bought.exit_code, 0, "{}", bought.stderr);
+        assert!(bought.stdout.contains("-$12.34"), "{}", bought.stdout);
+        let listed = cli(&["cards", "transactions", card.as_str()]).await;
+        assert_eq!(listed.exit_code, 0, "{}", listed.stderr);
+        assert!(listed.stdout.contains("purchase") && listed.stdout.contains("Blue Bottle Coffee"), "{}", listed.stdout);
+        let after = client.get_account().id(pod.as_str()).send().await.unwrap().into_inner().data.balance;
+        assert_eq!(after.balance_in_cents, before.balance_in_cents - 1_234);
+        assert_eq!(after.available_balance_in_cents, before.available_balance_in_cents.map(|a| a - 1_234));
+        assert_eq!(history(&client, &pod).await.len(), pod_history.len(), "a card purchase is not a transfer");
+        let too_much = cli(&["sandbox", "card-purchase", card.as_str(), "--amount", "1,000,000", "--merchant", "Yacht Dealer"]).await;
+        assert_eq!(too_much.exit_code, 1);
+        assert!(too_much.stderr.contains("insufficient_funds"), "{}", too_much.stderr);
         server.assert_responses_matched_the_spec();
         drop(server);
     }

@@ -12,7 +12,7 @@
 //! written here, so an operation added to the spec is covered (or fails here) without touching
 //! this file. The only hand-written part is [`body_for`], a valid body for each operation that
 //! takes one; it panics for an operation it does not know. Operations marked `x-not-implemented`
-//! must still refuse a missing scope; past that they answer `501`.
+//! (none today) must still refuse a missing scope; past that they answer `501`.
 
 use std::collections::BTreeMap;
 use std::str::FromStr;
@@ -140,7 +140,7 @@ impl Ids {
 }
 
 /// Two organizations with accounts, money, transfers (one waiting for approval), an enabled rule
-/// with an execution, and a second rule.
+/// with an execution, a second rule, and a card on each of two pods (one with a purchase).
 struct World {
     app: TestApp,
     org: sequence_core::ids::OrgId,
@@ -153,6 +153,8 @@ struct World {
     theirs_admin: String,
     theirs: Ids,
     theirs_decoy: Ids,
+    /// A purchase made with our card (`ours.card`).
+    purchase: String,
 }
 
 /// Creates a (disabled) manual rule moving 100 cents from `source` to `destination`.
@@ -177,8 +179,14 @@ fn id_of(response: &TestResponse) -> String {
     data.get("id").or_else(|| data.get("execution_id")).and_then(Value::as_str).unwrap().to_owned()
 }
 
-/// One organization's resources: (ids, decoy ids, income source).
-async fn organization(app: &TestApp, admin: &str) -> (Ids, Ids, String) {
+/// Issues a virtual (active) card on `pod`; returns its id.
+async fn card_on(app: &TestApp, admin: &str, pod: &str) -> String {
+    let body = json!({"account_id": pod, "type": "virtual"});
+    id_of(&app.post("/api/v1/sandbox/cards", Some(admin), body).await)
+}
+
+/// One organization's resources: (ids, decoy ids, income source, a purchase with the card).
+async fn organization(app: &TestApp, admin: &str) -> (Ids, Ids, String, String) {
     // Registered first, so the transfers below record events (nothing delivers them here).
     let endpoint = json!({"url": "http://127.0.0.1:9/webhooks", "description": "Ours"});
     let endpoint =
@@ -190,6 +198,13 @@ async fn organization(app: &TestApp, admin: &str) -> (Ids, Ids, String) {
     let pod = app.create_pod(admin, "Bills").await;
     let other_pod = app.create_pod(admin, "Savings").await;
     app.deposit(admin, &income, 1_000_000).await;
+    app.deposit(admin, &pod, 100_000).await;
+    let card = card_on(app, admin, &pod).await;
+    let decoy_card = card_on(app, admin, &other_pod).await;
+    let purchase = json!({"amount_in_cents": 1_000, "merchant_name": "Corner Shop"});
+    let purchase = id_of(
+        &app.post(&format!("/api/v1/sandbox/cards/{card}/purchases"), Some(admin), purchase).await,
+    );
     let settled = id_of(&app.transfer(admin, &income, &pod, 10_000).await);
     app.advance_clock(admin, 60).await;
     let threshold = json!({"approval_threshold_in_cents": 500_000});
@@ -213,7 +228,7 @@ async fn organization(app: &TestApp, admin: &str) -> (Ids, Ids, String) {
         rule,
         execution,
         transfer: waiting,
-        card: "card_01HNOCARDSONTHISSERVER000".into(),
+        card,
         webhook_endpoint: endpoint,
         webhook_event: event,
     };
@@ -222,20 +237,20 @@ async fn organization(app: &TestApp, admin: &str) -> (Ids, Ids, String) {
         rule: other_rule,
         execution: "rex_01HDECOY000000000000000000".into(),
         transfer: settled,
-        card: "card_01HDECOY00000000000000000".into(),
+        card: decoy_card,
         webhook_endpoint: decoy_endpoint,
         webhook_event: "evt_01HDECOY00000000000000000".into(),
     };
-    (ours, decoy, income)
+    (ours, decoy, income, purchase)
 }
 
 async fn world() -> World {
     let app = TestApp::new().await;
     let (org, admin) = app.org_with_admin_key().await;
-    let (ours, decoy, income) = organization(&app, &admin).await;
+    let (ours, decoy, income, purchase) = organization(&app, &admin).await;
     let (_, theirs_admin) = app.org_with_admin_key().await;
-    let (theirs, theirs_decoy, _) = organization(&app, &theirs_admin).await;
-    World { app, org, admin, income, ours, decoy, theirs_admin, theirs, theirs_decoy }
+    let (theirs, theirs_decoy, _, _) = organization(&app, &theirs_admin).await;
+    World { app, org, admin, income, ours, decoy, theirs_admin, theirs, theirs_decoy, purchase }
 }
 
 /// A valid body for each operation that takes one, naming our resources. The one hand-written
@@ -258,6 +273,11 @@ fn body_for(op: &OperationInfo, world: &World) -> Value {
         "advanceSandboxClock" => json!({"seconds": 60}),
         "updateSandboxOrganization" => json!({"approval_threshold_in_cents": 100}),
         "createSandboxWebhookEndpoint" => json!({"url": "http://127.0.0.1:9/new"}),
+        "issueSandboxCard" => json!({"account_id": pod, "type": "physical"}),
+        "createSandboxCardPurchase" => {
+            json!({"amount_in_cents": 100, "merchant_name": "Corner Shop"})
+        }
+        "createSandboxCardRefund" => json!({"purchase_id": world.purchase, "amount_in_cents": 1}),
         other => {
             panic!("{other} takes a body ({:?}); add a valid one to body_for", op.request_body)
         }
@@ -317,7 +337,8 @@ impl World {
     }
 
     /// Everything a refused request could have changed: the organization's accounts with their
-    /// balances and transfers, its clock and threshold, its rules and their executions.
+    /// balances, transfers and cards, its clock and threshold, its rules and their executions,
+    /// and our card's transactions.
     async fn snapshot(&self) -> Value {
         let app = &self.app;
         let accounts = app.get("/api/v1/accounts", Some(&self.admin)).await.body["data"].clone();
@@ -327,6 +348,8 @@ impl World {
             let mut full = app.account(&self.admin, id).await;
             full["transfers"] =
                 json!(app.all_transfers(&self.admin, id, "execution_mode=all").await);
+            let cards = app.get(&format!("/api/v1/cards?account_id={id}"), Some(&self.admin)).await;
+            full["cards"] = cards.body["data"].clone();
             details.push(full);
         }
         let mut conn = app.state.store.pool().acquire().await.unwrap();
@@ -345,11 +368,16 @@ impl World {
         let endpoints = app.get("/api/v1/sandbox/webhook-endpoints", Some(&self.admin)).await.body
             ["data"]
             .clone();
+        let card = &self.ours.card;
+        let transactions = app
+            .get(&format!("/api/v1/cards/{card}/transactions?first=100"), Some(&self.admin))
+            .await;
         json!({
             "accounts": details,
             "organization": format!("{organization:?}"),
             "rules": rules,
             "webhook_endpoints": endpoints,
+            "card_transactions": transactions.body["data"],
         })
     }
 }

@@ -461,6 +461,20 @@ both_backends! {
         let short = app.transfer(&key, &income, &pod, 10_000_000).await;
         assert_eq!(short.body["data"]["status"], "error", "{}", short.raw);
         let short = short.body["data"]["id"].as_str().unwrap().to_owned();
+        // A card purchase and its refund (a declined purchase records nothing).
+        let card = app.post("/api/v1/sandbox/cards", Some(&key), json!({"account_id": pod, "type": "virtual"})).await;
+        let card = card.body["data"]["id"].as_str().unwrap().to_owned();
+        let buy = json!({"amount_in_cents": 600, "merchant_name": "Corner Shop"}); // the pod holds $10
+        let purchase = app.post(&format!("/api/v1/sandbox/cards/{card}/purchases"), Some(&key), buy).await;
+        assert_eq!(purchase.status, 201, "{}", purchase.raw);
+        let purchase = purchase.body["data"]["id"].as_str().unwrap().to_owned();
+        let too_much = json!({"amount_in_cents": 900_000_000, "merchant_name": "Yacht"});
+        let declined = app.post(&format!("/api/v1/sandbox/cards/{card}/purchases"), Some(&key), too_much).await;
+        assert_error(&declined, 409, "insufficient_funds");
+        let refund = json!({"purchase_id": purchase, "amount_in_cents": 200});
+        let refund = app.post(&format!("/api/v1/sandbox/cards/{card}/refunds"), Some(&key), refund).await;
+        assert_eq!(refund.status, 201, "{}", refund.raw);
+        let refund = refund.body["data"]["id"].as_str().unwrap().to_owned();
 
         let all = deliveries(&app, &org).await;
         let events = |endpoint: &str| {
@@ -486,6 +500,8 @@ both_backends! {
             ("transfer.approval_required", &waiting, "pending_approval"),
             ("transfer.status_changed", &waiting, "cancelled"),
             ("transfer.created", &short, "error"),
+            ("card_transaction.created", &purchase, ""),
+            ("card_transaction.created", &refund, ""),
         ]
         .iter()
         .map(|(e, s, st)| ((*e).to_owned(), (*s).to_owned(), (*st).to_owned()))
@@ -497,6 +513,11 @@ both_backends! {
         let read = app.get(&format!("/api/v1/sandbox/webhook-events/{execution_event_id}"), Some(&key)).await;
         let shown = app.get(&format!("/api/v1/rule-executions/{execution}"), Some(&key)).await;
         assert_eq!(read.body["data"]["data"], shown.body["data"]);
+        // A card transaction's event carries it as the API showed it when it was recorded.
+        let refund_event_id = events(&everything).last().unwrap().clone();
+        let read = app.get(&format!("/api/v1/sandbox/webhook-events/{refund_event_id}"), Some(&key)).await;
+        let shown = app.get(&format!("/api/v1/cards/{card}/transactions?first=1"), Some(&key)).await;
+        assert_eq!(read.body["data"]["data"], shown.body["data"][0]);
         // The other endpoint only gets status changes.
         let changes: Vec<String> = events(&changes_only);
         assert_eq!(changes.len(), 3);

@@ -17,7 +17,7 @@ use sequence_core::money::Cents;
 use sequence_store::accounts::{self, AccountRecord};
 use sequence_store::idempotency::{self, Claim, LOCK_MS, RETENTION_MS};
 use sequence_store::keys::{self, ApiKeyRecord};
-use sequence_store::ledger;
+use sequence_store::ledger::{self, Movement, MovementId};
 use sequence_store::orgs::{self, Organization};
 use sequence_store::test_support::{TestBackend, TestDatabase};
 use sequence_store::transfers::{
@@ -190,7 +190,9 @@ async fn deposit(
     let postings = postings_for(&legs, &org.system_accounts);
     let mut tx = store.begin().await.unwrap();
     transfers::insert(&mut tx, &record).await.unwrap();
-    ledger::post(&mut tx, &org.id, &record.id, &postings, None, at(1)).await.unwrap();
+    ledger::post(&mut tx, &org.id, Movement::Transfer(&record.id), &postings, None, at(1))
+        .await
+        .unwrap();
     tx.commit().await.unwrap();
     record
 }
@@ -224,7 +226,7 @@ async fn assert_ledger_consistent(store: &Store, org: &Organization) -> Vec<ledg
         ledger::entries(&mut conn, &org.id).await.unwrap()
     };
     let mut last: BTreeMap<&AccountId, (i64, Cents)> = BTreeMap::new();
-    let mut per_transfer: BTreeMap<&TransferId, i64> = BTreeMap::new();
+    let mut per_movement: BTreeMap<&MovementId, i64> = BTreeMap::new();
     for entry in &entries {
         let (version, before) = last.get(&entry.account).copied().unwrap_or((0, Cents::ZERO));
         assert_eq!(
@@ -239,10 +241,10 @@ async fn assert_ledger_consistent(store: &Store, org: &Organization) -> Vec<ledg
         );
         assert_eq!(entry.balance_after.get(), entry.balance_before.get() + entry.amount.get());
         last.insert(&entry.account, (entry.account_version, entry.balance_after));
-        *per_transfer.entry(&entry.transfer).or_default() += entry.amount.get();
+        *per_movement.entry(&entry.movement).or_default() += entry.amount.get();
     }
-    for (transfer, sum) in per_transfer {
-        assert_eq!(sum, 0, "the entries of {transfer} balance");
+    for (movement, sum) in per_movement {
+        assert_eq!(sum, 0, "the entries of {movement:?} balance");
     }
     let postings: Vec<Posting> = entries
         .iter()
@@ -670,7 +672,7 @@ async fn post_writes_balanced_entries_with_before_and_after(store: Store, _db: T
     ledger::post(
         &mut tx,
         &org.id,
-        &move_to_pod.id,
+        Movement::Transfer(&move_to_pod.id),
         &postings,
         Some((&income.id, move_to_pod.reserved)),
         at(3),
@@ -685,7 +687,9 @@ async fn post_writes_balanced_entries_with_before_and_after(store: Store, _db: T
         transfer_record(&org, Some(&pod), Some(&card), 20_000, TransferStatus::Pending, at(4));
     transfers::insert(&mut tx, &payment).await.unwrap();
     let postings = postings_for(&legs(&payment, &pod, &card), &org.system_accounts);
-    ledger::post(&mut tx, &org.id, &payment.id, &postings, None, at(5)).await.unwrap();
+    ledger::post(&mut tx, &org.id, Movement::Transfer(&payment.id), &postings, None, at(5))
+        .await
+        .unwrap();
     let reported = ReportedBalances {
         balance: Cents::new(225_000),
         last_statement_balance: Some(Cents::new(178_000)),
@@ -713,7 +717,7 @@ async fn post_writes_balanced_entries_with_before_and_after(store: Store, _db: T
     let of = |transfer: &TransferId, account: &AccountId| {
         entries
             .iter()
-            .find(|e| e.transfer == *transfer && e.account == *account)
+            .find(|e| e.movement == MovementId::Transfer(transfer.clone()) && e.account == *account)
             .cloned()
             .expect("entry exists")
     };
@@ -737,7 +741,11 @@ async fn post_writes_balanced_entries_with_before_and_after(store: Store, _db: T
     // Posting a transfer twice is refused by the entries' uniqueness; nothing changes.
     let mut tx = store.begin().await.unwrap();
     let postings = postings_for(&legs(&payment, &pod, &card), &org.system_accounts);
-    assert!(ledger::post(&mut tx, &org.id, &payment.id, &postings, None, at(6)).await.is_err());
+    assert!(
+        ledger::post(&mut tx, &org.id, Movement::Transfer(&payment.id), &postings, None, at(6))
+            .await
+            .is_err()
+    );
     drop(tx);
     // Consuming a reservation that is not there is refused.
     let mut tx = store.begin().await.unwrap();
@@ -755,7 +763,7 @@ async fn post_writes_balanced_entries_with_before_and_after(store: Store, _db: T
         ledger::post(
             &mut tx,
             &org.id,
-            &again.id,
+            Movement::Transfer(&again.id),
             &postings,
             Some((&pod.id, Cents::new(100))),
             at(7)
@@ -770,7 +778,11 @@ async fn post_writes_balanced_entries_with_before_and_after(store: Store, _db: T
         transfer_record(&org, Some(&pod), Some(&card), 100_001, TransferStatus::Pending, at(8));
     transfers::insert(&mut tx, &overdraft).await.unwrap();
     let postings = postings_for(&legs(&overdraft, &pod, &card), &org.system_accounts);
-    assert!(ledger::post(&mut tx, &org.id, &overdraft.id, &postings, None, at(8)).await.is_err());
+    assert!(
+        ledger::post(&mut tx, &org.id, Movement::Transfer(&overdraft.id), &postings, None, at(8))
+            .await
+            .is_err()
+    );
     drop(tx);
     assert_eq!(
         assert_ledger_consistent(&store, &org).await,
@@ -827,7 +839,7 @@ async fn concurrent_postings_keep_the_ledger_consistent(store: Store, _db: TestD
                 match ledger::post(
                     &mut tx,
                     &org.id,
-                    &record.id,
+                    Movement::Transfer(&record.id),
                     &postings,
                     Some((&source.id, record.amount)),
                     at(3),

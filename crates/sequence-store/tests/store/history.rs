@@ -3,13 +3,17 @@
 //! executions with their transfers, and plain transfers on both sides of every account, in every
 //! status, origin and direction, live and simulated, many created in the same millisecond as the
 //! one before (ties broken by id), some without a source or a destination (the outside world),
-//! some in flight with a settlement step scheduled. Deterministic: a seed picks everything but
+//! some in flight with a settlement step scheduled, and debit cards on two pods with purchases and
+//! refunds (each refund of an earlier purchase of its card). Deterministic: a seed picks everything but
 //! the ids, which are generated (so id order is independent of time order, as in production).
 //!
 //! Rows are inserted through the store's own functions, one transaction per organization.
 
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
-use sequence_core::ids::{AccountId, RuleExecutionId, RuleId, TransferId};
+use sequence_core::cards::{CardStatus, CardTransactionDirection, CardType};
+use sequence_core::ids::{
+    AccountId, CardId, CardTransactionId, RuleExecutionId, RuleId, TransferId,
+};
 use sequence_core::ids::{WebhookAttemptId, WebhookDeliveryId, WebhookEndpointId, WebhookEventId};
 use sequence_core::ledger::{
     AccountKind, ExternalAccountType, TransferDirection, TransferErrorCode, TransferOrigin,
@@ -22,6 +26,7 @@ use sequence_core::rules::{
 use sequence_core::webhooks::{AttemptOutcome, DeliveryStatus, EventType};
 use sequence_store::Store;
 use sequence_store::accounts::{self, AccountRecord};
+use sequence_store::cards::{self, CardRecord, CardTransactionRecord};
 use sequence_store::orgs::{self, Organization};
 use sequence_store::rules::{
     self, ExecutionRecord, ExecutionStatus, ExecutionTrigger, RuleRecord, RuleTransfer,
@@ -39,6 +44,8 @@ pub struct Size {
     pub rules: usize,
     /// Executions of each of the first two rules (each with up to three transfers).
     pub executions_per_rule: usize,
+    /// Card transactions (purchases and refunds) over the organization's three cards.
+    pub card_transactions: usize,
 }
 
 /// One organization's generated history, as inserted.
@@ -53,6 +60,10 @@ pub struct History {
     pub executions: Vec<ExecutionRecord>,
     /// Every transfer, plain and made by executions.
     pub transfers: Vec<TransferRecord>,
+    /// Three cards: two on the first pod, one on the second.
+    pub cards: Vec<CardRecord>,
+    /// Every card transaction, in insertion (time) order.
+    pub card_transactions: Vec<CardTransactionRecord>,
     /// Webhook endpoints (live, then deleted), deliveries and attempts.
     pub webhooks: WebhookHistory,
 }
@@ -181,10 +192,41 @@ pub async fn load(store: &Store, name: &str, size: Size, dice: &mut Dice) -> His
         }
     }
 
+    // Cards draw from dice of their own, so the rest of the history is what it was before cards
+    // existed (the plan test's other plans were chosen on that data).
+    let dice = &mut Dice::new(0xCA4D ^ u64::try_from(size.card_transactions).unwrap());
+    let cards: Vec<CardRecord> =
+        [(1, CardType::Virtual), (1, CardType::Physical), (2, CardType::Virtual)]
+            .into_iter()
+            .enumerate()
+            .map(|(n, (pod, card_type))| {
+                let created = epoch() + TimeDelta::seconds(i64::try_from(n).unwrap());
+                CardRecord {
+                    id: CardId::generate(),
+                    org_id: org.id.clone(),
+                    account_id: accounts[pod].id.clone(),
+                    card_type,
+                    status: *dice.pick(&[CardStatus::Active, CardStatus::Frozen, CardStatus::Lost]),
+                    last_four: format!("{:04}", dice.below(10_000)),
+                    holder_name: name.to_owned(),
+                    expiration_date: "01/28".to_owned(),
+                    created_at: created,
+                    updated_at: created,
+                }
+            })
+            .collect();
+    let card_transactions = card_history(&org, &cards, size.card_transactions, span_ms, dice);
+
     let mut tx = store.begin().await.unwrap();
     orgs::insert(&mut tx, &org).await.unwrap();
     for account in &accounts {
         accounts::insert(&mut tx, account).await.unwrap();
+    }
+    for card in &cards {
+        cards::insert(&mut tx, card).await.unwrap();
+    }
+    for transaction in &card_transactions {
+        cards::insert_transaction(&mut tx, transaction).await.unwrap();
     }
     for rule in &rules {
         rules::insert(&mut tx, rule).await.unwrap();
@@ -202,7 +244,7 @@ pub async fn load(store: &Store, name: &str, size: Size, dice: &mut Dice) -> His
     }
     let webhooks = load_webhooks(&mut tx, &org, &transfers).await;
     tx.commit().await.unwrap();
-    History { org, accounts, rules, executions, transfers, webhooks }
+    History { org, accounts, rules, executions, transfers, cards, card_transactions, webhooks }
 }
 
 /// Live webhook endpoints per organization (the first ones of [`WebhookHistory::endpoints`]).
@@ -302,6 +344,64 @@ async fn load_webhooks(
         }
     }
     WebhookHistory { endpoints, deliveries, attempts }
+}
+
+/// `count` card transactions over `span_ms`, most on the first card: purchases, and now and then
+/// a refund of part of an earlier purchase of the same card (never more than remains of it).
+fn card_history(
+    org: &Organization,
+    cards: &[CardRecord],
+    count: usize,
+    span_ms: i64,
+    dice: &mut Dice,
+) -> Vec<CardTransactionRecord> {
+    let mut made: Vec<CardTransactionRecord> = Vec::with_capacity(count);
+    let step =
+        usize::try_from((span_ms / i64::try_from(count.max(1)).unwrap()).max(1) * 2).unwrap();
+    let mut clock = epoch();
+    for _ in 0..count {
+        // One in five shares its predecessor's millisecond.
+        if !dice.chance(20) {
+            clock += TimeDelta::milliseconds(1 + i64::try_from(dice.below(step)).unwrap());
+        }
+        let card = if dice.chance(70) { &cards[0] } else { dice.pick(&cards[1..]) };
+        let refundable: Vec<usize> = (0..made.len())
+            .filter(|&i| {
+                let t = &made[i];
+                t.card_id == card.id && t.refunded.is_some_and(|r| r < t.amount)
+            })
+            .collect();
+        let base = CardTransactionRecord {
+            id: CardTransactionId::generate(),
+            org_id: org.id.clone(),
+            card_id: card.id.clone(),
+            direction: CardTransactionDirection::Debit,
+            amount: Cents::new(1 + i64::try_from(dice.below(50_000)).unwrap()),
+            description: None,
+            merchant_name: Some("Shop".to_owned()),
+            purchase_id: None,
+            refunded: Some(Cents::ZERO),
+            created_at: clock,
+        };
+        if !refundable.is_empty() && dice.chance(25) {
+            let purchase = &mut made[*dice.pick(&refundable)];
+            let remaining = purchase.amount.get() - purchase.refunded.unwrap().get();
+            let amount =
+                1 + i64::try_from(dice.below(usize::try_from(remaining).unwrap())).unwrap();
+            purchase.refunded = Some(Cents::new(purchase.refunded.unwrap().get() + amount));
+            let purchase_id = purchase.id.clone();
+            made.push(CardTransactionRecord {
+                direction: CardTransactionDirection::Credit,
+                amount: Cents::new(amount),
+                purchase_id: Some(purchase_id),
+                refunded: None,
+                ..base
+            });
+        } else {
+            made.push(base);
+        }
+    }
+    made
 }
 
 fn rule(org: &Organization, accounts: &[AccountRecord], n: usize, dice: &mut Dice) -> RuleRecord {

@@ -1,4 +1,5 @@
-//! The listings built from the filters present (`transfers::list`, `rules::list_executions`) return
+//! The listings built from the filters present (`transfers::list`, `rules::list_executions`,
+//! `cards::list_transactions`) return
 //! exactly what a plain reading of their filters does: for every combination of role, mode and
 //! optional filters present, paging through a mixed history (both sides of the account, live and
 //! simulated, every status, origin and direction, rule executions, many rows created in the same
@@ -14,6 +15,7 @@ use std::future::Future;
 use chrono::{DateTime, Utc};
 use sequence_core::ids::{OrgId, RuleExecutionId};
 use sequence_store::Store;
+use sequence_store::cards::{self, CardTransactionFilter, CardTransactionRecord};
 use sequence_store::rules::{self, ExecutionFilter, ExecutionRecord};
 use sequence_store::test_support::{TestBackend, TestDatabase};
 use sequence_store::transfers::{
@@ -41,6 +43,7 @@ macro_rules! on_both_backends {
 on_both_backends!(
     transfer_pages_match_a_reference_for_every_filter_combination,
     execution_pages_match_a_reference_for_every_filter_combination,
+    card_transaction_pages_match_a_reference_for_every_filter_combination,
 );
 
 /// Runs `test` on a fresh database of `backend` holding a listed organization's history and
@@ -53,7 +56,7 @@ where
     let Some(database) = TestDatabase::create(backend).await else { return };
     let store = Store::connect(database.url()).await.expect("connect and migrate");
     let mut dice = Dice::new(17);
-    let size = Size { transfers: 300, rules: 4, executions_per_rule: 40 };
+    let size = Size { transfers: 300, rules: 4, executions_per_rule: 40, card_transactions: 300 };
     let history = history::load(&store, "Listed", size, &mut dice).await;
     history::load(&store, "Other", size, &mut dice).await;
     test(store.clone(), history).await;
@@ -271,4 +274,68 @@ async fn execution_pages_match_a_reference_for_every_filter_combination(
     }
     // Every status and trigger value was generated, so the unfiltered listings select rows.
     assert!(rows_listed > 200, "the combinations select rows ({rows_listed})");
+}
+
+/// The reference for card transactions.
+fn expected_card_transactions(
+    history: &History,
+    filter: &CardTransactionFilter,
+) -> Vec<CardTransactionRecord> {
+    let mut rows: Vec<CardTransactionRecord> = history
+        .card_transactions
+        .iter()
+        .filter(|t| t.card_id == filter.card)
+        .filter(|t| filter.direction.is_none_or(|d| t.direction == d))
+        .filter(|t| within(t.created_at, filter.from, filter.to))
+        .cloned()
+        .collect();
+    rows.sort_by(|a, b| (b.created_at, b.id.as_str()).cmp(&(a.created_at, a.id.as_str())));
+    rows
+}
+
+async fn card_transaction_pages_match_a_reference_for_every_filter_combination(
+    store: Store,
+    history: History,
+) {
+    let org = history.org.id.clone();
+    let mut dice = Dice::new(31);
+    let mut rows_listed = 0;
+    for card in &history.cards {
+        let own: Vec<&CardTransactionRecord> =
+            history.card_transactions.iter().filter(|t| t.card_id == card.id).collect();
+        for present in 0..8_u32 {
+            for _ in 0..3 {
+                let given = |bit: u32| present & (1 << bit) != 0;
+                let sample = *dice.pick(&own);
+                let (a, b) = (dice.pick(&own).created_at, dice.pick(&own).created_at);
+                let filter = CardTransactionFilter {
+                    card: card.id.clone(),
+                    direction: given(0).then_some(sample.direction),
+                    from: given(1).then_some(a.min(b)),
+                    to: given(2).then_some(a.max(b)),
+                };
+                let expected = expected_card_transactions(&history, &filter);
+                let page_size = *dice.pick(&PAGE_SIZES);
+                let what = format!("{filter:?}, pages of {page_size}");
+                page_through(&what, &expected, page_size, |cursor| {
+                    let (store, org, filter) = (&store, &org, &filter);
+                    async move {
+                        let mut conn = store.pool().acquire().await.unwrap();
+                        cards::list_transactions(&mut conn, org, filter, cursor.as_ref(), page_size)
+                            .await
+                            .unwrap()
+                            .into_iter()
+                            .map(|t| {
+                                let cursor = cursor_of(t.created_at, t.id.as_str());
+                                (t, cursor)
+                            })
+                            .collect()
+                    }
+                })
+                .await;
+                rows_listed += expected.len();
+            }
+        }
+    }
+    assert!(rows_listed > 300, "the combinations select rows ({rows_listed})");
 }

@@ -5,11 +5,14 @@
 //! - `conformance`: organizations, keys, accounts, idempotency, reservations, postings and
 //!   transfers behave identically on both backends.
 //! - `rules`: rules, executions, scheduled-occurrence claims and rule-transfer counting.
+//! - `cards`: cards and card transactions (migration 0006 keeps the entries it rebuilds, status
+//!   changes and refunds are conditional, card movements post like transfers).
 //! - `plans`: every query over an organization's history reads index ranges in the order it
 //!   returns (`EXPLAIN` on both backends); `listings`: those listings return exactly what a plain
 //!   filter and sort of the history does, for every filter combination; `history`: the mixed
 //!   history both generate.
 
+mod cards;
 mod conformance;
 mod history;
 mod listings;

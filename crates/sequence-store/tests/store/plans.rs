@@ -6,6 +6,9 @@
 //! history size; see `sequence_store::statement` for the shapes and migration 0005 for the
 //! indexes.
 //!
+//! The card transaction listing (`cards::list_transactions`, migration 0006) is checked the same
+//! way; a pod's cards (`cards::list`) are a handful, not a history, and are not.
+//!
 //! The statements explained are the ones the store runs: each store function has a `…_statement`
 //! twin that returns its SQL and values. Each plan checked is printed (`cargo test -p
 //! sequence-store --test store plans -- --nocapture` shows them all).
@@ -31,9 +34,11 @@ use std::collections::BTreeMap;
 use std::future::Future;
 
 use chrono::TimeDelta;
+use sequence_core::cards::CardTransactionDirection;
 use sequence_core::ledger::{TransferDirection, TransferOrigin, TransferStatus};
 use sequence_core::rules::{CapPeriodStarts, ExecutionStatus, ExecutionTrigger};
 use sequence_store::audit::{self, AuditEntry, AuditFilter, Outcome};
+use sequence_store::cards::{self, CardTransactionFilter};
 use sequence_store::rules::{self, ExecutionFilter};
 use sequence_store::statement::{Cursor, Param, Statement};
 use sequence_store::test_support::{TestBackend, TestDatabase};
@@ -76,9 +81,11 @@ where
     let Some(database) = TestDatabase::create(backend).await else { return };
     let store = Store::connect(database.url()).await.expect("connect and migrate");
     let mut dice = Dice::new(9);
-    let size = Size { transfers: 4_000, rules: 60, executions_per_rule: 600 };
+    let size =
+        Size { transfers: 4_000, rules: 60, executions_per_rule: 600, card_transactions: 3_000 };
     let history = history::load(&store, "Listed", size, &mut dice).await;
-    let other = Size { transfers: 2_000, rules: 60, executions_per_rule: 100 };
+    let other =
+        Size { transfers: 2_000, rules: 60, executions_per_rule: 100, card_transactions: 1_000 };
     history::load(&store, "Other", other, &mut dice).await;
     if store.backend() == Backend::Postgres {
         // As autovacuum would after such a load: statistics, and the visibility map that lets
@@ -361,6 +368,25 @@ fn checks(backend: Backend, history: &History) -> Vec<Check> {
             &["rule_executions_list_by_rule"],
         )
     };
+    let card = &history.cards[0];
+    let mut card_rows: Vec<_> =
+        history.card_transactions.iter().filter(|t| t.card_id == card.id).collect();
+    card_rows.sort_by(|a, b| (b.created_at, &b.id).cmp(&(a.created_at, &a.id)));
+    let card_anchor = card_rows[200];
+    let card_cursor = Cursor {
+        created_at_ms: card_anchor.created_at.timestamp_millis(),
+        id: card_anchor.id.to_string(),
+    };
+    let card_base =
+        CardTransactionFilter { card: card.id.clone(), direction: None, from: None, to: None };
+    let card_from = card_rows[card_rows.len() - 100].created_at;
+    let list_card = |name: &str, filter: CardTransactionFilter, cursor: Option<&Cursor>| {
+        Check::new(
+            format!("cards::list_transactions ({name})"),
+            cards::list_transactions_statement(backend, org, &filter, cursor, 21),
+            &["card_transactions_list_by_card"],
+        )
+    };
     let now = history::epoch() + TimeDelta::days(20);
     let webhook = &history.webhooks;
     let endpoint = &webhook.endpoints[0].id;
@@ -372,6 +398,30 @@ fn checks(backend: Backend, history: &History) -> Vec<Check> {
     let attempt_cursor =
         Cursor { created_at_ms: anchor.created_at.timestamp_millis(), id: anchor.id.to_string() };
     vec![
+        list_card("the default first page", card_base.clone(), None),
+        list_card("after a cursor", card_base.clone(), Some(&card_cursor)).starting(Start::Cursor),
+        list_card(
+            "direction, from and a later `to`, after a cursor",
+            CardTransactionFilter {
+                direction: Some(CardTransactionDirection::Debit),
+                from: Some(card_from),
+                to: Some(card_anchor.created_at + TimeDelta::hours(1)),
+                ..card_base.clone()
+            },
+            Some(&card_cursor),
+        )
+        .starting(Start::Cursor),
+        list_card(
+            "refunds, from and an earlier `to`, after a cursor",
+            CardTransactionFilter {
+                direction: Some(CardTransactionDirection::Credit),
+                from: Some(card_from),
+                to: Some(card_anchor.created_at - TimeDelta::hours(1)),
+                ..card_base.clone()
+            },
+            Some(&card_cursor),
+        )
+        .starting(Start::To),
         list("either side, live: the default first page", base.clone(), None, &sides),
         list("either side, live, after a cursor", base.clone(), Some(&cursor), &sides)
             .starting(Start::Cursor),
