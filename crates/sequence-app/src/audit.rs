@@ -21,7 +21,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use sequence_core::ids::{ApiKeyId, AuditEntryId, OrgId};
 use sequence_store::audit::{self, AuditEntry, AuditFilter, Outcome};
 use sequence_store::statement::Cursor;
-use sequence_store::{AnyConnection, Tx, keys, orgs};
+use sequence_store::{AnyConnection, Tx, orgs};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::{App, AppError, unit_of_work};
@@ -50,11 +50,16 @@ pub struct Call {
 }
 
 impl Call {
-    /// How the call ended: `denied` for 401/403/429, `success` for 2xx, `failure` otherwise.
+    /// How the call ended: `success` for 2xx; `denied` when it was refused for who made it
+    /// (`401 unauthorized`, `403 forbidden` or `maximum_amount_exceeded`, `429
+    /// rate_limit_exceeded`); `failure` otherwise, including operation rules answered with 403
+    /// such as `rule_disabled`.
     pub fn outcome(&self) -> Outcome {
-        match self.status {
-            401 | 403 | 429 => Outcome::Denied,
-            200..=299 => Outcome::Success,
+        const DENIALS: [&str; 4] =
+            ["unauthorized", "forbidden", "maximum_amount_exceeded", "rate_limit_exceeded"];
+        match (self.status, self.error_code.as_deref()) {
+            (200..=299, _) => Outcome::Success,
+            (401 | 403 | 429, Some(code)) if DENIALS.contains(&code) => Outcome::Denied,
             _ => Outcome::Failure,
         }
     }
@@ -104,13 +109,12 @@ pub async fn list(
     Ok((entries, has_next_page))
 }
 
-/// A call refused or failed, waiting to be written: whose log it goes to (unknown for a 401,
-/// where only the key id is known: the writer looks the key's organization up), and when it was
+/// A call refused or failed, waiting to be written: whose log it goes to, and when it was
 /// answered (real time; the writer converts to the organization's clock).
 #[derive(Debug)]
 pub struct PendingCall {
-    /// The organization, when the key was verified.
-    pub org: Option<OrgId>,
+    /// The organization of the key the call presented (for a `401`, the stored key it named).
+    pub org: OrgId,
     /// Real time when the call was answered.
     pub at: DateTime<Utc>,
     /// The call.
@@ -208,15 +212,7 @@ async fn write_batch(app: &App, calls: Vec<PendingCall>) {
 }
 
 async fn write_one(tx: &mut Tx, pending: &PendingCall) -> Result<(), AppError> {
-    let org = match &pending.org {
-        Some(org) => org.clone(),
-        // A 401: the key id was well-formed; if it names a stored key, the call goes to that
-        // key's organization, otherwise to nobody's.
-        None => match keys::find(tx, &pending.call.api_key_id).await? {
-            Some(key) => key.org_id,
-            None => return Ok(()),
-        },
-    };
+    let org = pending.org.clone();
     let organization = match orgs::get(tx, &org).await {
         Ok(organization) => organization,
         Err(sequence_store::StoreError::NotFound) => return Ok(()),

@@ -57,6 +57,8 @@ impl Measurement {
 struct Config {
     clients: usize,
     duration: Duration,
+    /// The status an answered request has (anything else counts as an error).
+    expect: u16,
 }
 
 fn env_usize(name: &str, default: usize) -> usize {
@@ -77,7 +79,7 @@ async fn closed_loop(url: &str, key: &str, config: Config) -> Measurement {
             while Instant::now() < deadline {
                 let sent = Instant::now();
                 match client.get(&*url).header("Authorization", &*key).send().await {
-                    Ok(response) if response.status().is_success() => {
+                    Ok(response) if response.status().as_u16() == config.expect => {
                         let _ = response.bytes().await;
                         latencies.push(sent.elapsed());
                     }
@@ -113,7 +115,7 @@ async fn fixed_rate(url: &str, key: &str, config: Config, rate: f64) -> Measurem
                 let scheduled = started + offset + interval * n;
                 tokio::time::sleep_until(scheduled.into()).await;
                 match client.get(&*url).header("Authorization", &*key).send().await {
-                    Ok(response) if response.status().is_success() => {
+                    Ok(response) if response.status().as_u16() == config.expect => {
                         let _ = response.bytes().await;
                         latencies.push(scheduled.elapsed());
                     }
@@ -191,6 +193,60 @@ async fn measure(
     (closed, open)
 }
 
+/// The same request with a key that lacks `LIST_ACCOUNTS`: every answer is a `403` that the
+/// server hands to the audit log's background queue. Prints the row, then how many of the
+/// denials the audit log holds afterwards (recording is off the request path; a full queue
+/// drops entries and counts them).
+async fn denied_row(
+    binary: &PathBuf,
+    dir: &std::path::Path,
+    base: &str,
+    key: &str,
+    config: Config,
+) {
+    let client = reqwest::Client::new();
+    let organization: serde_json::Value = client
+        .get(format!("{base}/sandbox/organization"))
+        .header("Authorization", format!("ApiKey {key}"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let org = organization["data"]["id"].as_str().unwrap().to_owned();
+    let database = format!("sqlite://{}", dir.join("bench.db").display());
+    let minted = Command::new(binary)
+        .args(["--database", &database, "keys", "create", "--org", &org, "--name", "bench-denied"])
+        .args(["--permissions", r#"[{"scope":"READ_ACCOUNTS","resources":["*"]}]"#])
+        .stderr(Stdio::null())
+        .output()
+        .await
+        .unwrap();
+    let denied_key = String::from_utf8(minted.stdout).unwrap().trim().to_owned();
+    let config = Config { expect: 403, ..config };
+    // No separate warm-up (the server is warm from the row above), so every denial is counted.
+    let url = format!("{base}/accounts");
+    let closed = closed_loop(&url, &denied_key, config).await;
+    let half = fixed_rate(&url, &denied_key, config, closed.rate() / 2.0).await;
+    let half = Some(half);
+    print_row("  403, audited", &closed, half.as_ref(), None);
+    // The queue drains within moments; then count what it wrote.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let store = sequence_store::Store::connect(&database).await.unwrap();
+    let recorded: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM audit_logs WHERE outcome = 'denied'")
+            .fetch_one(store.pool())
+            .await
+            .unwrap();
+    let answered = closed.latencies.len() + half.as_ref().map_or(0, |m| m.latencies.len());
+    let failed = closed.failures + half.as_ref().map_or(0, |m| m.failures);
+    println!(
+        "{:<16} {answered} denials answered ({failed} other answers), {recorded} recorded in the audit log",
+        ""
+    );
+}
+
 /// Starts the release server on a temporary SQLite file; returns it, its port and the demo key.
 async fn start_server(binary: &PathBuf, dir: &std::path::Path) -> Option<(Child, u16, String)> {
     let port = free_port();
@@ -246,6 +302,7 @@ fn main() {
         duration: Duration::from_secs(
             env_usize("BENCH_SECONDS", if measuring { 5 } else { 1 }) as u64
         ),
+        expect: 200,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
     runtime.block_on(async move {
@@ -274,6 +331,7 @@ fn main() {
                     let (closed, half) = measure(&format!("{base}/accounts"), &key, config, true).await;
                     let rss = child.id().and_then(rss_mb);
                     print_row("sequence-server", &closed, half.as_ref(), rss);
+                    denied_row(&binary, dir.path(), &base, &key, config).await;
                     drop(child);
                 }
             },

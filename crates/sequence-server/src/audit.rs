@@ -42,7 +42,7 @@ pub fn resource_ids(
         .path
         .split('/')
         .zip(path.split('/'))
-        .filter(|(template, _)| template.starts_with('{'))
+        .filter(|(template, value)| template.starts_with('{') && !value.starts_with('{'))
         .map(|(_, value)| value.to_owned())
         .collect();
     if let Some(returned) = returned

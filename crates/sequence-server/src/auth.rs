@@ -198,27 +198,43 @@ impl ApiSecurity for Server {
         &self,
         credential: Option<&HeaderValue>,
     ) -> Result<Principal, Problem> {
-        self.state.verify_key(credential).await
+        self.state.verify_key(credential).await.map_err(|refused| refused.problem)
     }
 }
 
-/// The key id an `Authorization` header names, if it is well-formed (whether or not the key
-/// exists or the secret matches): what a `401` is attributed to in the audit log.
-pub fn key_id_of(credential: Option<&HeaderValue>) -> Option<ApiKeyId> {
-    credential.and_then(key_from_header).and_then(parse_key).map(|(id, _)| id)
+/// Why a key was refused, and whose stored key it named, if any.
+#[derive(Debug)]
+pub struct Refused {
+    /// The answer (`401`, or `500` when the database failed).
+    pub problem: Problem,
+    /// A stored key presented with a wrong secret, or revoked: its id and organization (what
+    /// the audit log attributes the `401` to). `None` for a missing, malformed or unknown key.
+    pub stored_key: Option<(ApiKeyId, OrgId)>,
+}
+
+impl From<Problem> for Refused {
+    fn from(problem: Problem) -> Refused {
+        Refused { problem, stored_key: None }
+    }
 }
 
 impl AppState {
     /// Verifies the key an `Authorization` header presents (see the module docs): the
     /// authentication hook of the generated router, and [`crate::keyed`]'s check before it.
-    pub async fn verify_key(&self, credential: Option<&HeaderValue>) -> Result<Principal, Problem> {
+    pub async fn verify_key(&self, credential: Option<&HeaderValue>) -> Result<Principal, Refused> {
         let (key_id, secret) =
             credential.and_then(key_from_header).and_then(parse_key).ok_or_else(unauthorized)?;
         let presented = sha256_hex(secret);
         let cache = &self.keys.entries;
         if let Some(cached) = cache.get(&key_id) {
             let matches: bool = presented.as_bytes().ct_eq(cached.secret_sha256.as_bytes()).into();
-            return if matches { Ok(cached.principal.clone()) } else { Err(unauthorized()) };
+            return match matches {
+                true => Ok(cached.principal.clone()),
+                false => Err(Refused {
+                    problem: unauthorized(),
+                    stored_key: Some((key_id, cached.principal.org_id.clone())),
+                }),
+            };
         }
         let mut conn = self.store.read().await.map_err(|e| {
             tracing::error!(error = %e, "database unavailable during authentication");
@@ -230,10 +246,13 @@ impl AppState {
             ErrorCode::InternalError
                 .problem("An internal error occurred while authenticating; retry later.")
         })?;
-        let Some(record) = record else { return Err(unauthorized()) };
+        let Some(record) = record else { return Err(unauthorized().into()) };
         let matches: bool = presented.as_bytes().ct_eq(record.secret_sha256.as_bytes()).into();
         if !matches || record.revoked_at.is_some() {
-            return Err(unauthorized());
+            return Err(Refused {
+                problem: unauthorized(),
+                stored_key: Some((key_id, record.org_id)),
+            });
         }
         let permissions = Permissions::from_json(&record.permissions_json).map_err(|e| {
             tracing::error!(key = %record.id, error = %e, "stored permissions do not parse");

@@ -14,14 +14,15 @@
 //! 3. The generated router: validation, permission, the operation.
 //! 4. **Audit** (`sequence_app::audit`): a successful mutating call was recorded inside its own
 //!    transaction by [`Server::mutate`](crate::state::Server); here, denied calls (`401` for a
-//!    well-formed key id, `403`, `429`) and failed mutating calls are handed to the
-//!    [`DenialLog`](sequence_app::audit::DenialLog) queue, which writes them off the request path.
+//!    stored key with a wrong secret or revoked, `403`, `429`) and failed mutating calls are
+//!    handed to the [`DenialLog`](sequence_app::audit::DenialLog) queue, which writes them off
+//!    the request path.
 //!
 //! The request's `X-Called-Reason` is attached as [`CalledReason`] for the mutation runner.
 
 use axum::body::{Body, to_bytes};
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use sequence_api::runtime::{OperationInfo, Problem, RequestId};
@@ -30,7 +31,6 @@ use sequence_app::audit::{Call, PendingCall};
 use sequence_core::ids::{ApiKeyId, OrgId};
 
 use crate::audit::{CalledReason, resource_ids};
-use crate::auth::key_id_of;
 use crate::rate_limit::Refusal;
 use crate::state::AppState;
 
@@ -45,29 +45,35 @@ pub async fn guard(State(state): State<AppState>, mut request: Request, next: Ne
     let request_id =
         request.extensions().get::<RequestId>().map(|r| r.0.clone()).unwrap_or_default();
     let called_reason = CalledReason::from_header(request.headers().get("x-called-reason"));
-    let path = relative_path(request.uri().path()).to_owned();
+    let path = audited_path(operation, relative_path(request.uri().path()));
     let credential = request.headers().get(header::AUTHORIZATION).cloned();
-    let caller = |key: ApiKeyId, org: Option<OrgId>| Caller {
+    let caller = |key: ApiKeyId, org: OrgId, called_reason: Option<String>| Caller {
         key,
         org,
         operation,
         path: path.clone(),
         request_id: request_id.clone(),
-        called_reason: called_reason.as_ref().map(|r| r.0.clone()),
+        called_reason,
     };
 
     let principal = match state.verify_key(credential.as_ref()).await {
         Ok(principal) => principal,
-        Err(problem) => {
-            if problem.status == StatusCode::UNAUTHORIZED
-                && let Some(key) = key_id_of(credential.as_ref())
-            {
-                caller(key, None).queue(&state, problem.status.as_u16(), Some(problem.code));
+        Err(refused) => {
+            // Only a stored key (wrong secret, or revoked) puts a 401 in its organization's log,
+            // and without the caller's reason: whoever sent it did not prove who they are.
+            // Unknown keys are in nobody's log, so random key ids cannot flood the writer.
+            if let Some((key, org)) = refused.stored_key {
+                caller(key, org, None).queue(
+                    &state,
+                    refused.problem.status.as_u16(),
+                    Some(refused.problem.code),
+                );
             }
-            return problem_response(&problem, &request_id);
+            return problem_response(&refused.problem, &request_id);
         }
     };
-    let caller = caller(principal.key_id.clone(), Some(principal.org_id.clone()));
+    let reason = called_reason.as_ref().map(|r| r.0.clone());
+    let caller = caller(principal.key_id.clone(), principal.org_id.clone(), reason);
     if let Some(reason) = called_reason {
         request.extensions_mut().insert(reason);
     }
@@ -103,7 +109,7 @@ pub async fn guard(State(state): State<AppState>, mut request: Request, next: Ne
 /// Who made a call, and what it was, for its audit entry.
 struct Caller {
     key: ApiKeyId,
-    org: Option<OrgId>,
+    org: OrgId,
     operation: &'static OperationInfo,
     path: String,
     request_id: String,
@@ -131,11 +137,40 @@ impl Caller {
     }
 }
 
-/// The operation a request matched: its method and the route template axum matched.
+/// The operation a request matched: its method and the route template axum matched. `HEAD`
+/// is served by the `GET` operation (axum's method router does so), so it is that operation's
+/// call: it takes a token and is audited like a `GET`.
 fn operation_of(request: &Request) -> Option<&'static OperationInfo> {
     let template = relative_path(request.extensions().get::<MatchedPath>()?.as_str());
-    let method = request.method().as_str();
+    let method = match request.method().as_str() {
+        "HEAD" => "GET",
+        method => method,
+    };
     OPERATIONS.iter().find(|o| o.method == method && o.path == template)
+}
+
+/// The path an audit entry records for a call refused or failed before validation: the
+/// operation's template with each path parameter that looks like an id (what `resource_ids` then
+/// lists), and `{name}` for one that does not, so a hostile path is never stored whole.
+fn audited_path(operation: &OperationInfo, path: &str) -> String {
+    let looks_like_id = |value: &str| {
+        (1..=64).contains(&value.len())
+            && value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    };
+    let segments: Vec<&str> = path.split('/').collect();
+    let template: Vec<&str> = operation.path.split('/').collect();
+    if segments.len() != template.len() {
+        return operation.path.to_owned();
+    }
+    template
+        .iter()
+        .zip(segments)
+        .map(|(part, value)| match part.starts_with('{') && !looks_like_id(value) {
+            true => *part,
+            false => value,
+        })
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 /// `path` relative to the base path (`/api/v1/rules/x` → `/rules/x`).

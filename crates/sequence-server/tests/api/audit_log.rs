@@ -148,3 +148,54 @@ async fn an_invalid_called_reason_is_refused_and_not_recorded() {
     assert_eq!(log[0]["outcome"], "failure");
     assert_eq!(log[0]["called_reason"], Value::Null);
 }
+
+#[tokio::test]
+async fn what_a_denial_records_is_bounded_and_attributed() {
+    let app = TestApp::new().await;
+    let (org, key) = app.org_with_admin_key().await;
+    let lister = app.key(&org, r#"[{"scope":"LIST_ACCOUNTS"}]"#).await;
+    // A call refused before validation (429) with a hostile path parameter: the entry keeps the
+    // template's `{id}`, not the 5,000 characters.
+    let limited = app.state.clone().with_rate_limit(1);
+    let send = |path: String| {
+        crate::harness::send_to(
+            sequence_server::app(limited.clone()),
+            request("GET", &path, Some(&lister), None, &[]),
+        )
+    };
+    assert_eq!(send("/api/v1/accounts".into()).await.status.as_u16(), 200);
+    let long = "x".repeat(5_000);
+    let refused = send(format!("/api/v1/accounts/{long}")).await;
+    assert_error(&refused, 429, "rate_limit_exceeded");
+    // An unknown (well-formed) key is in nobody's log.
+    let unknown = "seqk_01HZZZZZZZZZZZZZZZZZZZZZZZ_".to_owned() + &"0".repeat(64);
+    assert_error(&app.get("/api/v1/accounts", Some(&unknown)).await, 401, "unauthorized");
+    // An operation rule answered with 403 is a failure, not a denial.
+    let income = app.create_income_source(&key, "Payroll").await;
+    let pod = app.create_pod(&key, "Savings").await;
+    let rule = app
+        .post(
+            "/api/v1/rules",
+            Some(&key),
+            json!({
+                "nickname": "Off",
+                "trigger": {"type": "MANUAL", "account_id": income},
+                "steps": [{"actions": [{"type": "FIXED", "source_account_id": income,
+                                        "destination_account_id": pod, "amount_in_cents": 100}]}]
+            }),
+        )
+        .await;
+    let rule = rule.body["data"]["id"].as_str().unwrap().to_owned();
+    let disabled = app.post(&format!("/api/v1/rules/{rule}/trigger"), Some(&key), json!({})).await;
+    assert_error(&disabled, 403, "rule_disabled");
+
+    app.state.denials.flush().await;
+    let denied = entries(&app.get("/api/v1/audit-logs?outcome=denied", Some(&key)).await.body);
+    assert_eq!(denied.len(), 1, "{denied:?}");
+    assert_eq!(denied[0]["path"], "/accounts/{id}");
+    assert_eq!(denied[0]["resource_ids"], json!([]));
+    let failed = entries(&app.get("/api/v1/audit-logs?outcome=failure", Some(&key)).await.body);
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert_eq!(failed[0]["error_code"], "rule_disabled");
+    assert_eq!(failed[0]["resource_ids"], json!([rule]));
+}

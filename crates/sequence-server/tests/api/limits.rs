@@ -95,3 +95,24 @@ async fn zero_turns_the_limit_off() {
         assert_eq!(header(&response, "ratelimit-limit"), None);
     }
 }
+
+/// `HEAD` is served by the `GET` operation, so it takes a token like a `GET` (it is not a way
+/// around the limit).
+#[tokio::test]
+async fn head_requests_count_like_gets() {
+    use tower::ServiceExt;
+    let app = TestApp::new().await;
+    let (_, key) = app.org_with_admin_key().await;
+    let limited = app.state.clone().with_rate_limit(3);
+    let head = || async {
+        let request = request("HEAD", "/api/v1/accounts", Some(&key), None, &[]);
+        sequence_server::app(limited.clone()).oneshot(request).await.unwrap()
+    };
+    for remaining in [2, 1, 0] {
+        let response = head().await;
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.headers()["ratelimit-remaining"], remaining.to_string().as_str());
+    }
+    assert_eq!(head().await.status(), 429);
+    assert_error(&get(&limited, "/api/v1/accounts", Some(&key)).await, 429, "rate_limit_exceeded");
+}
