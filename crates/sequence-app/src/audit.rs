@@ -15,6 +15,7 @@
 //! resource ids, the outcome and status, the error code, the request id and the caller's
 //! `X-Called-Reason`.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use chrono::{DateTime, TimeDelta, Utc};
@@ -129,7 +130,7 @@ enum Message {
 /// How many calls may wait for the writer before new ones are dropped.
 pub const DENIAL_QUEUE_CAPACITY: usize = 8192;
 /// How many calls the writer records per transaction at most.
-const BATCH: usize = 256;
+const BATCH: usize = audit::INSERT_MANY_MAX;
 
 /// The queue of denied and failed calls (see the module docs). Cheap to clone.
 #[derive(Clone, Debug)]
@@ -182,45 +183,52 @@ async fn write_denials(app: App, mut inbox: mpsc::Receiver<Message>) {
     }
 }
 
-/// Writes a batch in one transaction; if that fails, each call in its own, so one bad entry
-/// (say, of an organization deleted meanwhile) never loses the others.
+/// Writes a batch in one transaction (one multi-row `INSERT`); if that fails, each call in its
+/// own, so one bad entry (say, of an organization deleted meanwhile) never loses the others.
 async fn write_batch(app: &App, calls: Vec<PendingCall>) {
     let batch = unit_of_work::run(&app.store, |mut tx| async {
-        let mut result = Ok(());
-        for call in &calls {
-            result = write_one(&mut tx, call).await;
-            if result.is_err() {
-                break;
-            }
-        }
+        let result = write(&mut tx, &calls).await;
         (tx, result)
     })
     .await;
     if batch.is_ok() {
         return;
     }
-    for call in &calls {
+    for call in calls.chunks(1) {
         let one = unit_of_work::run(&app.store, |mut tx| async {
-            let result = write_one(&mut tx, call).await;
+            let result = write(&mut tx, call).await;
             (tx, result)
         })
         .await;
         if let Err(error) = one {
-            tracing::warn!(%error, key = %call.call.api_key_id, "could not record an audit entry");
+            tracing::warn!(%error, key = %call[0].call.api_key_id, "could not record an audit entry");
         }
     }
 }
 
-async fn write_one(tx: &mut Tx, pending: &PendingCall) -> Result<(), AppError> {
-    let org = pending.org.clone();
-    let organization = match orgs::get(tx, &org).await {
-        Ok(organization) => organization,
-        Err(sequence_store::StoreError::NotFound) => return Ok(()),
-        Err(error) => return Err(error.into()),
-    };
-    let offset = TimeDelta::seconds(organization.clock_offset_seconds);
-    let at =
-        crate::at_stored_precision(pending.at.checked_add_signed(offset).unwrap_or(pending.at));
-    audit::insert(tx, &pending.call.clone().entry(org, at)).await?;
+/// Stamps each call with its organization's clock (each organization read once) and inserts
+/// them. Calls of an organization that no longer exists are skipped.
+async fn write(tx: &mut Tx, calls: &[PendingCall]) -> Result<(), AppError> {
+    let mut offsets: HashMap<OrgId, Option<TimeDelta>> = HashMap::new();
+    let mut entries = Vec::with_capacity(calls.len());
+    for pending in calls {
+        let offset = match offsets.get(&pending.org) {
+            Some(offset) => *offset,
+            None => {
+                let offset = match orgs::get(tx, &pending.org).await {
+                    Ok(organization) => Some(TimeDelta::seconds(organization.clock_offset_seconds)),
+                    Err(sequence_store::StoreError::NotFound) => None,
+                    Err(error) => return Err(error.into()),
+                };
+                offsets.insert(pending.org.clone(), offset);
+                offset
+            }
+        };
+        let Some(offset) = offset else { continue };
+        let at = pending.at.checked_add_signed(offset).unwrap_or(pending.at);
+        entries
+            .push(pending.call.clone().entry(pending.org.clone(), crate::at_stored_precision(at)));
+    }
+    audit::insert_many(tx, &entries).await?;
     Ok(())
 }

@@ -121,6 +121,45 @@ pub async fn insert(conn: &mut AnyConnection, entry: &AuditEntry) -> StoreResult
     Ok(())
 }
 
+/// Records `entries` with one multi-row `INSERT` (the background writer's batches; at most
+/// [`INSERT_MANY_MAX`] rows, which keeps the statement under both backends' parameter limits).
+pub async fn insert_many(conn: &mut AnyConnection, entries: &[AuditEntry]) -> StoreResult<()> {
+    for chunk in entries.chunks(INSERT_MANY_MAX) {
+        let mut params = Params::default();
+        let mut rows = Vec::with_capacity(chunk.len());
+        for entry in chunk {
+            let resource_ids = serde_json::to_string(&entry.resource_ids)
+                .map_err(|e| StoreError::Config(format!("resource ids do not serialize: {e}")))?;
+            let values = [
+                params.text(entry.id.as_str()),
+                params.text(entry.org_id.as_str()),
+                params.int(to_millis(entry.created_at)),
+                params.text(entry.api_key_id.as_str()),
+                params.text(entry.operation_id.as_str()),
+                params.text(entry.method.as_str()),
+                params.text(entry.path.as_str()),
+                params.text(resource_ids),
+                params.text(entry.outcome.as_str()),
+                params.int(i64::from(entry.status)),
+                params.optional_text(entry.error_code.as_deref()),
+                params.text(entry.request_id.as_str()),
+                params.optional_text(entry.called_reason.as_deref()),
+            ];
+            rows.push(format!("({})", values.join(", ")));
+        }
+        let sql = format!(
+            "INSERT INTO audit_logs (id, org_id, created_at_ms, api_key_id, operation_id, method, \
+             path, resource_ids, outcome, status, error_code, request_id, called_reason) VALUES {}",
+            rows.join(", ")
+        );
+        Statement::new(sql, params).query().execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+/// The most rows [`insert_many`] puts in one statement (13 values each).
+pub const INSERT_MANY_MAX: usize = 1000;
+
 fn from_row(row: &sqlx::any::AnyRow) -> StoreResult<AuditEntry> {
     let resource_ids: String = row.try_get(7)?;
     let status: i32 = row.try_get(9)?;

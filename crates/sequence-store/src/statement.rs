@@ -66,6 +66,14 @@ impl Params {
         self.push(Param::Int(value))
     }
 
+    /// Adds a text value or a `NULL` of type `TEXT`; returns its placeholder (`$n`).
+    pub fn optional_text(&mut self, value: Option<&str>) -> String {
+        match value {
+            Some(value) => self.text(value),
+            None => self.push(Param::NullText),
+        }
+    }
+
     fn push(&mut self, value: Param) -> String {
         self.0.push(value);
         format!("${}", self.0.len())
