@@ -130,7 +130,7 @@ enum Message {
 /// How many calls may wait for the writer before new ones are dropped.
 pub const DENIAL_QUEUE_CAPACITY: usize = 8192;
 /// How many calls the writer records per transaction at most.
-const BATCH: usize = audit::INSERT_MANY_MAX;
+const BATCH: usize = 1_000;
 
 /// The queue of denied and failed calls (see the module docs). Cheap to clone.
 #[derive(Clone, Debug)]

@@ -231,19 +231,38 @@ async fn denied_row(
     let half = fixed_rate(&url, &denied_key, config, closed.rate() / 2.0).await;
     let half = Some(half);
     print_row("  403, audited", &closed, half.as_ref(), None);
-    // The queue drains within moments; then count what it wrote.
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // Wait until the writer has drained the queue (the count stops moving), then count what it
+    // wrote and what the server says it dropped because the queue was full.
     let store = sequence_store::Store::connect(&database).await.unwrap();
-    let recorded: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM audit_logs WHERE outcome = 'denied'")
-            .fetch_one(store.pool())
-            .await
-            .unwrap();
+    let drained = Instant::now();
+    let mut recorded = -1;
+    loop {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        let now: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM audit_logs WHERE outcome = 'denied'")
+                .fetch_one(store.pool())
+                .await
+                .unwrap();
+        if now == recorded || drained.elapsed() > Duration::from_secs(60) {
+            break;
+        }
+        recorded = now;
+    }
+    let metrics =
+        client.get(base.replace("/api/v1", "/metrics")).send().await.unwrap().text().await.unwrap();
+    let dropped = metrics
+        .lines()
+        .find(|l| l.starts_with("sequence_audit_dropped_total"))
+        .and_then(|l| l.split_whitespace().last())
+        .unwrap_or("0")
+        .to_owned();
     let answered = closed.latencies.len() + half.as_ref().map_or(0, |m| m.latencies.len());
     let failed = closed.failures + half.as_ref().map_or(0, |m| m.failures);
     println!(
-        "{:<16} {answered} denials answered ({failed} other answers), {recorded} recorded in the audit log",
-        ""
+        "{:<16} {answered} denials answered ({failed} other answers): {recorded} recorded in the \
+         audit log, {dropped} dropped (queue full), drained {:.1} s after the load",
+        "",
+        drained.elapsed().as_secs_f64()
     );
 }
 

@@ -158,7 +158,7 @@ pub async fn insert_many(conn: &mut AnyConnection, entries: &[AuditEntry]) -> St
 }
 
 /// The most rows [`insert_many`] puts in one statement (13 values each).
-pub const INSERT_MANY_MAX: usize = 1000;
+pub const INSERT_MANY_MAX: usize = 50;
 
 fn from_row(row: &sqlx::any::AnyRow) -> StoreResult<AuditEntry> {
     let resource_ids: String = row.try_get(7)?;
