@@ -94,31 +94,10 @@ pub struct AuditFilter {
 const COLUMNS: &str = "id, org_id, created_at_ms, api_key_id, operation_id, method, path, \
                        resource_ids, outcome, status, error_code, request_id, called_reason";
 
-/// Records `entry`.
+/// Records `entry` (the same statement as a one-row [`insert_many`], so the two never share a
+/// cached statement with different parameter types).
 pub async fn insert(conn: &mut AnyConnection, entry: &AuditEntry) -> StoreResult<()> {
-    let resource_ids = serde_json::to_string(&entry.resource_ids)
-        .map_err(|e| StoreError::Config(format!("resource ids do not serialize: {e}")))?;
-    sqlx::query(
-        "INSERT INTO audit_logs (id, org_id, created_at_ms, api_key_id, operation_id, method, path, \
-         resource_ids, outcome, status, error_code, request_id, called_reason) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-    )
-    .bind(entry.id.as_str())
-    .bind(entry.org_id.as_str())
-    .bind(to_millis(entry.created_at))
-    .bind(entry.api_key_id.as_str())
-    .bind(&entry.operation_id)
-    .bind(&entry.method)
-    .bind(&entry.path)
-    .bind(resource_ids)
-    .bind(entry.outcome.as_str())
-    .bind(i32::from(entry.status))
-    .bind(entry.error_code.as_deref())
-    .bind(&entry.request_id)
-    .bind(entry.called_reason.as_deref())
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
+    insert_many(conn, std::slice::from_ref(entry)).await
 }
 
 /// Records `entries` with one multi-row `INSERT` (the background writer's batches; at most
@@ -140,7 +119,9 @@ pub async fn insert_many(conn: &mut AnyConnection, entries: &[AuditEntry]) -> St
                 params.text(entry.path.as_str()),
                 params.text(resource_ids),
                 params.text(entry.outcome.as_str()),
-                params.int(i64::from(entry.status)),
+                // `status` is an INTEGER (int4) column: PostgreSQL refuses an int8 parameter in
+                // a multi-row VALUES list, so the value is cast in SQL.
+                format!("CAST({} AS INTEGER)", params.int(i64::from(entry.status))),
                 params.optional_text(entry.error_code.as_deref()),
                 params.text(entry.request_id.as_str()),
                 params.optional_text(entry.called_reason.as_deref()),

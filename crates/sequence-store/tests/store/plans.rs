@@ -662,6 +662,9 @@ async fn audit_log_queries_read_one_index_range_in_order(store: Store, history: 
     sequence_store::orgs::insert(&mut tx, &other).await.unwrap();
     let orgs = [history.org.id.clone(), other.id];
     let mut listed = Vec::new();
+    // Through the background writer's multi-row INSERT (the same statement many times, which is
+    // when PostgreSQL holds it to its parameter types).
+    let mut batch = Vec::new();
     for (org, calls) in orgs.iter().zip([6_000, 2_000]) {
         for i in 0..calls {
             let entry = AuditEntry {
@@ -679,12 +682,13 @@ async fn audit_log_queries_read_one_index_range_in_order(store: Store, history: 
                 request_id: format!("req_{i}"),
                 called_reason: None,
             };
-            audit::insert(&mut tx, &entry).await.unwrap();
             if org == &orgs[0] {
-                listed.push(entry);
+                listed.push(entry.clone());
             }
+            batch.push(entry);
         }
     }
+    audit::insert_many(&mut tx, &batch).await.unwrap();
     tx.commit().await.unwrap();
     if backend == Backend::Postgres {
         sqlx::raw_sql("VACUUM ANALYZE audit_logs").execute(store.pool()).await.unwrap();
