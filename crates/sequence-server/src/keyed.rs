@@ -66,7 +66,7 @@ pub async fn guard(State(state): State<AppState>, mut request: Request, next: Ne
                 caller(key, org, None).queue(
                     &state,
                     refused.problem.status.as_u16(),
-                    Some(refused.problem.code),
+                    Some(refused.problem.code.to_owned()),
                 );
             }
             return problem_response(&refused.problem, &request_id);
@@ -80,8 +80,8 @@ pub async fn guard(State(state): State<AppState>, mut request: Request, next: Ne
 
     let allowance = match state.rate_limit.as_ref().map(|limit| limit.check(&principal.key_id)) {
         Some(Err(refusal)) => {
-            caller.queue(&state, 429, Some(ErrorCode::RateLimitExceeded.as_str()));
-            return too_many_requests(refusal, &request_id, limit_of(&refusal));
+            caller.queue(&state, 429, Some(ErrorCode::RateLimitExceeded.as_str().to_owned()));
+            return too_many_requests(refusal, &request_id);
         }
         Some(Ok(allowance)) => Some(allowance),
         None => None,
@@ -100,7 +100,7 @@ pub async fn guard(State(state): State<AppState>, mut request: Request, next: Ne
         let code = serde_json::from_slice::<serde_json::Value>(&bytes)
             .ok()
             .and_then(|v| v["error"]["code"].as_str().map(str::to_owned));
-        caller.queue_owned(&state, status.as_u16(), code);
+        caller.queue(&state, status.as_u16(), code);
         response = Response::from_parts(parts, Body::from(bytes));
     }
     response
@@ -117,11 +117,7 @@ struct Caller {
 }
 
 impl Caller {
-    fn queue(self, state: &AppState, status: u16, code: Option<&str>) {
-        self.queue_owned(state, status, code.map(str::to_owned));
-    }
-
-    fn queue_owned(self, state: &AppState, status: u16, error_code: Option<String>) {
+    fn queue(self, state: &AppState, status: u16, error_code: Option<String>) {
         let call = Call {
             api_key_id: self.key,
             operation_id: self.operation.operation_id.to_owned(),
@@ -178,10 +174,6 @@ fn relative_path(path: &str) -> &str {
     path.strip_prefix(BASE_PATH).filter(|p| p.starts_with('/')).unwrap_or(path)
 }
 
-fn limit_of(refusal: &Refusal) -> u32 {
-    refusal.allowance.limit
-}
-
 /// A problem in the spec's error envelope.
 fn problem_response(problem: &Problem, request_id: &str) -> Response {
     let body = error_body(problem.code, problem.message.clone(), request_id);
@@ -189,8 +181,8 @@ fn problem_response(problem: &Problem, request_id: &str) -> Response {
 }
 
 /// `429 rate_limit_exceeded` with `Retry-After` and the `RateLimit-*` headers.
-fn too_many_requests(refusal: Refusal, request_id: &str, limit: u32) -> Response {
-    let seconds = refusal.retry_after_seconds;
+fn too_many_requests(refusal: Refusal, request_id: &str) -> Response {
+    let (seconds, limit) = (refusal.retry_after_seconds, refusal.allowance.limit);
     let unit = if seconds == 1 { "second" } else { "seconds" };
     let problem = ErrorCode::RateLimitExceeded.problem(format!(
         "Rate limit exceeded. Maximum {limit} requests per minute per API key; retry after {seconds} {unit}."

@@ -452,6 +452,31 @@ impl Runner {
         }
     }
 
+    /// The answer of one use case run as a task racing others (spawned, with the step timeout,
+    /// panics caught): a failed task or a panic breaks `NO_INTERNAL`, a timeout `IN_TIME`.
+    async fn raced<T>(
+        &self,
+        handle: tokio::task::JoinHandle<
+            Result<std::thread::Result<T>, tokio::time::error::Elapsed>,
+        >,
+        what: &str,
+    ) -> Result<T, Violation> {
+        match handle.await {
+            Err(join) => {
+                Err(Violation::new(invariant::NO_INTERNAL, format!("a {what} task failed: {join}")))
+            }
+            Ok(Err(_)) => Err(Violation::new(
+                invariant::IN_TIME,
+                format!("a parallel {what} did not finish within {:?}", self.timeout),
+            )),
+            Ok(Ok(Err(_))) => Err(Violation::new(
+                invariant::NO_INTERNAL,
+                format!("a parallel {what} panicked: {}", last_panic().unwrap_or_default()),
+            )),
+            Ok(Ok(Ok(answer))) => Ok(answer),
+        }
+    }
+
     /// Sorts an answer: success (tallied), a refusal (tallied; fine), an internal error (a
     /// violation). `foreign`: the request named another organization's resource, so success
     /// is the violation.
@@ -1100,30 +1125,7 @@ impl Runner {
             .collect();
         let mut accepted: i64 = 0;
         for handle in handles {
-            let answer = match handle.await {
-                Err(join) => {
-                    return Err(Violation::new(
-                        invariant::NO_INTERNAL,
-                        format!("a purchase task failed: {join}"),
-                    ));
-                }
-                Ok(Err(_)) => {
-                    return Err(Violation::new(
-                        invariant::IN_TIME,
-                        format!("a parallel purchase did not finish within {:?}", self.timeout),
-                    ));
-                }
-                Ok(Ok(Err(_))) => {
-                    return Err(Violation::new(
-                        invariant::NO_INTERNAL,
-                        format!(
-                            "a parallel purchase panicked: {}",
-                            last_panic().unwrap_or_default()
-                        ),
-                    ));
-                }
-                Ok(Ok(Ok(answer))) => answer,
-            };
+            let answer = self.raced(handle, "purchase").await?;
             if self.judge("parallel_purchases", "parallel purchase", answer, false)?.is_ok() {
                 accepted += 1;
             }
@@ -1556,30 +1558,7 @@ impl Runner {
             .collect();
         let mut outcomes = Vec::new();
         for handle in handles {
-            let answer = match handle.await {
-                Err(join) => {
-                    return Err(Violation::new(
-                        invariant::NO_INTERNAL,
-                        format!("a trigger task failed: {join}"),
-                    ));
-                }
-                Ok(Err(_)) => {
-                    return Err(Violation::new(
-                        invariant::IN_TIME,
-                        format!("a parallel trigger did not finish within {:?}", self.timeout),
-                    ));
-                }
-                Ok(Ok(Err(_))) => {
-                    return Err(Violation::new(
-                        invariant::NO_INTERNAL,
-                        format!(
-                            "a parallel trigger panicked: {}",
-                            last_panic().unwrap_or_default()
-                        ),
-                    ));
-                }
-                Ok(Ok(Ok(answer))) => answer,
-            };
+            let answer = self.raced(handle, "trigger").await?;
             outcomes.push(
                 match self.judge("parallel_triggers", "parallel trigger", answer, false)? {
                     Ok(execution) => execution.status.to_string(),
