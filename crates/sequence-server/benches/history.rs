@@ -15,14 +15,12 @@
 //! 1. seeds the demo organization on a fresh database (a temporary SQLite file; a throwaway
 //!    PostgreSQL database when `SEQUENCE_TEST_POSTGRES_URL` is set, otherwise PostgreSQL is
 //!    skipped with a note);
-//! 2. bulk-loads history **through the store** (`sequence_store::transfers::insert`, 5,000 rows
-//!    per transaction, no HTTP): `N` live transfers of the listed account ("Savings"), on both
-//!    sides in turn (from and to the other pods, from the income source, to the card), one in
-//!    eight created in the same millisecond as its predecessor (ties on `created_at`), mostly
-//!    `complete` with some `cancelled` and `error`; plus `N / 4` transfers between other accounts
-//!    and `N / 10` simulations of the listed account, which a live listing must skip. On
-//!    PostgreSQL it then runs `ANALYZE`, as autovacuum would after such a load (SQLite never
-//!    gathers statistics in production, so it gets none here either);
+//! 2. bulk-loads history **through the store** (`support::load_history`, shared with the
+//!    `transfers` bench: 5,000 rows per transaction, no HTTP): `N` live transfers of the listed
+//!    account ("Savings"), on both sides in turn, plus `N / 4` transfers between other accounts
+//!    and `N / 10` simulations of the listed account, which a live listing must skip (see
+//!    `support/mod.rs`). On PostgreSQL it then runs `ANALYZE`, as autovacuum would after such a
+//!    load;
 //! 3. starts the server in-process on a free local port (no settlement worker) and times, one
 //!    request at a time, `BENCH_SAMPLES` (default 100, after 5 warm-up requests) requests for the
 //!    first page and for the 50th page (`first` = 20, the default; the 50th page's cursor is
@@ -61,20 +59,16 @@
 //! and 343 s on PostgreSQL): SQLite p50 1.34 / 1.32 ms (first / 50th page) at 1k and 1.27 / 1.27
 //! ms at 1M; PostgreSQL 5.6 / 2.8 ms at 1k and 4.6 / 6.2 ms at 1M.
 
+mod support;
+
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, TimeDelta, Utc};
-use rand::{Rng, SeedableRng};
-use sequence_core::ids::{AccountId, OrgId, TransferId};
-use sequence_core::ledger::{
-    AccountKind, TransferDirection, TransferErrorCode, TransferOrigin, TransferStatus,
-};
-use sequence_core::money::Cents;
+use chrono::Utc;
 use sequence_server::AppState;
+use sequence_store::Store;
 use sequence_store::test_support::{TestBackend, TestDatabase};
-use sequence_store::transfers::{self, TransferRecord};
-use sequence_store::{Backend, Store, accounts};
 use serde_json::Value;
+use support::{demo_accounts, load_history_and_analyze};
 
 /// What one run does.
 #[derive(Clone, Debug)]
@@ -83,8 +77,6 @@ struct Config {
     samples: usize,
 }
 
-/// Rows per bulk-load transaction.
-const BATCH: usize = 5_000;
 /// Which page is "deep".
 const DEEP_PAGE: usize = 50;
 /// The API's default page size.
@@ -170,14 +162,6 @@ struct Run {
     deep_page: Vec<Duration>,
 }
 
-/// The accounts the history moves between.
-struct Accounts {
-    listed: AccountId,
-    pods: Vec<AccountId>,
-    income: AccountId,
-    card: AccountId,
-}
-
 /// One measurement; `None` when the backend is not configured.
 async fn run(backend: TestBackend, history: usize, samples: usize) -> Option<Run> {
     let database = TestDatabase::create(backend).await?;
@@ -186,10 +170,7 @@ async fn run(backend: TestBackend, history: usize, samples: usize) -> Option<Run
     let seed = sequence_server::demo::seed(&store, now).await.expect("seeding an organization");
     let accounts = demo_accounts(&store, &seed.org_id).await;
     let started = Instant::now();
-    let org_rows = load_history(&store, &seed.org_id, &accounts, history, now).await;
-    if store.backend() == Backend::Postgres {
-        sqlx::query("ANALYZE").execute(store.pool()).await.expect("ANALYZE");
-    }
+    let org_rows = load_history_and_analyze(&store, &seed.org_id, &accounts, history, now).await;
     let load = started.elapsed();
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a free port");
@@ -239,100 +220,4 @@ async fn run(backend: TestBackend, history: usize, samples: usize) -> Option<Run
     store.close().await;
     drop(database);
     Some(Run { org_rows, load, first_page, deep_page })
-}
-
-async fn demo_accounts(store: &Store, org: &OrgId) -> Accounts {
-    let mut conn = store.pool().acquire().await.expect("a connection");
-    let all = accounts::list(&mut conn, org, None).await.expect("the demo accounts");
-    let named = |name: &str| {
-        all.iter()
-            .find(|a| a.name == name)
-            .unwrap_or_else(|| panic!("the demo has no account {name:?}"))
-            .id
-            .clone()
-    };
-    Accounts {
-        listed: named("Savings"),
-        pods: vec![named("Emergency Fund"), named("Taxes")],
-        income: named("Chase Checking ••4567"),
-        card: all
-            .iter()
-            .find(|a| matches!(a.kind, AccountKind::External(_)))
-            .expect("the demo card")
-            .id
-            .clone(),
-    }
-}
-
-/// Inserts the history described in the module docs, oldest first, ending before `now`.
-/// Returns how many transfers the organization then has from this load.
-async fn load_history(
-    store: &Store,
-    org: &OrgId,
-    accounts: &Accounts,
-    history: usize,
-    now: DateTime<Utc>,
-) -> usize {
-    let noise = history / 4;
-    let simulations = history / 10;
-    let total = history + noise + simulations;
-    let mut rng = rand::rngs::StdRng::seed_from_u64(history as u64);
-    // Which rows are noise and which are simulations, spread evenly through time.
-    let mut kinds: Vec<u8> = std::iter::repeat_n(0, history)
-        .chain(std::iter::repeat_n(1, noise))
-        .chain(std::iter::repeat_n(2, simulations))
-        .collect();
-    for i in (1..kinds.len()).rev() {
-        kinds.swap(i, rng.random_range(0..=i));
-    }
-    let start = now - TimeDelta::milliseconds(i64::try_from(total).unwrap() * 1_000 + 60_000);
-    let mut created = start;
-    let mut tx = store.begin().await.expect("begin");
-    for (n, kind) in kinds.into_iter().enumerate() {
-        if n % 8 != 7 {
-            created += TimeDelta::milliseconds(rng.random_range(1..2_000));
-        }
-        let pod = &accounts.pods[n % accounts.pods.len()];
-        let (source, destination, direction) = match (kind, n % 4) {
-            (1, _) => (Some(&accounts.income), Some(pod), TransferDirection::Internal),
-            (_, 0) => (Some(&accounts.listed), Some(pod), TransferDirection::Internal),
-            (_, 1) => (Some(pod), Some(&accounts.listed), TransferDirection::Internal),
-            (_, 2) => (Some(&accounts.income), Some(&accounts.listed), TransferDirection::Internal),
-            _ => (Some(&accounts.listed), Some(&accounts.card), TransferDirection::MoneyOut),
-        };
-        let status = match rng.random_range(0..20) {
-            0 => TransferStatus::Cancelled,
-            1 => TransferStatus::Error,
-            _ => TransferStatus::Complete,
-        };
-        let record = TransferRecord {
-            id: TransferId::generate(),
-            org_id: org.clone(),
-            source: source.cloned(),
-            destination: destination.cloned(),
-            amount: Cents::new(rng.random_range(100..100_000)),
-            direction,
-            origin: TransferOrigin::User,
-            status,
-            error_code: (status == TransferStatus::Error)
-                .then_some(TransferErrorCode::InsufficientFunds),
-            description: None,
-            simulation: kind == 2,
-            reserved: Cents::ZERO,
-            rule_id: None,
-            rule_execution_id: None,
-            processing_started_at: Some(created),
-            next_step_at: None,
-            created_at: created,
-            updated_at: created,
-            completed_at: (status == TransferStatus::Complete).then_some(created),
-        };
-        transfers::insert(&mut tx, &record).await.expect("inserting a transfer");
-        if n % BATCH == BATCH - 1 {
-            tx.commit().await.expect("commit");
-            tx = store.begin().await.expect("begin");
-        }
-    }
-    tx.commit().await.expect("commit");
-    total
 }
