@@ -83,6 +83,14 @@ pub(crate) fn account_view(account: &AccountRecord) -> AccountView {
     AccountView { id: account.id.clone(), kind: account.kind, is_deleted: account.is_deleted() }
 }
 
+impl TransferView {
+    /// `transfer` with `accounts`, which must include every account it names.
+    pub fn of(transfer: TransferRecord, accounts: impl IntoIterator<Item = AccountRecord>) -> Self {
+        let accounts = accounts.into_iter().map(|a| (a.id.to_string(), a)).collect();
+        TransferView { transfer, accounts }
+    }
+}
+
 /// `transfer` with the accounts it names.
 pub async fn transfer_view(
     conn: &mut AnyConnection,
@@ -95,6 +103,11 @@ pub async fn transfer_view(
 
 /// Accepts a transfer: decides its initial status (insufficient funds, approval, processing),
 /// reserves the funds atomically, schedules its settlement and records it.
+///
+/// Precondition: the caller has locked both sides (`accounts::lock_and_find` or
+/// `accounts::lock_live`, in id order) and read `new.source` and `new.destination` after taking
+/// the locks, as `transfers::create` and the rules engine's `run_rule` do; so their deletion
+/// state is current and cannot change before the transaction ends.
 pub async fn accept_transfer(
     tx: &mut Tx,
     org: &Organization,
@@ -112,17 +125,13 @@ pub async fn accept_transfer(
         approval_threshold: org.approval_threshold,
     };
     let mut acceptance = plan_acceptance(&request);
-    // Lock both sides (in id order, as postings do): a deletion that committed since the caller
-    // read them fails the transfer instead of leaving it in flight to or from a deleted account.
-    let mut sides: Vec<&AccountId> =
-        [new.source, new.destination].into_iter().flatten().map(|a| &a.id).collect();
-    sides.sort();
-    for id in sides {
-        if !accounts::lock_live(tx, &org.id, id.as_str()).await? {
-            acceptance.status = TransferStatus::Error;
-            acceptance.error_code = Some(TransferErrorCode::AccountDeleted);
-            acceptance.reserves_funds = false;
-        }
+    // The caller locked both sides (in id order, as postings do) before reading them, so their
+    // deletion state is current and stays so: a side deleted before the lock fails the
+    // transfer instead of leaving it in flight to or from a deleted account.
+    if [new.source, new.destination].into_iter().flatten().any(AccountRecord::is_deleted) {
+        acceptance.status = TransferStatus::Error;
+        acceptance.error_code = Some(TransferErrorCode::AccountDeleted);
+        acceptance.reserves_funds = false;
     }
     let mut reserved = Cents::ZERO;
     if let (true, Some(source)) = (acceptance.reserves_funds, internal_source) {
@@ -197,6 +206,34 @@ pub async fn process_due(
             }
         }
     }
+}
+
+/// At most `max_steps` of the settlement steps of `org` due at `now`, oldest first, inside `tx`:
+/// the background worker's bounded slice of [`process_due`]. Returns how many transfers completed
+/// and whether steps may still be due (the budget ran out first). Each step taken is progress
+/// (see [`process_due`]), so a caller repeating full slices ends.
+pub async fn process_due_at_most(
+    tx: &mut Tx,
+    org: &Organization,
+    now: DateTime<Utc>,
+    max_steps: u32,
+) -> Result<(u32, bool), AppError> {
+    let (mut completed, mut steps) = (0, 0_u32);
+    while steps < max_steps {
+        // A step can make the same transfer's next step due at once (an internal transfer is
+        // submitted and settled at times both past), so look again until nothing is due.
+        let due = transfers::due(tx, &org.id, now, max_steps - steps).await?;
+        if due.is_empty() {
+            return Ok((completed, false));
+        }
+        for id in due {
+            steps += 1;
+            if apply_settlement_step(tx, org, &id, now).await? == Some(TransferStatus::Complete) {
+                completed += 1;
+            }
+        }
+    }
+    Ok((completed, true))
 }
 
 /// Moves one transfer one step along its schedule (`processing` → `pending` → `complete`).

@@ -66,6 +66,24 @@ pub async fn process_everything_due(
     Err(AppError::internal(format!("organization {}: due work did not run out", org.id)))
 }
 
+/// One bounded slice of [`process_everything_due`], for the background worker: the scheduled
+/// occurrences due at `now` (each after the settlements due before it), then at most `max_steps`
+/// settlement steps. Returns (transfers settled, executions, more), where `more` says work may
+/// remain: the slice was full, or executions ran (their transfers may be due already). A slice
+/// that says `more` took at least one step or ran at least one occurrence, so repeating slices
+/// makes strict progress and ends.
+pub async fn process_due_slice(
+    tx: &mut Tx,
+    org: &Organization,
+    now: DateTime<Utc>,
+    max_steps: u32,
+) -> Result<(u32, u32, bool), AppError> {
+    let mut settled = 0_u32;
+    let executed = rule_hooks::run_due_schedules(tx, org, now, &mut settled).await?;
+    let (completions, full) = ledger::process_due_at_most(tx, org, now, max_steps).await?;
+    Ok((settled.saturating_add(completions), executed, full || executed > 0))
+}
+
 /// The organization as the sandbox shows it, with its time now.
 pub async fn organization(
     app: &App,

@@ -37,23 +37,26 @@ pub async fn create(
     request: TransferRequest,
 ) -> Result<TransferView, AppError> {
     let (org, now) = app.organization(tx, org).await?;
-    // Lock both accounts (in id order, as postings do) before reading them, so a concurrent
-    // deletion cannot slip between this check and the transfer's insert.
+    // Lock both accounts (in id order, as postings do) and read them in the same statement, so
+    // a concurrent deletion cannot slip between this check and the transfer's insert, and what
+    // `accept_transfer` reads from them holds until the transaction ends.
     let mut sides = [request.source_account_id.as_str(), request.destination_account_id.as_str()];
     sides.sort_unstable();
+    let mut locked = Vec::with_capacity(2);
     for id in sides {
-        accounts::lock_live(tx, &org.id, id).await?;
+        if let Some(account) = accounts::lock_and_find(tx, &org.id, id).await? {
+            locked.push(account);
+        }
     }
-    let live =
-        async |tx: &mut Tx, id: &str, missing: Resource| match accounts::find(tx, &org.id, id)
-            .await?
-        {
-            Some(account) if !account.is_deleted() => Ok(account),
-            _ => Err(AppError::not_found(missing, id)),
-        };
-    let source = live(tx, &request.source_account_id, Resource::TransferSource).await?;
-    let destination =
-        live(tx, &request.destination_account_id, Resource::TransferDestination).await?;
+    let live = |id: &str, missing: Resource| {
+        locked
+            .iter()
+            .find(|a| a.id.as_str() == id && !a.is_deleted())
+            .cloned()
+            .ok_or_else(|| AppError::not_found(missing, id))
+    };
+    let source = live(&request.source_account_id, Resource::TransferSource)?;
+    let destination = live(&request.destination_account_id, Resource::TransferDestination)?;
     // The one place that decides whether money may move between these two accounts (two
     // external accounts, a liability as source, …): the core's validation.
     validate_manual_transfer(&account_view(&source), &account_view(&destination), request.amount)?;
@@ -72,7 +75,9 @@ pub async fn create(
         rule: None,
     };
     let record = accept_transfer(tx, &org, new, now).await?;
-    transfer_view(tx, record).await
+    // The view names the two accounts read above (their names and types cannot have changed
+    // under the lock), so it needs no second read.
+    Ok(TransferView::of(record, [source, destination]))
 }
 
 /// A `from`/`to` pair of creation-time bounds.

@@ -2,7 +2,9 @@
 //! every organization, every interval. Safe with several replicas: each settlement step and each
 //! scheduled occurrence is a conditional update applied once.
 //!
-//! **Tenant isolation.** Each organization's due work runs in its own transaction, and its
+//! **Tenant isolation.** Each organization's due work runs in its own short transactions (at
+//! most [`STEPS_PER_TRANSACTION`] settlement steps each, at most [`TRANSACTIONS_PER_PASS_MAX`]
+//! of them per pass, so neither requests nor other organizations wait for a backlog), and its
 //! failure (an error, a broken invariant, even a panic in a use case) is logged with the
 //! organization's id and contained: the pass goes on with the next organization, and the failed
 //! one is tried again on the next pass. One organization's data can never stop, delay or fail
@@ -55,22 +57,44 @@ async fn due_work(app: &App, org: &OrgId) -> Result<u32, AppError> {
     Ok(u32::try_from(steps).unwrap_or(DUE_COUNT_MAX) + u32::from(schedules))
 }
 
-/// Processes one organization's due work in one transaction. Returns (due work found, settled,
+/// Settlement steps one worker transaction applies at most. The worker's transaction holds the
+/// writer (on SQLite, the whole database's) while it runs; bounding it keeps requests that queue
+/// behind it from waiting for a whole backlog (measured: a pass settling 1,200 transfers in one
+/// transaction held createTransfer requests for up to 0.9 s).
+pub const STEPS_PER_TRANSACTION: u32 = 50;
+
+/// Slices one organization gets per pass at most ([`STEPS_PER_TRANSACTION`] steps each); the
+/// rest waits for the next pass, so a huge backlog in one organization delays the others' work by
+/// at most this many short transactions.
+pub const TRANSACTIONS_PER_PASS_MAX: u32 = 200;
+
+/// Processes one organization's due work, in short transactions of at most
+/// [`STEPS_PER_TRANSACTION`] settlement steps each (see `sandbox::process_due_slice`; every
+/// slice but the last makes progress, so the loop ends). Returns (due work found, settled,
 /// executed).
 pub async fn process_organization(app: &App, org: &OrgId) -> Result<(u32, u32, u32), AppError> {
     let due = due_work(app, org).await?;
     if due == 0 {
         return Ok((0, 0, 0));
     }
-    let (settled, executed) = unit_of_work::run(&app.store, |mut tx| async move {
-        let result = async {
-            let (org, now) = app.organization(&mut tx, org).await?;
-            sandbox::process_everything_due(&mut tx, &org, now).await
+    let (mut settled, mut executed) = (0_u32, 0_u32);
+    for _ in 0..TRANSACTIONS_PER_PASS_MAX {
+        let (slice_settled, slice_executed, more) =
+            unit_of_work::run(&app.store, |mut tx| async move {
+                let result = async {
+                    let (org, now) = app.organization(&mut tx, org).await?;
+                    sandbox::process_due_slice(&mut tx, &org, now, STEPS_PER_TRANSACTION).await
+                }
+                .await;
+                (tx, result)
+            })
+            .await?;
+        settled = settled.saturating_add(slice_settled);
+        executed = executed.saturating_add(slice_executed);
+        if !more {
+            break;
         }
-        .await;
-        (tx, result)
-    })
-    .await?;
+    }
     Ok((due, settled, executed))
 }
 

@@ -210,6 +210,28 @@ pub async fn lock_live(conn: &mut AnyConnection, org: &OrgId, id: &str) -> Store
     Ok(row.is_some())
 }
 
+/// Locks an account's row as [`lock_live`] does and reads it in the same statement: the account
+/// of the organization, deleted or not (`None` if it does not exist there or is a system
+/// account). A use case that locks an account and then needs its fields (a transfer's two sides)
+/// makes one round trip instead of two; what it reads cannot change before the transaction ends
+/// (PostgreSQL: the row lock; SQLite: the write transaction).
+pub async fn lock_and_find(
+    conn: &mut AnyConnection,
+    org: &OrgId,
+    id: &str,
+) -> StoreResult<Option<AccountRecord>> {
+    let lock = if conn.backend_name() == "PostgreSQL" { " FOR NO KEY UPDATE" } else { "" };
+    let sql = format!(
+        "SELECT {COLUMNS} FROM accounts WHERE org_id = $1 AND id = $2 AND kind <> 'system'{lock}"
+    );
+    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+        .bind(org.as_str())
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
+    row.as_ref().map(from_row).transpose()
+}
+
 /// Soft-deletes an account if it holds no money, nothing is reserved, and (checked by the
 /// caller within the same transaction, after [`lock_live`]) no transfer is in flight. Returns
 /// whether it was deleted; `false` means the balance or reservations were not zero at the moment

@@ -253,3 +253,34 @@ both_backends! {
         }
     }
 }
+
+both_backends! {
+    async fn a_backlog_larger_than_one_worker_transaction_settles_in_one_pass(app: TestApp) {
+        use sequence_app::worker::STEPS_PER_TRANSACTION;
+        use sequence_store::orgs;
+        // The worker applies at most STEPS_PER_TRANSACTION settlement steps per transaction (so
+        // requests never queue behind a whole backlog); a pass still settles every due step.
+        let (org, key) = app.org_with_admin_key().await;
+        let (a, b) = (app.create_pod(&key, "A").await, app.create_pod(&key, "B").await);
+        app.deposit(&key, &a, 1_000_000).await;
+        let count = usize::try_from(STEPS_PER_TRANSACTION).unwrap() * 2 + 7;
+        let mut sent = Vec::new();
+        for _ in 0..count {
+            let transfer = app.transfer(&key, &a, &b, 100).await;
+            assert_eq!(transfer.status, 201, "{}", transfer.raw);
+            sent.push(transfer.body["data"]["id"].as_str().unwrap().to_owned());
+        }
+        // Each internal transfer has two steps due after a minute (submit, settle): about five
+        // slices of work, found by the worker rather than by the sandbox's clock advance.
+        let mut tx = app.state.store.begin().await.unwrap();
+        orgs::advance_clock(&mut tx, &org, 60).await.unwrap();
+        tx.commit().await.unwrap();
+        let pass = app.server().tick().await.expect("the organizations list");
+        assert!(pass.failed.is_empty(), "{pass:?}");
+        assert_eq!(pass.transfers_settled, u32::try_from(count).unwrap(), "{pass:?}");
+        for id in [&sent[0], &sent[count / 2], &sent[count - 1]] {
+            assert_eq!(app.transfer_by_id(&key, id).await["status"], "complete");
+        }
+        assert_eq!(app.balances(&key, &b).await.0, i64::try_from(count).unwrap() * 100);
+    }
+}
