@@ -173,7 +173,7 @@ pub fn accounts_table(accounts: &[types::AccountSummary]) -> String {
     ]);
     for account in accounts {
         table.row(vec![
-            account.id.clone(),
+            account.id.to_string(),
             account_kind(account.type_, account.external_account_type),
             account.name.clone(),
             optional(account.institution_name.as_deref()),
@@ -188,7 +188,7 @@ pub fn accounts_table(accounts: &[types::AccountSummary]) -> String {
 pub fn account_details(account: &types::Account) -> String {
     let balance = &account.balance;
     details(&[
-        ("ID", account.id.clone()),
+        ("ID", account.id.to_string()),
         ("Name", account.name.clone()),
         ("Type", account_kind(account.type_, account.external_account_type)),
         ("Description", optional(account.description.as_deref())),
@@ -234,7 +234,7 @@ fn account_ref_with_id(account: Option<&types::TransferAccountRef>) -> String {
         Some(a) => format!(
             "{} ({}, {}{})",
             a.name,
-            a.id,
+            a.id.as_str(),
             a.type_,
             if a.is_deleted { ", deleted" } else { "" }
         ),
@@ -259,7 +259,7 @@ pub fn transfers_table(transfers: &[types::Transfer]) -> String {
     ]);
     for transfer in transfers {
         table.row(vec![
-            transfer.id.clone(),
+            transfer.id.to_string(),
             timestamp(&transfer.created_at),
             transfer_status(transfer),
             transfer.direction.to_string(),
@@ -276,7 +276,7 @@ pub fn transfers_table(transfers: &[types::Transfer]) -> String {
 /// `sequence transfers get`/`create` and the sandbox commands that answer with a transfer.
 pub fn transfer_details(transfer: &types::Transfer) -> String {
     let mut out = details(&[
-        ("ID", transfer.id.clone()),
+        ("ID", transfer.id.to_string()),
         ("Status", transfer.status.to_string()),
         ("Error", optional(transfer.error_code)),
         ("Amount", format_cents(transfer.amount_in_cents)),
@@ -296,7 +296,7 @@ pub fn transfer_details(transfer: &types::Transfer) -> String {
             out,
             "\nThis transfer waits for a person's approval. In the sandbox: \
              `sequence sandbox approve {id}` or `sequence sandbox decline {id}`.",
-            id = transfer.id
+            id = transfer.id.as_str()
         );
     }
     out
@@ -323,7 +323,7 @@ pub fn cards_table(cards: &[types::Card]) -> String {
     ]);
     for card in cards {
         table.row(vec![
-            card.id.clone(),
+            card.id.to_string(),
             card.type_.to_string(),
             card.status.to_string(),
             card_number(&card.last_four),
@@ -338,13 +338,13 @@ pub fn cards_table(cards: &[types::Card]) -> String {
 /// `sequence cards get` and the sandbox commands that answer with a card.
 pub fn card_details(card: &types::Card) -> String {
     let mut out = details(&[
-        ("ID", card.id.clone()),
+        ("ID", card.id.to_string()),
         ("Type", card.type_.to_string()),
         ("Status", card.status.to_string()),
         ("Number", card_number(&card.last_four)),
         ("Holder", card.holder_name.clone()),
         ("Expires", card.expiration_date.clone()),
-        ("Pod", card.account_id.clone()),
+        ("Pod", card.account_id.to_string()),
         ("Issued", timestamp(&card.created_at)),
     ]);
     let next = match card.status {
@@ -400,7 +400,7 @@ pub fn card_transactions_table(transactions: &[types::CardTransaction]) -> Strin
     ]);
     for transaction in transactions {
         table.row(vec![
-            transaction.id.clone(),
+            transaction.id.to_string(),
             timestamp(&transaction.created_at),
             card_transaction_kind(transaction).to_string(),
             signed_amount(transaction),
@@ -416,8 +416,8 @@ pub fn card_transactions_table(transactions: &[types::CardTransaction]) -> Strin
 /// `sequence sandbox card-purchase` and `card-refund`.
 pub fn card_transaction_details(transaction: &types::CardTransaction) -> String {
     details(&[
-        ("ID", transaction.id.clone()),
-        ("Card", transaction.card_id.clone()),
+        ("ID", transaction.id.to_string()),
+        ("Card", transaction.card_id.to_string()),
         ("Kind", format!("{} ({})", card_transaction_kind(transaction), transaction.direction)),
         ("Amount", signed_amount(transaction)),
         ("Merchant", optional(transaction.merchant_name.as_deref())),
@@ -443,11 +443,11 @@ pub fn rules_table(rules: &[types::RuleSummary]) -> String {
     ]);
     for rule in rules {
         table.row(vec![
-            rule.id.clone(),
+            rule.id.to_string(),
             rule.nickname.clone(),
             rule.status.to_string(),
             rule.trigger_type.to_string(),
-            optional(rule.source.as_ref().map(|s| format!("{} ({})", s.name, s.id))),
+            optional(rule.source.as_ref().map(|s| format!("{} ({})", s.name, s.id.as_str()))),
             timestamp(&rule.updated_at),
         ]);
     }
@@ -548,7 +548,7 @@ fn trigger_text(trigger: &types::RuleTrigger) -> String {
 /// `sequence rules get` and `sequence sandbox rule-enable`/`rule-disable`.
 pub fn rule_details(rule: &types::Rule) -> String {
     let mut out = details(&[
-        ("ID", rule.id.clone()),
+        ("ID", rule.id.to_string()),
         ("Nickname", rule.nickname.clone()),
         ("Status", rule.status.to_string()),
         ("Description", optional(rule.description.as_deref())),
@@ -605,7 +605,7 @@ pub fn executions_table(executions: &[types::RuleExecution]) -> String {
     ]);
     for execution in executions {
         table.row(vec![
-            execution.id.clone(),
+            execution.id.to_string(),
             timestamp(&execution.created_at),
             execution_status(execution),
             execution.trigger_type.to_string(),
@@ -638,7 +638,7 @@ pub fn audit_table(entries: &[types::AuditLogEntry]) -> String {
     for entry in entries {
         table.row(vec![
             timestamp(&entry.created_at),
-            entry.api_key_id.clone(),
+            entry.api_key_id.to_string(),
             entry.operation_id.clone(),
             entry.outcome.to_string(),
             entry.status.to_string(),
@@ -659,11 +659,11 @@ pub fn execution_details(execution: &types::RuleExecution) -> String {
     let transfers = if execution.transfer_ids.is_empty() {
         "-".to_string()
     } else {
-        execution.transfer_ids.join(", ")
+        execution.transfer_ids.iter().map(|id| id.as_str()).collect::<Vec<_>>().join(", ")
     };
     details(&[
-        ("ID", execution.id.clone()),
-        ("Rule", format!("{} ({})", execution.rule_name, execution.rule_id)),
+        ("ID", execution.id.to_string()),
+        ("Rule", format!("{} ({})", execution.rule_name, execution.rule_id.as_str())),
         ("Status", execution.status.to_string()),
         ("Error", optional(execution.error_message.as_deref())),
         ("Simulation", yes_no(execution.simulation).to_string()),
@@ -695,14 +695,14 @@ pub fn triggered(execution: &types::TriggeredExecution, simulation: bool) -> Str
     let kind = if simulation { "Simulated run" } else { "Run" };
     format!(
         "{kind} accepted: rule execution {id}.\nFollow it with: sequence executions get {id}\n",
-        id = execution.execution_id
+        id = execution.execution_id.as_str()
     )
 }
 
 /// `sequence sandbox org` and `sequence sandbox approval-threshold`.
 pub fn organization_details(organization: &types::SandboxOrganization) -> String {
     details(&[
-        ("ID", organization.id.clone()),
+        ("ID", organization.id.to_string()),
         ("Name", organization.name.clone()),
         (
             "Approval threshold",
@@ -744,7 +744,7 @@ pub fn webhook_endpoints_table(endpoints: &[types::WebhookEndpoint]) -> String {
     ]);
     for endpoint in endpoints {
         table.row(vec![
-            endpoint.id.clone(),
+            endpoint.id.to_string(),
             endpoint.url.clone(),
             event_types(endpoint.event_types.as_ref()),
             optional(endpoint.description.as_deref()),
@@ -757,7 +757,7 @@ pub fn webhook_endpoints_table(endpoints: &[types::WebhookEndpoint]) -> String {
 /// `sequence webhooks create`.
 pub fn webhook_endpoint_created(endpoint: &types::WebhookEndpointWithSecret) -> String {
     let mut out = details(&[
-        ("ID", endpoint.id.clone()),
+        ("ID", endpoint.id.to_string()),
         ("URL", endpoint.url.clone()),
         ("Events", event_types(endpoint.event_types.as_ref())),
         ("Description", optional(endpoint.description.as_deref())),
@@ -800,7 +800,7 @@ pub fn webhook_attempts_table(attempts: &[types::WebhookDeliveryAttempt]) -> Str
         table.row(vec![
             timestamp(&attempt.created_at),
             attempt.event.to_string(),
-            attempt.event_id.clone(),
+            attempt.event_id.to_string(),
             attempt.attempt.to_string(),
             format!("{} ms", attempt.duration_ms),
             attempt_result(attempt),
@@ -815,7 +815,7 @@ pub fn webhook_attempt_line(attempt: &types::WebhookDeliveryAttempt) -> String {
         "{}  {:<27} {}  attempt {}  {} ms  {}\n",
         timestamp(&attempt.created_at),
         attempt.event.to_string(),
-        attempt.event_id,
+        attempt.event_id.as_str(),
         attempt.attempt,
         attempt.duration_ms,
         attempt_result(attempt)
@@ -1072,7 +1072,9 @@ mod tests {
         let clock: types::SandboxClock = from_json(serde_json::json!({
             "now": "2024-04-28T10:00:00Z", "transfers_settled": 3, "rules_executed": 1
         }));
-        let execution = types::TriggeredExecution { execution_id: "rex_01HREX0003".into() };
+        let execution = types::TriggeredExecution {
+            execution_id: "rex_01HREX0003".parse().expect("a rule execution id"),
+        };
         insta::assert_snapshot!(
             "sandbox_outputs",
             format!(

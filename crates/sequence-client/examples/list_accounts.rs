@@ -67,5 +67,5 @@ fn print_account(account: &types::AccountSummary) {
         Some(external) => format!("{} ({external})", account.type_),
         None => account.type_.to_string(),
     };
-    println!("{:<28} {:<30} {}", account.id, kind, account.name);
+    println!("{:<28} {:<30} {}", account.id.as_str(), kind, account.name);
 }

@@ -55,19 +55,24 @@ async fn receive(
     }
     let what = match &event {
         types::WebhookEvent::TransferCreatedEvent(e) => {
-            format!("transfer {} created, {}", e.data.id, e.data.status)
+            format!("transfer {} created, {}", e.data.id.as_str(), e.data.status)
         }
         types::WebhookEvent::TransferStatusChangedEvent(e) => {
-            format!("transfer {}: {} -> {}", e.data.id, e.data.previous_status, e.data.status)
+            format!(
+                "transfer {}: {} -> {}",
+                e.data.id.as_str(),
+                e.data.previous_status,
+                e.data.status
+            )
         }
         types::WebhookEvent::TransferApprovalRequiredEvent(e) => {
-            format!("transfer {} waits for approval", e.data.id)
+            format!("transfer {} waits for approval", e.data.id.as_str())
         }
         types::WebhookEvent::RuleExecutionCompletedEvent(e) => {
-            format!("rule execution {} {}", e.data.id, e.data.status)
+            format!("rule execution {} {}", e.data.id.as_str(), e.data.status)
         }
         types::WebhookEvent::CardTransactionCreatedEvent(e) => {
-            format!("card transaction {}: {} cents", e.data.id, e.data.amount_in_cents)
+            format!("card transaction {}: {} cents", e.data.id.as_str(), e.data.amount_in_cents)
         }
     };
     println!("{} {:<27} {what}", event.created_at(), event.event_type().to_string());

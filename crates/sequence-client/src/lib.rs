@@ -31,7 +31,7 @@
 //! let client = client_with_api_key(DEFAULT_BASE_URL, "seqk_…")?;
 //! let accounts = client.list_accounts().type_(types::AccountType::Pod).send().await?;
 //! for account in &accounts.data {
-//!     println!("{} {}", account.id, account.name);
+//!     println!("{} {}", account.id.as_str(), account.name);
 //! }
 //! # Ok(())
 //! # }
@@ -108,7 +108,7 @@
 //!     }
 //!     let page = request.send().await?.into_inner();
 //!     for transfer in &page.data {
-//!         println!("{} {} {}", transfer.id, transfer.status, transfer.amount_in_cents);
+//!         println!("{} {} {}", transfer.id.as_str(), transfer.status, transfer.amount_in_cents);
 //!     }
 //!     match (page.page_info.has_next_page, page.page_info.end_cursor) {
 //!         (true, Some(cursor)) => after = Some(cursor),
@@ -153,7 +153,7 @@
 //!         other => break other?,
 //!     }
 //! };
-//! println!("{} is {}", transfer.data.id, transfer.data.status);
+//! println!("{} is {}", transfer.data.id.as_str(), transfer.data.status);
 //! # Ok(())
 //! # }
 //! ```

@@ -1,5 +1,11 @@
 //! Domain and store records → wire types, and wire enums ↔ domain enums ([`Twin`]). The only
 //! place (with `handlers/rule_wire.rs` for rules) that knows both shapes.
+//!
+//! Every value the spec constrains (ids carry their kind's `pattern`, masked numbers
+//! `^••••[0-9]{4}$`) is a validated newtype on the wire; [`wire`] is the one way in.
+
+use std::fmt;
+use std::str::FromStr;
 
 use sequence_api::types;
 use sequence_core::cards;
@@ -9,6 +15,30 @@ use sequence_core::rules;
 use sequence_core::webhooks;
 use sequence_store::accounts::AccountRecord;
 use sequence_store::audit;
+
+use crate::error::ApiError;
+
+/// A wire string newtype (`TransferId`, `AccountRoutingNumber`, `RuleTriggerAccountId`, …) from a
+/// value this server produced: an id it minted (prefix + ULID, which fits its kind's pattern), a
+/// masked number, a stored rule field (which passed the same schema on the way in). Such a value
+/// always fits, so a failure is a broken invariant (a row written by something else, a prefix
+/// changed on one side only): a 500 whose logged cause names the wire type, never a panic and
+/// never a body that breaks the spec. The value itself is not logged: it may be an account
+/// number that failed to mask.
+pub fn wire<T>(value: &str) -> Result<T, ApiError>
+where
+    T: FromStr,
+    T::Err: fmt::Display,
+{
+    value.parse().map_err(|error: T::Err| {
+        let full = std::any::type_name::<T>();
+        let kind = full.rsplit("::").next().unwrap_or(full);
+        ApiError::internal(format!(
+            "a value of {} characters does not fit its wire type {kind}: {error}",
+            value.chars().count()
+        ))
+    })
+}
 
 /// `••••1234`: the documented masking of routing and account numbers (last four digits).
 pub fn mask(number: &str) -> String {
@@ -45,9 +75,9 @@ pub fn external_type_from_wire(t: types::ExternalAccountType) -> ExternalAccount
 }
 
 /// A list item (no balance, no numbers).
-pub fn account_summary(account: &AccountRecord) -> types::AccountSummary {
-    types::AccountSummary {
-        id: account.id.to_string(),
+pub fn account_summary(account: &AccountRecord) -> Result<types::AccountSummary, ApiError> {
+    Ok(types::AccountSummary {
+        id: wire(account.id.as_str())?,
         name: account.name.clone(),
         type_: account_type(account.kind),
         description: account.description.clone(),
@@ -58,11 +88,11 @@ pub fn account_summary(account: &AccountRecord) -> types::AccountSummary {
         can_be_destination: account.kind.can_be_destination(),
         created_at: account.created_at,
         updated_at: account.updated_at,
-    }
+    })
 }
 
 /// The full account with masked numbers and its balance.
-pub fn account(account: &AccountRecord) -> types::Account {
+pub fn account(account: &AccountRecord) -> Result<types::Account, ApiError> {
     let balance = if account.kind.is_internal() {
         types::Balance {
             balance_in_cents: account.balance.get(),
@@ -84,7 +114,7 @@ pub fn account(account: &AccountRecord) -> types::Account {
     };
     // The full account is the list item plus numbers and balance: derive the shared fields once.
     let types::AccountSummary {
-        id,
+        id: _,
         name,
         type_,
         description,
@@ -95,9 +125,9 @@ pub fn account(account: &AccountRecord) -> types::Account {
         can_be_destination,
         created_at,
         updated_at,
-    } = account_summary(account);
-    types::Account {
-        id,
+    } = account_summary(account)?;
+    Ok(types::Account {
+        id: wire(account.id.as_str())?,
         name,
         type_,
         description,
@@ -106,12 +136,16 @@ pub fn account(account: &AccountRecord) -> types::Account {
         institution_name,
         can_be_source,
         can_be_destination,
-        routing_number: account.routing_number.as_deref().map(mask),
-        bank_account_number: account.account_number.as_deref().map(mask),
+        routing_number: account.routing_number.as_deref().map(|n| wire(&mask(n))).transpose()?,
+        bank_account_number: account
+            .account_number
+            .as_deref()
+            .map(|n| wire(&mask(n)))
+            .transpose()?,
         balance,
         created_at,
         updated_at,
-    }
+    })
 }
 
 #[cfg(test)]
@@ -122,6 +156,26 @@ mod tests {
     fn numbers_are_masked_to_the_last_four_digits() {
         assert_eq!(mask("021000021"), "••••0021");
         assert_eq!(mask("12"), "••••12");
+    }
+
+    #[test]
+    fn minted_values_fit_their_wire_types_and_anything_else_is_a_500() {
+        let minted = sequence_core::ids::TransferId::generate();
+        let id: Result<types::TransferId, _> = wire(minted.as_str());
+        assert_eq!(id.map(String::from).ok().as_deref(), Some(minted.as_str()));
+        let masked: Result<types::AccountRoutingNumber, _> = wire(&mask("021000021"));
+        assert!(masked.is_ok());
+
+        let wrong_prefix =
+            wire::<types::TransferId>(minted.as_str().replacen("txr_", "acc_", 1).as_str());
+        let unmasked = wire::<types::AccountBankAccountNumber>("000123456789");
+        for refused in [wrong_prefix.map(|_| ()), unmasked.map(|_| ())] {
+            let error = refused.expect_err("does not fit");
+            assert_eq!(error.code, sequence_api::server::ErrorCode::InternalError);
+            let cause = error.internal.unwrap_or_default();
+            assert!(cause.contains("does not fit its wire type"), "{cause}");
+            assert!(!cause.contains("000123456789"), "the value is not logged: {cause}");
+        }
     }
 
     #[test]
@@ -196,73 +250,80 @@ twins! {
 
 /// A transfer with its account references resolved (the view holds every account the transfer
 /// names; system accounts are never among them, so their side is `null`).
-pub fn transfer(view: &sequence_app::ledger::TransferView) -> types::Transfer {
+pub fn transfer(view: &sequence_app::ledger::TransferView) -> Result<types::Transfer, ApiError> {
     let record = &view.transfer;
     let reference = |id: &Option<sequence_core::ids::AccountId>| {
-        id.as_ref().and_then(|id| view.accounts.get(id.as_str())).map(|a| {
-            types::TransferAccountRef {
-                id: a.id.to_string(),
-                name: a.name.clone(),
-                type_: account_type(a.kind),
-                is_deleted: a.is_deleted(),
-            }
-        })
+        id.as_ref()
+            .and_then(|id| view.accounts.get(id.as_str()))
+            .map(|a| {
+                Ok::<_, ApiError>(types::TransferAccountRef {
+                    id: wire(a.id.as_str())?,
+                    name: a.name.clone(),
+                    type_: account_type(a.kind),
+                    is_deleted: a.is_deleted(),
+                })
+            })
+            .transpose()
     };
-    types::Transfer {
-        id: record.id.to_string(),
+    Ok(types::Transfer {
+        id: wire(record.id.as_str())?,
         amount_in_cents: record.amount.get(),
         direction: record.direction.twin(),
         origin: record.origin.twin(),
         status: record.status.twin(),
         description: record.description.clone(),
         simulation: record.simulation,
-        source: reference(&record.source),
-        destination: reference(&record.destination),
-        rule_id: record.rule_id.as_ref().map(ToString::to_string),
-        rule_execution_id: record.rule_execution_id.as_ref().map(ToString::to_string),
+        source: reference(&record.source)?,
+        destination: reference(&record.destination)?,
+        rule_id: record.rule_id.as_ref().map(|id| wire(id.as_str())).transpose()?,
+        rule_execution_id: record
+            .rule_execution_id
+            .as_ref()
+            .map(|id| wire(id.as_str()))
+            .transpose()?,
         error_code: record.error_code.map(Twin::twin),
         created_at: record.created_at,
         completed_at: record.completed_at,
-    }
+    })
 }
 
 /// A card as the API shows it (only the last four digits of its number exist).
-pub fn card(record: &sequence_store::cards::CardRecord) -> types::Card {
-    types::Card {
-        id: record.id.to_string(),
+pub fn card(record: &sequence_store::cards::CardRecord) -> Result<types::Card, ApiError> {
+    Ok(types::Card {
+        id: wire(record.id.as_str())?,
         type_: record.card_type.twin(),
         status: record.status.twin(),
-        last_four: record.last_four.clone(),
+        last_four: wire(&record.last_four)?,
         holder_name: record.holder_name.clone(),
         expiration_date: record.expiration_date.clone(),
-        account_id: record.account_id.to_string(),
+        account_id: wire(record.account_id.as_str())?,
         created_at: record.created_at,
-    }
+    })
 }
 
 /// A card transaction as the API shows it. Amounts are positive (a database CHECK); a row that
 /// is not is a broken invariant.
 pub fn card_transaction(
     record: &sequence_store::cards::CardTransactionRecord,
-) -> Result<types::CardTransaction, crate::error::ApiError> {
+) -> Result<types::CardTransaction, ApiError> {
     let amount = u64::try_from(record.amount.get())
         .ok()
         .and_then(std::num::NonZeroU64::new)
         .ok_or_else(|| {
-            crate::error::ApiError::internal(format!(
+            ApiError::internal(format!(
                 "card transaction {} has amount {}",
                 record.id,
                 record.amount.get()
             ))
         })?;
     Ok(types::CardTransaction {
-        id: record.id.to_string(),
-        card_id: record.card_id.to_string(),
+        id: wire(record.id.as_str())?,
+        card_id: wire(record.card_id.as_str())?,
         direction: record.direction.twin(),
         amount_in_cents: amount,
         description: record.description.clone(),
         merchant_name: record.merchant_name.clone(),
-        purchase_id: record.purchase_id.as_ref().map(ToString::to_string),
+        purchase_id: record.purchase_id.as_ref().map(|id| wire(id.as_str())).transpose()?,
         refunded_amount_in_cents: record.refunded.map(Cents::get),
         created_at: record.created_at,
     })

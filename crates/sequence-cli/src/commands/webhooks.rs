@@ -158,7 +158,7 @@ pub async fn listen(
              Your webhook signing secret is {secret}\n\
              Verify each request's Sequence-Signature with it. Press Ctrl-C to stop; the endpoint is then deleted.\n",
             url = endpoint.url,
-            id = endpoint.id,
+            id = endpoint.id.as_str(),
             secret = *endpoint.secret,
         ),
     );
@@ -172,12 +172,12 @@ pub async fn listen(
         .send();
     let deleted = ctx.call(Call { sandbox: true, idempotency_key: Some(&key) }, request).await;
     match &deleted {
-        Ok(_) => write(out, &format!("Stopped; deleted endpoint {}.\n", endpoint.id)),
+        Ok(_) => write(out, &format!("Stopped; deleted endpoint {}.\n", endpoint.id.as_str())),
         Err(_) => write(
             out,
             &format!(
                 "Stopped; could not delete endpoint {id}: run `sequence webhooks delete {id}`.\n",
-                id = endpoint.id
+                id = endpoint.id.as_str()
             ),
         ),
     }
@@ -209,7 +209,7 @@ async fn poll(
                 render::webhook_attempt_line(&attempt)
             };
             let _ = out.write_all(line.as_bytes()).and_then(|()| out.flush());
-            seen.insert(attempt.id);
+            seen.insert(String::from(attempt.id));
         }
     }
 }
@@ -233,7 +233,7 @@ async fn new_attempts(
         let page = ctx.call(Call::SANDBOX, request.send()).await?;
         let mut reached_seen = false;
         for attempt in page.data {
-            if seen.contains(&attempt.id) {
+            if seen.contains(attempt.id.as_str()) {
                 reached_seen = true;
             } else {
                 fresh.push(attempt);

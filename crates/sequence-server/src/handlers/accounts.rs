@@ -30,13 +30,13 @@ impl Server {
             let org = &ctx.principal.org_id;
             let result = accounts::open(&self.app, &mut tx, org, kind, nickname, icon)
                 .await
-                .map(|record| {
-                    created(types::AccountResponse {
+                .map_err(ApiError::from)
+                .and_then(|record| {
+                    Ok(created(types::AccountResponse {
                         request_id: ctx.request_id.clone(),
-                        data: convert::account(&record),
-                    })
-                })
-                .map_err(ApiError::from);
+                        data: convert::account(&record)?,
+                    }))
+                });
             (tx, result)
         })
         .await
@@ -72,7 +72,7 @@ impl AccountsApi for Server {
                 accounts::list(&mut conn, &ctx.principal.org_id, filter.as_deref()).await?;
             Ok(ListAccountsResponse::Ok(types::AccountListResponse {
                 request_id: ctx.request_id.clone(),
-                data: records.iter().map(convert::account_summary).collect(),
+                data: records.iter().map(convert::account_summary).collect::<Result<_, _>>()?,
             }))
         }
         .await;
@@ -89,7 +89,7 @@ impl AccountsApi for Server {
             let record = accounts::live(&mut conn, &ctx.principal.org_id, &params.id).await?;
             Ok(GetAccountResponse::Ok(types::AccountResponse {
                 request_id: ctx.request_id.clone(),
-                data: convert::account(&record),
+                data: convert::account(&record)?,
             }))
         }
         .await;

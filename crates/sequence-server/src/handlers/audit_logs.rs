@@ -10,15 +10,15 @@ use sequence_store::audit::{AuditEntry, AuditFilter};
 
 use super::transfers::{after_cursor, page_size};
 use crate::auth::Principal;
-use crate::convert::{Twin, cursor};
-use crate::error::respond;
+use crate::convert::{Twin, cursor, wire};
+use crate::error::{ApiError, respond};
 use crate::state::Server;
 
-fn entry(entry: &AuditEntry) -> types::AuditLogEntry {
-    types::AuditLogEntry {
-        id: entry.id.to_string(),
+fn entry(entry: &AuditEntry) -> Result<types::AuditLogEntry, ApiError> {
+    Ok(types::AuditLogEntry {
+        id: wire(entry.id.as_str())?,
         created_at: entry.created_at,
-        api_key_id: entry.api_key_id.to_string(),
+        api_key_id: wire(entry.api_key_id.as_str())?,
         operation_id: entry.operation_id.clone(),
         method: entry.method.clone(),
         path: entry.path.clone(),
@@ -28,7 +28,7 @@ fn entry(entry: &AuditEntry) -> types::AuditLogEntry {
         error_code: entry.error_code.clone(),
         request_id: entry.request_id.clone(),
         called_reason: entry.called_reason.clone(),
-    }
+    })
 }
 
 impl AuditLogsApi for Server {
@@ -56,7 +56,7 @@ impl AuditLogsApi for Server {
                 .map(|e| cursor::encode(sequence_store::to_millis(e.created_at), e.id.as_str()));
             Ok(ListAuditLogsResponse::Ok(types::AuditLogListResponse {
                 request_id: ctx.request_id.clone(),
-                data: entries.iter().map(entry).collect(),
+                data: entries.iter().map(entry).collect::<Result<_, _>>()?,
                 page_info: types::PageInfo { end_cursor, has_next_page },
             }))
         }

@@ -77,8 +77,8 @@ fn cents(amount: std::num::NonZeroU64) -> Result<Cents, ApiError> {
 fn card_response(
     ctx: &RequestContext<Principal>,
     record: &sequence_store::cards::CardRecord,
-) -> types::CardResponse {
-    types::CardResponse { request_id: ctx.request_id.clone(), data: convert::card(record) }
+) -> Result<types::CardResponse, ApiError> {
+    Ok(types::CardResponse { request_id: ctx.request_id.clone(), data: convert::card(record)? })
 }
 
 fn transaction_response(
@@ -109,8 +109,10 @@ impl Server {
         self.mutate(&ctx, key, body, |mut tx| async {
             let result = cards::issue(&self.app, &mut tx, &ctx.principal.org_id, new.clone())
                 .await
-                .map(|record| IssueSandboxCardResponse::Created(card_response(&ctx, &record)))
-                .map_err(ApiError::from);
+                .map_err(ApiError::from)
+                .and_then(|record| {
+                    card_response(&ctx, &record).map(IssueSandboxCardResponse::Created)
+                });
             (tx, result)
         })
         .await
@@ -133,8 +135,8 @@ impl Server {
             let org = &ctx.principal.org_id;
             let result = cards::change_status(&self.app, &mut tx, org, id, event)
                 .await
-                .map(|record| respond_ok(card_response(ctx, &record)))
-                .map_err(ApiError::from);
+                .map_err(ApiError::from)
+                .and_then(|record| card_response(ctx, &record).map(&respond_ok));
             (tx, result)
         })
         .await
@@ -217,7 +219,7 @@ impl CardsApi for Server {
             let records = cards::list(&mut conn, &ctx.principal.org_id, filter).await?;
             Ok(ListCardsResponse::Ok(types::CardListResponse {
                 request_id: ctx.request_id.clone(),
-                data: records.iter().map(convert::card).collect(),
+                data: records.iter().map(convert::card).collect::<Result<_, _>>()?,
             }))
         }
         .await;
@@ -237,7 +239,7 @@ impl CardsApi for Server {
                     .await?;
             Ok(GetCardResponse::Ok(types::CardResponse {
                 request_id: ctx.request_id.clone(),
-                data: convert::card(&record),
+                data: convert::card(&record)?,
             }))
         }
         .await;

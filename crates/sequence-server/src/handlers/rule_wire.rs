@@ -10,7 +10,6 @@
 //! Executions render from the store's record plus the transfer ids, in action order.
 
 use std::num::NonZeroU64;
-use std::str::FromStr;
 
 use sequence_api::types;
 use sequence_core::ids::{AccountId, TransferId};
@@ -22,16 +21,8 @@ use sequence_core::rules::{
 use sequence_store::accounts::AccountRecord;
 use sequence_store::rules::{ExecutionRecord, RuleRecord};
 
-use crate::convert::{Twin, account_type};
+use crate::convert::{Twin, account_type, wire};
 use crate::error::ApiError;
-
-/// A wire string newtype (`RuleTriggerAccountId`, …) from a stored string. Stored values always
-/// fit (they passed the same schema on the way in), so a failure is a bug, answered as a 500.
-fn wire<T: FromStr>(text: &str) -> Result<T, ApiError> {
-    text.parse().map_err(|_| {
-        ApiError::internal(format!("stored value `{text}` does not fit its wire type"))
-    })
-}
 
 /// The draft of a create or update body. Rules arriving through the API are always `disabled`.
 pub(crate) fn draft_from_input(input: &types::RuleInput) -> Result<RuleDraft, ApiError> {
@@ -137,7 +128,7 @@ pub(crate) fn rule(record: &RuleRecord) -> Result<types::Rule, ApiError> {
     let draft = RuleDraft::from(&record.rule);
     let trigger = &draft.trigger;
     Ok(types::Rule {
-        id: record.rule.id.to_string(),
+        id: wire(record.rule.id.as_str())?,
         nickname: draft.nickname.clone(),
         description: draft.description.clone(),
         status: draft.status.twin(),
@@ -231,16 +222,20 @@ pub(crate) fn rule_summary(
 ) -> Result<types::RuleSummary, ApiError> {
     let rule: &Rule = &record.rule;
     Ok(types::RuleSummary {
-        id: rule.id.to_string(),
+        id: wire(rule.id.as_str())?,
         nickname: rule.nickname.clone(),
         description: rule.description.clone(),
         status: rule.status.twin(),
         trigger_type: rule.trigger.kind.twin(),
-        source: trigger_account.map(|account| types::RuleSourceRef {
-            id: account.id.to_string(),
-            name: account.name.clone(),
-            type_: account_type(account.kind),
-        }),
+        source: trigger_account
+            .map(|account| {
+                Ok::<_, ApiError>(types::RuleSourceRef {
+                    id: wire(account.id.as_str())?,
+                    name: account.name.clone(),
+                    type_: account_type(account.kind),
+                })
+            })
+            .transpose()?,
         created_at: record.created_at,
         updated_at: record.updated_at,
     })
@@ -254,8 +249,8 @@ pub(crate) fn execution(
     let count = |n: u32| i32::try_from(n).map_err(ApiError::internal);
     let trigger_type: types::RuleExecutionTriggerType = record.trigger.twin();
     Ok(types::RuleExecution {
-        id: record.id.to_string(),
-        rule_id: record.rule_id.to_string(),
+        id: wire(record.id.as_str())?,
+        rule_id: wire(record.rule_id.as_str())?,
         rule_name: record.rule_name.clone(),
         trigger_type,
         status: record.status.twin(),
@@ -276,7 +271,7 @@ pub(crate) fn execution(
         transfers_failed: count(record.counters.failed)?,
         transfers_pending: count(record.counters.pending)?,
         transfers_skipped: count(record.counters.skipped)?,
-        transfer_ids: transfer_ids.iter().map(ToString::to_string).collect(),
+        transfer_ids: transfer_ids.iter().map(|id| wire(id.as_str())).collect::<Result<_, _>>()?,
         error_message: record.error_message.clone(),
     })
 }

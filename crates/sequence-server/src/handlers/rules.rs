@@ -20,6 +20,7 @@ use sequence_core::rules::RuleStatus;
 
 use super::rule_wire;
 use crate::auth::Principal;
+use crate::convert::wire;
 use crate::error::{ApiError, respond};
 use crate::state::Server;
 
@@ -144,13 +145,15 @@ impl RulesApi for Server {
             let org = &ctx.principal.org_id;
             let result = rules::trigger(&self.app, &mut tx, org, &params.id, trigger)
                 .await
-                .map(|execution| {
-                    TriggerRuleResponse::Accepted(types::TriggerRuleResponse {
+                .map_err(ApiError::from)
+                .and_then(|execution| {
+                    Ok(TriggerRuleResponse::Accepted(types::TriggerRuleResponse {
                         request_id: ctx.request_id.clone(),
-                        data: types::TriggeredExecution { execution_id: execution.id.to_string() },
-                    })
-                })
-                .map_err(ApiError::from);
+                        data: types::TriggeredExecution {
+                            execution_id: wire(execution.id.as_str())?,
+                        },
+                    }))
+                });
             (tx, result)
         })
         .await

@@ -47,23 +47,26 @@ use crate::state::Server;
 fn transfer_response(
     ctx: &RequestContext<Principal>,
     view: &TransferView,
-) -> types::TransferResponse {
-    types::TransferResponse { request_id: ctx.request_id.clone(), data: convert::transfer(view) }
+) -> Result<types::TransferResponse, ApiError> {
+    Ok(types::TransferResponse {
+        request_id: ctx.request_id.clone(),
+        data: convert::transfer(view)?,
+    })
 }
 
 fn organization_response(
     ctx: &RequestContext<Principal>,
     (org, now): (Organization, DateTime<Utc>),
-) -> types::SandboxOrganizationResponse {
-    types::SandboxOrganizationResponse {
+) -> Result<types::SandboxOrganizationResponse, ApiError> {
+    Ok(types::SandboxOrganizationResponse {
         request_id: ctx.request_id.clone(),
         data: types::SandboxOrganization {
-            id: org.id.to_string(),
+            id: convert::wire(org.id.as_str())?,
             name: org.name,
             now,
             approval_threshold_in_cents: org.approval_threshold.map(Cents::get),
         },
-    }
+    })
 }
 
 impl Server {
@@ -84,8 +87,8 @@ impl Server {
             let org = &ctx.principal.org_id;
             let result = ledger::decide_approval(&self.app, &mut tx, org, id, event)
                 .await
-                .map(|view| respond_ok(transfer_response(ctx, &view)))
-                .map_err(ApiError::from);
+                .map_err(ApiError::from)
+                .and_then(|view| transfer_response(ctx, &view).map(&respond_ok));
             (tx, result)
         })
         .await
@@ -113,8 +116,10 @@ impl SandboxApi for Server {
             let org = &ctx.principal.org_id;
             let result = ledger::deposit(&self.app, &mut tx, org, deposit.clone())
                 .await
-                .map(|view| CreateSandboxDepositResponse::Created(transfer_response(&ctx, &view)))
-                .map_err(ApiError::from);
+                .map_err(ApiError::from)
+                .and_then(|view| {
+                    transfer_response(&ctx, &view).map(CreateSandboxDepositResponse::Created)
+                });
             (tx, result)
         })
         .await
@@ -140,13 +145,13 @@ impl SandboxApi for Server {
             let org = &ctx.principal.org_id;
             let result = ledger::create_external_account(&self.app, &mut tx, org, input.clone())
                 .await
-                .map(|record| {
-                    CreateSandboxExternalAccountResponse::Created(types::AccountResponse {
+                .map_err(ApiError::from)
+                .and_then(|record| {
+                    Ok(CreateSandboxExternalAccountResponse::Created(types::AccountResponse {
                         request_id: ctx.request_id.clone(),
-                        data: convert::account(&record),
-                    })
-                })
-                .map_err(ApiError::from);
+                        data: convert::account(&record)?,
+                    }))
+                });
             (tx, result)
         })
         .await
@@ -223,7 +228,7 @@ impl SandboxApi for Server {
         let result = async {
             let mut conn = self.read_connection().await?;
             let org = sandbox::organization(&self.app, &mut conn, &ctx.principal.org_id).await?;
-            Ok(GetSandboxOrganizationResponse::Ok(organization_response(&ctx, org)))
+            Ok(GetSandboxOrganizationResponse::Ok(organization_response(&ctx, org)?))
         }
         .await;
         respond(&ctx, result)
@@ -240,8 +245,10 @@ impl SandboxApi for Server {
             let org = &ctx.principal.org_id;
             let result = sandbox::set_approval_threshold(&self.app, &mut tx, org, threshold)
                 .await
-                .map(|org| UpdateSandboxOrganizationResponse::Ok(organization_response(&ctx, org)))
-                .map_err(ApiError::from);
+                .map_err(ApiError::from)
+                .and_then(|org| {
+                    organization_response(&ctx, org).map(UpdateSandboxOrganizationResponse::Ok)
+                });
             (tx, result)
         })
         .await

@@ -85,7 +85,7 @@ impl Server {
         });
         Ok(ListTransfersResponse::Ok(types::TransferListResponse {
             request_id: ctx.request_id.clone(),
-            data: views.iter().map(convert::transfer).collect(),
+            data: views.iter().map(convert::transfer).collect::<Result<_, _>>()?,
             page_info: types::PageInfo { end_cursor, has_next_page },
         }))
     }
@@ -114,7 +114,7 @@ impl TransfersApi for Server {
                     .await?;
             Ok(GetTransferResponse::Ok(types::TransferResponse {
                 request_id: ctx.request_id.clone(),
-                data: convert::transfer(&view),
+                data: convert::transfer(&view)?,
             }))
         }
         .await;
@@ -148,13 +148,13 @@ impl TransfersApi for Server {
             let result =
                 transfers::create(&self.app, &mut tx, &ctx.principal.org_id, request.clone())
                     .await
-                    .map(|view| {
-                        CreateTransferResponse::Created(types::TransferResponse {
+                    .map_err(ApiError::from)
+                    .and_then(|view| {
+                        Ok(CreateTransferResponse::Created(types::TransferResponse {
                             request_id: ctx.request_id.clone(),
-                            data: convert::transfer(&view),
-                        })
-                    })
-                    .map_err(ApiError::from);
+                            data: convert::transfer(&view)?,
+                        }))
+                    });
             (tx, result)
         })
         .await

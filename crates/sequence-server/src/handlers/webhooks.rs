@@ -16,13 +16,13 @@ use sequence_store::webhooks::{AttemptRecord, EndpointRecord};
 
 use super::transfers::{after_cursor, page_size};
 use crate::auth::Principal;
-use crate::convert::{Twin, cursor};
+use crate::convert::{Twin, cursor, wire};
 use crate::error::{ApiError, respond};
 use crate::state::Server;
 
-fn endpoint(record: &EndpointRecord) -> types::WebhookEndpoint {
-    types::WebhookEndpoint {
-        id: record.id.to_string(),
+fn endpoint(record: &EndpointRecord) -> Result<types::WebhookEndpoint, ApiError> {
+    Ok(types::WebhookEndpoint {
+        id: wire(record.id.as_str())?,
         url: record.url.clone(),
         event_types: record
             .event_types
@@ -30,15 +30,15 @@ fn endpoint(record: &EndpointRecord) -> types::WebhookEndpoint {
             .map(|types| types.iter().map(|t| t.twin()).collect()),
         description: record.description.clone(),
         created_at: record.created_at,
-    }
+    })
 }
 
 fn attempt(record: &AttemptRecord) -> Result<types::WebhookDeliveryAttempt, ApiError> {
     Ok(types::WebhookDeliveryAttempt {
-        id: record.id.to_string(),
-        delivery_id: record.delivery_id.to_string(),
-        endpoint_id: record.endpoint_id.to_string(),
-        event_id: record.event_id.to_string(),
+        id: wire(record.id.as_str())?,
+        delivery_id: wire(record.delivery_id.as_str())?,
+        endpoint_id: wire(record.endpoint_id.as_str())?,
+        event_id: wire(record.event_id.as_str())?,
         event: record.event_type.twin(),
         attempt: std::num::NonZeroU32::new(record.attempt)
             .ok_or_else(|| ApiError::internal("an attempt numbered 0"))?,
@@ -62,7 +62,7 @@ impl Server {
             let records = webhooks::list_endpoints(&mut conn, &ctx.principal.org_id).await?;
             Ok(ListSandboxWebhookEndpointsResponse::Ok(types::WebhookEndpointListResponse {
                 request_id: ctx.request_id.clone(),
-                data: records.iter().map(endpoint).collect(),
+                data: records.iter().map(endpoint).collect::<Result<_, _>>()?,
             }))
         }
         .await;
@@ -89,14 +89,13 @@ impl Server {
             let result = async {
                 let record =
                     webhooks::create_endpoint(&self.app, &mut tx, org, new.clone()).await?;
-                let view = endpoint(&record);
-                let secret = types::WebhookEndpointWithSecretSecret::try_from(record.secret)
-                    .map_err(ApiError::internal)?;
+                let view = endpoint(&record)?;
+                let secret = wire(&record.secret)?;
                 Ok(CreateSandboxWebhookEndpointResponse::Created(
                     types::WebhookEndpointCreatedResponse {
                         request_id: ctx.request_id.clone(),
                         data: types::WebhookEndpointWithSecret {
-                            id: view.id,
+                            id: wire(view.id.as_str())?,
                             url: view.url,
                             event_types: view.event_types,
                             description: view.description,

@@ -40,7 +40,7 @@ async fn generated_client_against_the_real_server() {
         .await
         .expect("listed");
     assert_eq!(listed.data.len(), 1);
-    assert_eq!(listed.data[0].id, created.data.id);
+    assert_eq!(listed.data[0].id.as_str(), created.data.id.as_str());
 
     // A typed error: unknown account.
     let missing = client.get_account().id("acc_nope").send().await.expect_err("404");

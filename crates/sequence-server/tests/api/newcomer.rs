@@ -113,12 +113,12 @@ fn balance_from_history(account: &str, history: &[types::Transfer]) -> i64 {
         .iter()
         .filter(|t| t.status == types::TransferStatus::Complete)
         .map(|t| {
-            let incoming = t.destination.as_ref().is_some_and(|d| d.id == account);
-            let outgoing = t.source.as_ref().is_some_and(|s| s.id == account);
+            let incoming = t.destination.as_ref().is_some_and(|d| d.id.as_str() == account);
+            let outgoing = t.source.as_ref().is_some_and(|s| s.id.as_str() == account);
             match (incoming, outgoing) {
                 (true, false) => t.amount_in_cents,
                 (false, true) => -t.amount_in_cents,
-                _ => panic!("{} does not involve {account}", t.id),
+                _ => panic!("{} does not involve {account}", t.id.as_str()),
             }
         })
         .sum()

@@ -105,13 +105,13 @@ both_backends! {
             .expect("transfers");
         assert_eq!(transfers.data.len(), 2);
         for transfer in &transfers.data {
-            assert_eq!(transfer.rule_id.as_deref(), Some(rule.as_str()));
-            assert_eq!(transfer.rule_execution_id.as_deref(), Some(execution.data.id.as_str()));
+            assert_eq!(transfer.rule_id.as_deref().map(String::as_str), Some(rule.as_str()));
+            assert_eq!(transfer.rule_execution_id.as_deref().map(String::as_str), Some(execution.data.id.as_str()));
             assert_eq!(transfer.status, types::TransferStatus::Complete);
             assert_eq!(transfer.direction, types::TransferDirection::Internal);
         }
         let first = client.get_transfer().id(execution.data.transfer_ids[0].as_str()).send().await.expect("transfer");
-        assert_eq!(first.data.destination.as_ref().unwrap().id, world.taxes);
+        assert_eq!(first.data.destination.as_ref().unwrap().id.as_str(), world.taxes);
         assert_eq!(first.data.amount_in_cents, 100_000);
 
         // Rule transfers arriving in a pod do not fire the pod's own rule (no cascades), but other

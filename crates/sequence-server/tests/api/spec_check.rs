@@ -754,6 +754,31 @@ mod tests {
         assert!(error.contains("body at `/data/name`"), "{error}");
     }
 
+    /// The spec's `pattern`s (decision 23) make the validator see what `type: string` cannot: an
+    /// id of the wrong kind, an account number sent unmasked. A minted id and a masked number
+    /// pass.
+    #[test]
+    fn a_wrong_id_prefix_and_an_unmasked_number_are_violations() {
+        let mut body = account();
+        body["data"]["id"] = json!(sequence_core::ids::AccountId::generate().as_str());
+        body["data"]["routing_number"] = json!("••••0021");
+        body["data"]["bank_account_number"] = json!("••••6789");
+        get_account(200, Some("req_1"), &body).unwrap();
+
+        let mut wrong_prefix = body.clone();
+        wrong_prefix["data"]["id"] = json!(sequence_core::ids::TransferId::generate().as_str());
+        let error = get_account(200, Some("req_1"), &wrong_prefix).unwrap_err();
+        assert!(error.contains("body at `/data/id`"), "{error}");
+        assert!(error.contains("^acc_"), "{error}");
+
+        let mut unmasked = body;
+        unmasked["data"]["routing_number"] = json!("021000021");
+        unmasked["data"]["bank_account_number"] = json!("000123456789");
+        let error = get_account(200, Some("req_1"), &unmasked).unwrap_err();
+        assert!(error.contains("body at `/data/routing_number`"), "{error}");
+        assert!(error.contains("body at `/data/bank_account_number`"), "{error}");
+    }
+
     #[test]
     fn an_undeclared_status_is_a_violation() {
         let body =

@@ -871,7 +871,7 @@ both_backends! {
         // transfer.created, then transfer.status_changed to pending and to complete, verified
         // by the client's verifier, in order.
         let about = |log: &[Received]| -> Vec<types::WebhookEvent> {
-            log.iter().filter(|r| r.delivered() && r.event().subject_id() == moved.id).map(|r| r.event().clone()).collect()
+            log.iter().filter(|r| r.delivered() && r.event().subject_id() == moved.id.as_str()).map(|r| r.event().clone()).collect()
         };
         let log = receiver.wait_for(Duration::from_secs(20), |log| about(log).len() >= 3).await;
         receiver.assert_no_problems();
