@@ -262,7 +262,7 @@ fn security_trait(api: &Api) -> TokenStream {
     let method = format_ident!("authenticate_{}", scheme.name.to_snake_case());
     let header = &scheme.header;
     let doc = format!(
-        " Resolves the `{}` security scheme (`{}` header) into a principal, before any secured\n operation runs. `credential` is `None` when the header is absent. Return a [`Problem`]\n (typically 401) to refuse the request.",
+        " Resolves the `{}` security scheme (`{}` header) into a principal, before any secured\n operation runs. `credential` is `None` when the header is absent; `extensions` are the\n request's, where a layer in front of the router may have left what it already verified.\n Return a [`Problem`] (typically 401) to refuse the request.",
         scheme.name, header
     );
     let scheme_doc = doc_lines(&[scheme.description.as_deref()]);
@@ -275,7 +275,7 @@ fn security_trait(api: &Api) -> TokenStream {
             type Principal: Send + Sync + 'static;
 
             #[doc = #doc]
-            fn #method(&self, credential: Option<&axum::http::HeaderValue>) -> impl Future<Output = Result<Self::Principal, Problem>> + Send;
+            fn #method(&self, credential: Option<&axum::http::HeaderValue>, extensions: &Extensions) -> impl Future<Output = Result<Self::Principal, Problem>> + Send;
 
             /// Enforces an operation's `x-required-scope` after its input was validated and before
             /// the operation runs: `scope` is the declared scope, `resource` the id the request
@@ -630,7 +630,7 @@ fn operation_items(
         let hook = format_ident!("authenticate_{}", scheme.name.to_snake_case());
         let header = &scheme.header;
         quote! {
-            let principal = match api.#hook(headers.get(#header)).await {
+            let principal = match api.#hook(headers.get(#header), &extensions).await {
                 Ok(principal) => principal,
                 Err(problem) => return render_problem(problem, &request_id),
             };

@@ -5,8 +5,9 @@
 //! reach it (unknown paths and methods are answered `404`/`405` first, as the spec's check order
 //! says), and in this order:
 //!
-//! 1. **Authentication.** The key is verified here ([`AppState::verify_key`], the same function
-//!    the generated router's hook calls, which then finds the key in the cache). A request
+//! 1. **Authentication.** The key is verified here ([`AppState::verify_key`]) and the principal
+//!    left in the request's extensions ([`VerifiedKey`]), where the generated router's
+//!    authentication hook takes it instead of verifying the key a second time. A request
 //!    without a valid key is answered `401` at once, with no token taken.
 //! 2. **Rate limit** ([`crate::rate_limit`]): an empty bucket is answered `429` with
 //!    `Retry-After`, before validation, with no effect. Every other answer to an authenticated
@@ -22,7 +23,7 @@
 
 use axum::body::{Body, to_bytes};
 use axum::extract::{MatchedPath, Request, State};
-use axum::http::{HeaderValue, header};
+use axum::http::{HeaderValue, Uri, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use sequence_api::runtime::{OperationInfo, Problem, RequestId};
@@ -31,27 +32,42 @@ use sequence_app::audit::{Call, PendingCall};
 use sequence_core::ids::{ApiKeyId, OrgId};
 
 use crate::audit::{CalledReason, resource_ids};
+use crate::auth::Principal;
 use crate::rate_limit::Refusal;
 use crate::state::AppState;
 
 /// Error bodies are small; a larger one is not parsed for its code.
 const ERROR_BODY_LIMIT: usize = 64 * 1024;
 
-/// The route layer (see the module docs).
-pub async fn guard(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+/// The route layer (see the module docs). Every answer it passes on names its operation
+/// ([`MatchedOperation`]).
+pub async fn guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let Some(operation) = operation_of(&request) else {
         return next.run(request).await;
     };
+    let mut response = guard_operation(state, request, next, operation).await;
+    response.extensions_mut().insert(MatchedOperation(operation));
+    response
+}
+
+async fn guard_operation(
+    state: AppState,
+    mut request: Request,
+    next: Next,
+    operation: &'static OperationInfo,
+) -> Response {
     let request_id =
         request.extensions().get::<RequestId>().map(|r| r.0.clone()).unwrap_or_default();
     let called_reason = CalledReason::from_header(request.headers().get("x-called-reason"));
-    let path = audited_path(operation, relative_path(request.uri().path()));
+    // Only a call that is audited needs its path (a cheap clone of the URI's shared bytes now,
+    // the audited form only when an entry is queued).
+    let uri = request.uri().clone();
     let credential = request.headers().get(header::AUTHORIZATION).cloned();
     let caller = |key: ApiKeyId, org: OrgId, called_reason: Option<String>| Caller {
         key,
         org,
         operation,
-        path: path.clone(),
+        uri: uri.clone(),
         request_id: request_id.clone(),
         called_reason,
     };
@@ -77,6 +93,9 @@ pub async fn guard(State(state): State<AppState>, mut request: Request, next: Ne
     if let Some(reason) = called_reason {
         request.extensions_mut().insert(reason);
     }
+    // The generated router's authentication hook takes the key verified here instead of
+    // verifying it again (see `crate::auth`).
+    request.extensions_mut().insert(VerifiedKey(principal.clone()));
 
     let allowance = match state.rate_limit.as_ref().map(|limit| limit.check(&principal.key_id)) {
         Some(Err(refusal)) => {
@@ -106,24 +125,37 @@ pub async fn guard(State(state): State<AppState>, mut request: Request, next: Ne
     response
 }
 
+/// The operation a response answered, left in the response's extensions for the layers outside
+/// the router (the metrics layer, which runs before routing, labels requests with its
+/// `operationId`).
+#[derive(Clone, Copy, Debug)]
+pub struct MatchedOperation(pub &'static OperationInfo);
+
+/// A key this layer verified for the request, left in the request's extensions for the
+/// generated router's authentication hook. Only this layer inserts it (the type cannot be built
+/// outside the crate), so its presence means this request's own credential was verified.
+#[derive(Clone, Debug)]
+pub(crate) struct VerifiedKey(pub(crate) Principal);
+
 /// Who made a call, and what it was, for its audit entry.
 struct Caller {
     key: ApiKeyId,
     org: OrgId,
     operation: &'static OperationInfo,
-    path: String,
+    uri: Uri,
     request_id: String,
     called_reason: Option<String>,
 }
 
 impl Caller {
     fn queue(self, state: &AppState, status: u16, error_code: Option<String>) {
+        let path = audited_path(self.operation, relative_path(self.uri.path()));
         let call = Call {
             api_key_id: self.key,
             operation_id: self.operation.operation_id.to_owned(),
             method: self.operation.method.to_owned(),
-            resource_ids: resource_ids(self.operation, &self.path, None),
-            path: self.path,
+            resource_ids: resource_ids(self.operation, &path, None),
+            path,
             status,
             error_code,
             request_id: self.request_id,

@@ -572,11 +572,13 @@ pub trait ApiSecurity: Send + Sync + 'static {
     /// What a successful authentication yields; handed to every secured operation.
     type Principal: Send + Sync + 'static;
     /** Resolves the `ApiKeyAuth` security scheme (`Authorization` header) into a principal, before any secured
- operation runs. `credential` is `None` when the header is absent. Return a [`Problem`]
- (typically 401) to refuse the request.*/
+ operation runs. `credential` is `None` when the header is absent; `extensions` are the
+ request's, where a layer in front of the router may have left what it already verified.
+ Return a [`Problem`] (typically 401) to refuse the request.*/
     fn authenticate_api_key_auth(
         &self,
         credential: Option<&axum::http::HeaderValue>,
+        extensions: &Extensions,
     ) -> impl Future<Output = Result<Self::Principal, Problem>> + Send;
     /// Enforces an operation's `x-required-scope` after its input was validated and before
     /// the operation runs: `scope` is the declared scope, `resource` the id the request
@@ -1707,7 +1709,7 @@ async fn handle_list_accounts<A: AccountsApi>(
 ) -> Response {
     let request_id = runtime::request_id(&extensions, &headers);
     let principal = match api
-        .authenticate_api_key_auth(headers.get("Authorization"))
+        .authenticate_api_key_auth(headers.get("Authorization"), &extensions)
         .await
     {
         Ok(principal) => principal,
@@ -1955,7 +1957,7 @@ async fn handle_get_account<A: AccountsApi>(
 ) -> Response {
     let request_id = runtime::request_id(&extensions, &headers);
     let principal = match api
-        .authenticate_api_key_auth(headers.get("Authorization"))
+        .authenticate_api_key_auth(headers.get("Authorization"), &extensions)
         .await
     {
         Ok(principal) => principal,
@@ -2244,7 +2246,7 @@ async fn handle_delete_account<A: AccountsApi>(
 ) -> Response {
     let request_id = runtime::request_id(&extensions, &headers);
     let principal = match api
-        .authenticate_api_key_auth(headers.get("Authorization"))
+        .authenticate_api_key_auth(headers.get("Authorization"), &extensions)
         .await
     {
         Ok(principal) => principal,
@@ -2537,7 +2539,7 @@ async fn handle_create_income_source<A: AccountsApi>(
 ) -> Response {
     let request_id = runtime::request_id(&extensions, &headers);
     let principal = match api
-        .authenticate_api_key_auth(headers.get("Authorization"))
+        .authenticate_api_key_auth(headers.get("Authorization"), &extensions)
         .await
     {
         Ok(principal) => principal,
@@ -2830,7 +2832,7 @@ async fn handle_create_pod<A: AccountsApi>(
 ) -> Response {
     let request_id = runtime::request_id(&extensions, &headers);
     let principal = match api
-        .authenticate_api_key_auth(headers.get("Authorization"))
+        .authenticate_api_key_auth(headers.get("Authorization"), &extensions)
         .await
     {
         Ok(principal) => principal,
@@ -3076,7 +3078,7 @@ async fn handle_list_rules<A: RulesApi>(
 ) -> Response {
     let request_id = runtime::request_id(&extensions, &headers);
     let principal = match api
-        .authenticate_api_key_auth(headers.get("Authorization"))
+        .authenticate_api_key_auth(headers.get("Authorization"), &extensions)
         .await
     {
         Ok(principal) => principal,
@@ -3364,7 +3366,7 @@ async fn handle_create_rule<A: RulesApi>(
 ) -> Response {
     let request_id = runtime::request_id(&extensions, &headers);
     let principal = match api
-        .authenticate_api_key_auth(headers.get("Authorization"))
+        .authenticate_api_key_auth(headers.get("Authorization"), &extensions)
         .await
     {
         Ok(principal) => principal,
@@ -3615,7 +3617,7 @@ async fn handle_get_rule<A: RulesApi>(
 ) -> Response {
     let request_id = runtime::request_id(&extensions, &headers);
     let principal = match api
-        .authenticate_api_key_auth(headers.get("Authorization"))
+        .authenticate_api_key_auth(headers.get("Authorization"), &extensions)
         .await
     {
         Ok(principal) => principal,
@@ -3941,7 +3943,7 @@ async fn handle_update_rule<A: RulesApi>(
 ) -> Response {
     let request_id = runtime::request_id(&extensions, &headers);
     let principal = match api
-        .authenticate_api_key_auth(headers.get("Authorization"))
+        .authenticate_api_key_auth(headers.get("Authorization"), &extensions)
         .await
     {
         Ok(principal) => principal,
@@ -4238,7 +4240,7 @@ async fn handle_delete_rule<A: RulesApi>(
 ) -> Response {
     let request_id = runtime::request_id(&extensions, &headers);
     let principal = match api
-        .authenticate_api_key_auth(headers.get("Authorization"))
+        .authenticate_api_key_auth(headers.get("Authorization"), &extensions)
         .await
     {
         Ok(principal) => principal,
@@ -4569,7 +4571,7 @@ async fn handle_trigger_rule<A: RulesApi>(
 ) -> Response {
     let request_id = runtime::request_id(&extensions, &headers);
     let principal = match api
-        .authenticate_api_key_auth(headers.get("Authorization"))
+        .authenticate_api_key_auth(headers.get("Authorization"), &extensions)
         .await
     {
         Ok(principal) => principal,
@@ -5030,7 +5032,7 @@ async fn handle_list_rule_executions<A: RuleExecutionsApi>(
 ) -> Response {
     let request_id = runtime::request_id(&extensions, &headers);
     let principal = match api
-        .authenticate_api_key_auth(headers.get("Authorization"))
+        .authenticate_api_key_auth(headers.get("Authorization"), &extensions)
         .await
     {
         Ok(principal) => principal,
@@ -5278,7 +5280,7 @@ async fn handle_get_rule_execution<A: RuleExecutionsApi>(
 ) -> Response {
     let request_id = runtime::request_id(&extensions, &headers);
     let principal = match api
-        .authenticate_api_key_auth(headers.get("Authorization"))
+        .authenticate_api_key_auth(headers.get("Authorization"), &extensions)
         .await
     {
         Ok(principal) => principal,
@@ -5796,7 +5798,7 @@ async fn handle_list_transfers<A: TransfersApi>(
 ) -> Response {
     let request_id = runtime::request_id(&extensions, &headers);
     let principal = match api
-        .authenticate_api_key_auth(headers.get("Authorization"))
+        .authenticate_api_key_auth(headers.get("Authorization"), &extensions)
         .await
     {
         Ok(principal) => principal,
@@ -6089,7 +6091,7 @@ async fn handle_create_transfer<A: TransfersApi>(
 ) -> Response {
     let request_id = runtime::request_id(&extensions, &headers);
     let principal = match api
-        .authenticate_api_key_auth(headers.get("Authorization"))
+        .authenticate_api_key_auth(headers.get("Authorization"), &extensions)
         .await
     {
         Ok(principal) => principal,
@@ -6337,7 +6339,7 @@ async fn handle_get_transfer<A: TransfersApi>(
 ) -> Response {
     let request_id = runtime::request_id(&extensions, &headers);
     let principal = match api
-        .authenticate_api_key_auth(headers.get("Authorization"))
+        .authenticate_api_key_auth(headers.get("Authorization"), &extensions)
         .await
     {
         Ok(principal) => principal,
@@ -6638,7 +6640,7 @@ async fn handle_list_cards<A: CardsApi>(
 ) -> Response {
     let request_id = runtime::request_id(&extensions, &headers);
     let principal = match api
-        .authenticate_api_key_auth(headers.get("Authorization"))
+        .authenticate_api_key_auth(headers.get("Authorization"), &extensions)
         .await
     {
         Ok(principal) => principal,
@@ -6881,7 +6883,7 @@ async fn handle_get_card<A: CardsApi>(
 ) -> Response {
     let request_id = runtime::request_id(&extensions, &headers);
     let principal = match api
-        .authenticate_api_key_auth(headers.get("Authorization"))
+        .authenticate_api_key_auth(headers.get("Authorization"), &extensions)
         .await
     {
         Ok(principal) => principal,
@@ -7273,7 +7275,7 @@ async fn handle_list_card_transactions<A: CardsApi>(
 ) -> Response {
     let request_id = runtime::request_id(&extensions, &headers);
     let principal = match api
-        .authenticate_api_key_auth(headers.get("Authorization"))
+        .authenticate_api_key_auth(headers.get("Authorization"), &extensions)
         .await
     {
         Ok(principal) => principal,
@@ -7705,7 +7707,7 @@ async fn handle_list_audit_logs<A: AuditLogsApi>(
 ) -> Response {
     let request_id = runtime::request_id(&extensions, &headers);
     let principal = match api
-        .authenticate_api_key_auth(headers.get("Authorization"))
+        .authenticate_api_key_auth(headers.get("Authorization"), &extensions)
         .await
     {
         Ok(principal) => principal,
@@ -8006,7 +8008,7 @@ async fn handle_create_sandbox_deposit<A: SandboxApi>(
 ) -> Response {
     let request_id = runtime::request_id(&extensions, &headers);
     let principal = match api
-        .authenticate_api_key_auth(headers.get("Authorization"))
+        .authenticate_api_key_auth(headers.get("Authorization"), &extensions)
         .await
     {
         Ok(principal) => principal,
@@ -8306,7 +8308,7 @@ async fn handle_create_sandbox_external_account<A: SandboxApi>(
 ) -> Response {
     let request_id = runtime::request_id(&extensions, &headers);
     let principal = match api
-        .authenticate_api_key_auth(headers.get("Authorization"))
+        .authenticate_api_key_auth(headers.get("Authorization"), &extensions)
         .await
     {
         Ok(principal) => principal,
@@ -8604,7 +8606,7 @@ async fn handle_approve_sandbox_transfer<A: SandboxApi>(
 ) -> Response {
     let request_id = runtime::request_id(&extensions, &headers);
     let principal = match api
-        .authenticate_api_key_auth(headers.get("Authorization"))
+        .authenticate_api_key_auth(headers.get("Authorization"), &extensions)
         .await
     {
         Ok(principal) => principal,
@@ -8902,7 +8904,7 @@ async fn handle_decline_sandbox_transfer<A: SandboxApi>(
 ) -> Response {
     let request_id = runtime::request_id(&extensions, &headers);
     let principal = match api
-        .authenticate_api_key_auth(headers.get("Authorization"))
+        .authenticate_api_key_auth(headers.get("Authorization"), &extensions)
         .await
     {
         Ok(principal) => principal,
@@ -9202,7 +9204,7 @@ async fn handle_advance_sandbox_clock<A: SandboxApi>(
 ) -> Response {
     let request_id = runtime::request_id(&extensions, &headers);
     let principal = match api
-        .authenticate_api_key_auth(headers.get("Authorization"))
+        .authenticate_api_key_auth(headers.get("Authorization"), &extensions)
         .await
     {
         Ok(principal) => principal,
@@ -9427,7 +9429,7 @@ async fn handle_get_sandbox_organization<A: SandboxApi>(
 ) -> Response {
     let request_id = runtime::request_id(&extensions, &headers);
     let principal = match api
-        .authenticate_api_key_auth(headers.get("Authorization"))
+        .authenticate_api_key_auth(headers.get("Authorization"), &extensions)
         .await
     {
         Ok(principal) => principal,
@@ -9727,7 +9729,7 @@ async fn handle_update_sandbox_organization<A: SandboxApi>(
 ) -> Response {
     let request_id = runtime::request_id(&extensions, &headers);
     let principal = match api
-        .authenticate_api_key_auth(headers.get("Authorization"))
+        .authenticate_api_key_auth(headers.get("Authorization"), &extensions)
         .await
     {
         Ok(principal) => principal,
@@ -10033,7 +10035,7 @@ async fn handle_enable_sandbox_rule<A: SandboxApi>(
 ) -> Response {
     let request_id = runtime::request_id(&extensions, &headers);
     let principal = match api
-        .authenticate_api_key_auth(headers.get("Authorization"))
+        .authenticate_api_key_auth(headers.get("Authorization"), &extensions)
         .await
     {
         Ok(principal) => principal,
@@ -10339,7 +10341,7 @@ async fn handle_disable_sandbox_rule<A: SandboxApi>(
 ) -> Response {
     let request_id = runtime::request_id(&extensions, &headers);
     let principal = match api
-        .authenticate_api_key_auth(headers.get("Authorization"))
+        .authenticate_api_key_auth(headers.get("Authorization"), &extensions)
         .await
     {
         Ok(principal) => principal,
@@ -10564,7 +10566,7 @@ async fn handle_list_sandbox_webhook_endpoints<A: SandboxApi>(
 ) -> Response {
     let request_id = runtime::request_id(&extensions, &headers);
     let principal = match api
-        .authenticate_api_key_auth(headers.get("Authorization"))
+        .authenticate_api_key_auth(headers.get("Authorization"), &extensions)
         .await
     {
         Ok(principal) => principal,
@@ -10864,7 +10866,7 @@ async fn handle_create_sandbox_webhook_endpoint<A: SandboxApi>(
 ) -> Response {
     let request_id = runtime::request_id(&extensions, &headers);
     let principal = match api
-        .authenticate_api_key_auth(headers.get("Authorization"))
+        .authenticate_api_key_auth(headers.get("Authorization"), &extensions)
         .await
     {
         Ok(principal) => principal,
@@ -11157,7 +11159,7 @@ async fn handle_delete_sandbox_webhook_endpoint<A: SandboxApi>(
 ) -> Response {
     let request_id = runtime::request_id(&extensions, &headers);
     let principal = match api
-        .authenticate_api_key_auth(headers.get("Authorization"))
+        .authenticate_api_key_auth(headers.get("Authorization"), &extensions)
         .await
     {
         Ok(principal) => principal,
@@ -11469,7 +11471,7 @@ async fn handle_list_sandbox_webhook_deliveries<A: SandboxApi>(
 ) -> Response {
     let request_id = runtime::request_id(&extensions, &headers);
     let principal = match api
-        .authenticate_api_key_auth(headers.get("Authorization"))
+        .authenticate_api_key_auth(headers.get("Authorization"), &extensions)
         .await
     {
         Ok(principal) => principal,
@@ -11716,7 +11718,7 @@ async fn handle_get_sandbox_webhook_event<A: SandboxApi>(
 ) -> Response {
     let request_id = runtime::request_id(&extensions, &headers);
     let principal = match api
-        .authenticate_api_key_auth(headers.get("Authorization"))
+        .authenticate_api_key_auth(headers.get("Authorization"), &extensions)
         .await
     {
         Ok(principal) => principal,
@@ -12016,7 +12018,7 @@ async fn handle_issue_sandbox_card<A: SandboxApi>(
 ) -> Response {
     let request_id = runtime::request_id(&extensions, &headers);
     let principal = match api
-        .authenticate_api_key_auth(headers.get("Authorization"))
+        .authenticate_api_key_auth(headers.get("Authorization"), &extensions)
         .await
     {
         Ok(principal) => principal,
@@ -12314,7 +12316,7 @@ async fn handle_activate_sandbox_card<A: SandboxApi>(
 ) -> Response {
     let request_id = runtime::request_id(&extensions, &headers);
     let principal = match api
-        .authenticate_api_key_auth(headers.get("Authorization"))
+        .authenticate_api_key_auth(headers.get("Authorization"), &extensions)
         .await
     {
         Ok(principal) => principal,
@@ -12612,7 +12614,7 @@ async fn handle_freeze_sandbox_card<A: SandboxApi>(
 ) -> Response {
     let request_id = runtime::request_id(&extensions, &headers);
     let principal = match api
-        .authenticate_api_key_auth(headers.get("Authorization"))
+        .authenticate_api_key_auth(headers.get("Authorization"), &extensions)
         .await
     {
         Ok(principal) => principal,
@@ -12910,7 +12912,7 @@ async fn handle_unfreeze_sandbox_card<A: SandboxApi>(
 ) -> Response {
     let request_id = runtime::request_id(&extensions, &headers);
     let principal = match api
-        .authenticate_api_key_auth(headers.get("Authorization"))
+        .authenticate_api_key_auth(headers.get("Authorization"), &extensions)
         .await
     {
         Ok(principal) => principal,
@@ -13208,7 +13210,7 @@ async fn handle_report_sandbox_card_lost<A: SandboxApi>(
 ) -> Response {
     let request_id = runtime::request_id(&extensions, &headers);
     let principal = match api
-        .authenticate_api_key_auth(headers.get("Authorization"))
+        .authenticate_api_key_auth(headers.get("Authorization"), &extensions)
         .await
     {
         Ok(principal) => principal,
@@ -13509,7 +13511,7 @@ async fn handle_report_sandbox_card_stolen<A: SandboxApi>(
 ) -> Response {
     let request_id = runtime::request_id(&extensions, &headers);
     let principal = match api
-        .authenticate_api_key_auth(headers.get("Authorization"))
+        .authenticate_api_key_auth(headers.get("Authorization"), &extensions)
         .await
     {
         Ok(principal) => principal,
@@ -13831,7 +13833,7 @@ async fn handle_create_sandbox_card_purchase<A: SandboxApi>(
 ) -> Response {
     let request_id = runtime::request_id(&extensions, &headers);
     let principal = match api
-        .authenticate_api_key_auth(headers.get("Authorization"))
+        .authenticate_api_key_auth(headers.get("Authorization"), &extensions)
         .await
     {
         Ok(principal) => principal,
@@ -14153,7 +14155,7 @@ async fn handle_create_sandbox_card_refund<A: SandboxApi>(
 ) -> Response {
     let request_id = runtime::request_id(&extensions, &headers);
     let principal = match api
-        .authenticate_api_key_auth(headers.get("Authorization"))
+        .authenticate_api_key_auth(headers.get("Authorization"), &extensions)
         .await
     {
         Ok(principal) => principal,
