@@ -212,13 +212,39 @@ pub async fn process_due(
 /// the background worker's bounded slice of [`process_due`]. Returns how many transfers completed
 /// and whether steps may still be due (the budget ran out first). Each step taken is progress
 /// (see [`process_due`]), so a caller repeating full slices ends.
+///
+/// On PostgreSQL the slice looks at what is due once and locks every account those steps name
+/// first, in id order (`accounts::lock_live`, the order requests lock in), before the first step:
+/// taking each step's locks as it comes would hold the accounts of earlier steps while locking
+/// later ones out of that order, and deadlock with requests (which PostgreSQL breaks only after
+/// `deadlock_timeout`). On SQLite the write transaction excludes every other writer, so it just
+/// takes steps until the budget or the due work runs out.
 pub async fn process_due_at_most(
     tx: &mut Tx,
     org: &Organization,
     now: DateTime<Utc>,
     max_steps: u32,
 ) -> Result<(u32, bool), AppError> {
-    let (mut completed, mut steps) = (0, 0_u32);
+    let mut completed = 0;
+    if tx.backend_name() == "PostgreSQL" {
+        let due = transfers::due_with_sides(tx, &org.id, now, max_steps).await?;
+        let full = due.len() >= usize::try_from(max_steps).unwrap_or(usize::MAX);
+        let named: std::collections::BTreeSet<&AccountId> = due
+            .iter()
+            .flat_map(|(_, source, destination)| source.iter().chain(destination))
+            .collect();
+        for account in named {
+            accounts::lock_live(tx, &org.id, account.as_str()).await?;
+        }
+        for (id, _, _) in &due {
+            if apply_settlement_step(tx, org, id, now).await? == Some(TransferStatus::Complete) {
+                completed += 1;
+            }
+        }
+        // A step can make its transfer's next step due at once; the next slice takes it.
+        return Ok((completed, full || !due.is_empty()));
+    }
+    let mut steps = 0_u32;
     while steps < max_steps {
         // A step can make the same transfer's next step due at once (an internal transfer is
         // submitted and settled at times both past), so look again until nothing is due.

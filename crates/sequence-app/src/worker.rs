@@ -3,7 +3,7 @@
 //! scheduled occurrence is a conditional update applied once.
 //!
 //! **Tenant isolation.** Each organization's due work runs in its own short transactions (at
-//! most [`steps_per_transaction`] settlement steps each, a bounded number of them per pass, so
+//! most [`STEPS_PER_TRANSACTION`] settlement steps each, a bounded number of them per pass, so
 //! neither requests nor other organizations wait for a backlog), and its
 //! failure (an error, a broken invariant, even a panic in a use case) is logged with the
 //! organization's id and contained: the pass goes on with the next organization, and the failed
@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use futures::FutureExt;
 use sequence_core::ids::OrgId;
-use sequence_store::{Backend, orgs, rules, transfers};
+use sequence_store::{orgs, rules, transfers};
 
 use crate::{App, AppError, sandbox, unit_of_work};
 
@@ -57,35 +57,20 @@ async fn due_work(app: &App, org: &OrgId) -> Result<u32, AppError> {
     Ok(u32::try_from(steps).unwrap_or(DUE_COUNT_MAX) + u32::from(schedules))
 }
 
-/// Settlement steps one worker transaction applies at most on SQLite. The worker's transaction
-/// holds the writer (the whole database's) while it runs; bounding it keeps requests that queue
-/// behind it from waiting for a whole backlog (measured: a pass settling 1,200 transfers in one
-/// transaction held createTransfer requests for up to 0.9 s).
+/// Settlement steps one worker transaction applies at most. The worker's transaction holds the
+/// writer (on SQLite, the whole database's; on PostgreSQL, the rows of the accounts it posts to)
+/// while it runs; bounding it keeps requests that queue behind it from waiting for a whole backlog
+/// (measured: a pass settling 1,200 transfers in one transaction held createTransfer requests for
+/// up to 0.9 s on SQLite; on PostgreSQL its out-of-order account locks deadlocked with them).
 pub const STEPS_PER_TRANSACTION: u32 = 50;
 
-/// Settlement steps one worker transaction applies at most on PostgreSQL: one. A step locks its
-/// transfer's two accounts in id order, as requests do; a transaction of several steps would hold
-/// the accounts of its earlier steps while it locks the next ones, out of that order, and meet
-/// requests in deadlocks that PostgreSQL breaks only after `deadlock_timeout` (measured: with
-/// slices of 50 steps, createTransfer at 8 clients had a p99 of 4 s while the worker settled).
-pub const STEPS_PER_TRANSACTION_POSTGRES: u32 = 1;
-
-/// The step budget of one worker transaction on `backend`.
-pub fn steps_per_transaction(backend: Backend) -> u32 {
-    match backend {
-        Backend::Sqlite => STEPS_PER_TRANSACTION,
-        Backend::Postgres => STEPS_PER_TRANSACTION_POSTGRES,
-    }
-}
-
-/// Slices of [`STEPS_PER_TRANSACTION`] steps one organization gets per pass at most (on
-/// PostgreSQL, as many single-step transactions as make the same number of steps); the rest
-/// waits for the next pass, so a huge backlog in one organization delays the others' work by a
-/// bounded amount.
+/// Slices one organization gets per pass at most ([`STEPS_PER_TRANSACTION`] steps each); the
+/// rest waits for the next pass, so a huge backlog in one organization delays the others' work by
+/// at most this many short transactions.
 pub const TRANSACTIONS_PER_PASS_MAX: u32 = 200;
 
 /// Processes one organization's due work, in short transactions of at most
-/// [`steps_per_transaction`] settlement steps each (see `sandbox::process_due_slice`; every
+/// [`STEPS_PER_TRANSACTION`] settlement steps each (see `sandbox::process_due_slice`; every
 /// slice but the last makes progress, so the loop ends). Returns (due work found, settled,
 /// executed).
 pub async fn process_organization(app: &App, org: &OrgId) -> Result<(u32, u32, u32), AppError> {
@@ -94,14 +79,12 @@ pub async fn process_organization(app: &App, org: &OrgId) -> Result<(u32, u32, u
         return Ok((0, 0, 0));
     }
     let (mut settled, mut executed) = (0_u32, 0_u32);
-    let budget = steps_per_transaction(app.store.backend());
-    let slices = TRANSACTIONS_PER_PASS_MAX.saturating_mul(STEPS_PER_TRANSACTION) / budget;
-    for _ in 0..slices {
+    for _ in 0..TRANSACTIONS_PER_PASS_MAX {
         let (slice_settled, slice_executed, more) =
             unit_of_work::run(&app.store, |mut tx| async move {
                 let result = async {
                     let (org, now) = app.organization(&mut tx, org).await?;
-                    sandbox::process_due_slice(&mut tx, &org, now, budget).await
+                    sandbox::process_due_slice(&mut tx, &org, now, STEPS_PER_TRANSACTION).await
                 }
                 .await;
                 (tx, result)

@@ -444,6 +444,41 @@ pub fn due_statement(org: &OrgId, now: DateTime<Utc>, limit: u32) -> Statement {
     Statement::new(sql, params)
 }
 
+/// A transfer with a settlement step due, and the accounts it names.
+pub type DueTransfer = (TransferId, Option<AccountId>, Option<AccountId>);
+
+/// Like [`due`], with each transfer's source and destination, so a caller can lock every account
+/// the steps will post to before taking the first one.
+pub async fn due_with_sides(
+    conn: &mut AnyConnection,
+    org: &OrgId,
+    now: DateTime<Utc>,
+    limit: u32,
+) -> StoreResult<Vec<DueTransfer>> {
+    let rows = due_with_sides_statement(org, now, limit).query().fetch_all(&mut *conn).await?;
+    rows.iter()
+        .map(|r| {
+            let id = TransferId::from_raw(r.try_get::<String, _>(0)?);
+            let source = r.try_get::<Option<String>, _>(1)?.map(AccountId::from_raw);
+            let destination = r.try_get::<Option<String>, _>(2)?.map(AccountId::from_raw);
+            Ok((id, source, destination))
+        })
+        .collect()
+}
+
+/// The statement [`due_with_sides`] runs: [`due_statement`]'s range, with the two sides.
+pub fn due_with_sides_statement(org: &OrgId, now: DateTime<Utc>, limit: u32) -> Statement {
+    let mut params = Params::default();
+    let sql = format!(
+        "SELECT id, source_account_id, destination_account_id FROM transfers WHERE org_id = {} \
+         AND next_step_at_ms IS NOT NULL AND next_step_at_ms <= {} ORDER BY next_step_at_ms, id LIMIT {}",
+        params.text(org.as_str()),
+        params.int(to_millis(now)),
+        params.int(i64::from(limit)),
+    );
+    Statement::new(sql, params)
+}
+
 /// Sum of the amounts of live, in-flight transfers from `account` that hold a reservation: must
 /// always equal the account's `reserved_cents` (checked by tests). A consistency check, on no
 /// request path: it reads every transfer row from the account, assuming none of the invariants

@@ -543,6 +543,11 @@ fn checks(backend: Backend, history: &History) -> Vec<Check> {
             transfers::due_statement(org, now, 100),
             &["transfers_due_by_org"],
         ),
+        Check::new(
+            "transfers::due_with_sides",
+            transfers::due_with_sides_statement(org, now, 50),
+            &["transfers_due_by_org"],
+        ),
         Check::new("rules::next_due", rules::next_due_statement(org, now), &["rules_due_by_org"]),
         Check::new(
             "webhooks::live_endpoints",
