@@ -68,7 +68,7 @@ use sequence_server::AppState;
 use sequence_store::Store;
 use sequence_store::test_support::{TestBackend, TestDatabase};
 use serde_json::Value;
-use support::{demo_accounts, load_history_and_analyze};
+use support::{demo_accounts, env_list, env_usize, load_history_and_analyze, percentile_ms};
 
 /// What one run does.
 #[derive(Clone, Debug)]
@@ -86,20 +86,8 @@ fn main() {
     let measuring = std::env::args().any(|arg| arg == "--bench");
     let config = if measuring {
         Config {
-            histories: std::env::var("BENCH_HISTORY")
-                .map(|list| {
-                    list.split(',')
-                        .map(|n| {
-                            n.trim().parse().unwrap_or_else(|_| {
-                                panic!("BENCH_HISTORY must list sizes, not {list:?}")
-                            })
-                        })
-                        .collect()
-                })
-                .unwrap_or_else(|_| vec![1_000, 100_000]),
-            samples: std::env::var("BENCH_SAMPLES")
-                .map(|n| n.parse().expect("BENCH_SAMPLES must be a positive integer"))
-                .unwrap_or(100),
+            histories: env_list("BENCH_HISTORY").unwrap_or_else(|| vec![1_000, 100_000]),
+            samples: env_usize("BENCH_SAMPLES").unwrap_or(100),
         }
     } else {
         Config { histories: vec![1_000], samples: 3 }
@@ -136,12 +124,7 @@ fn main() {
             };
             for (page, mut latencies) in [(1, run.first_page), (DEEP_PAGE, run.deep_page)] {
                 latencies.sort();
-                let percentile = |p: f64| {
-                    let index = ((latencies.len() as f64 * p).ceil() as usize)
-                        .clamp(1, latencies.len())
-                        - 1;
-                    latencies[index].as_secs_f64() * 1e3
-                };
+                let percentile = |p: f64| percentile_ms(&latencies, p);
                 println!(
                     "{name:<10} {history:>9} {:>9} {:>10.1} {page:>6} {:>9.2} {:>9.2}",
                     run.org_rows,

@@ -57,7 +57,7 @@ use sequence_store::transfers::{self, TransferRecord};
 use sequence_store::{Backend, Store, idempotency, ledger};
 use serde_json::{Value, json};
 use sqlx::{Connection, Executor};
-use support::{demo_accounts, load_history_and_analyze};
+use support::{demo_accounts, env_list, env_usize, load_history_and_analyze, percentile_ms};
 
 /// What one run does.
 #[derive(Clone, Debug)]
@@ -86,36 +86,15 @@ struct Row {
     settled: Option<i64>,
 }
 
-fn env_usize(name: &str, default: usize) -> usize {
-    match std::env::var(name) {
-        Ok(value) => value
-            .parse()
-            .unwrap_or_else(|_| panic!("{name} must be a non-negative integer, not {value:?}")),
-        Err(_) => default,
-    }
-}
-
 fn main() {
     let measuring = std::env::args().any(|arg| arg == "--bench");
     let config = if measuring {
         Config {
-            transfers: std::env::var("BENCH_TRANSFERS")
-                .ok()
-                .map(|_| env_usize("BENCH_TRANSFERS", 0)),
-            clients: std::env::var("BENCH_CLIENTS")
-                .map(|list| {
-                    list.split(',')
-                        .map(|n| {
-                            n.trim().parse().unwrap_or_else(|_| {
-                                panic!("BENCH_CLIENTS must list client counts, not {list:?}")
-                            })
-                        })
-                        .collect()
-                })
-                .unwrap_or_else(|_| vec![1, 8, 32]),
-            history: env_usize("BENCH_HISTORY", 100_000),
-            pods: env_usize("BENCH_PODS", 10),
-            warmup: Duration::from_secs(env_usize("BENCH_WARMUP_SECONDS", 35) as u64),
+            transfers: env_usize("BENCH_TRANSFERS"),
+            clients: env_list("BENCH_CLIENTS").unwrap_or_else(|| vec![1, 8, 32]),
+            history: env_usize("BENCH_HISTORY").unwrap_or(100_000),
+            pods: env_usize("BENCH_PODS").unwrap_or(10),
+            warmup: Duration::from_secs(env_usize("BENCH_WARMUP_SECONDS").unwrap_or(35) as u64),
         }
     } else {
         Config {
@@ -174,11 +153,7 @@ fn main() {
         for row in &rows {
             let mut latencies = row.latencies.clone();
             latencies.sort();
-            let percentile = |p: f64| {
-                let index =
-                    ((latencies.len() as f64 * p).ceil() as usize).clamp(1, latencies.len()) - 1;
-                latencies[index].as_secs_f64() * 1e3
-            };
+            let percentile = |p: f64| percentile_ms(&latencies, p);
             println!(
                 "{name:<10} {:<14} {:>9} {:>11.1} {:>8.2} {:>8.2} {:>8.2} {:>8} {:>9.2}x",
                 row.what,

@@ -198,7 +198,7 @@ pub async fn get_live(
 /// locks and with updates, not with the foreign-key checks of inserted transfers); SQLite's
 /// write transaction (`BEGIN IMMEDIATE`) already excludes every other writer.
 pub async fn lock_live(conn: &mut AnyConnection, org: &OrgId, id: &str) -> StoreResult<bool> {
-    let lock = if conn.backend_name() == "PostgreSQL" { " FOR NO KEY UPDATE" } else { "" };
+    let lock = row_lock(conn);
     let sql = format!(
         "SELECT id FROM accounts WHERE org_id = $1 AND id = $2 AND kind <> 'system' AND deleted_at_ms IS NULL{lock}"
     );
@@ -208,6 +208,13 @@ pub async fn lock_live(conn: &mut AnyConnection, org: &OrgId, id: &str) -> Store
         .fetch_optional(&mut *conn)
         .await?;
     Ok(row.is_some())
+}
+
+/// The clause that makes a `SELECT` of account rows lock them until the end of the transaction
+/// (see [`lock_live`]): `FOR NO KEY UPDATE` on PostgreSQL; nothing on SQLite, whose write
+/// transaction already excludes every other writer.
+fn row_lock(conn: &AnyConnection) -> &'static str {
+    if conn.backend_name() == "PostgreSQL" { " FOR NO KEY UPDATE" } else { "" }
 }
 
 /// Locks an account's row as [`lock_live`] does and reads it in the same statement: the account
@@ -220,7 +227,7 @@ pub async fn lock_and_find(
     org: &OrgId,
     id: &str,
 ) -> StoreResult<Option<AccountRecord>> {
-    let lock = if conn.backend_name() == "PostgreSQL" { " FOR NO KEY UPDATE" } else { "" };
+    let lock = row_lock(conn);
     let sql = format!(
         "SELECT {COLUMNS} FROM accounts WHERE org_id = $1 AND id = $2 AND kind <> 'system'{lock}"
     );

@@ -433,9 +433,14 @@ pub async fn due(
 /// The statement [`due`] runs: the organization's range of the partial index `transfers_due_by_org`
 /// up to `now`, in index order.
 pub fn due_statement(org: &OrgId, now: DateTime<Utc>, limit: u32) -> Statement {
+    due_range("id", org, now, limit)
+}
+
+/// `columns` of the transfers in [`due_statement`]'s range.
+fn due_range(columns: &str, org: &OrgId, now: DateTime<Utc>, limit: u32) -> Statement {
     let mut params = Params::default();
     let sql = format!(
-        "SELECT id FROM transfers WHERE org_id = {} AND next_step_at_ms IS NOT NULL AND next_step_at_ms <= {} \
+        "SELECT {columns} FROM transfers WHERE org_id = {} AND next_step_at_ms IS NOT NULL AND next_step_at_ms <= {} \
          ORDER BY next_step_at_ms, id LIMIT {}",
         params.text(org.as_str()),
         params.int(to_millis(now)),
@@ -468,15 +473,7 @@ pub async fn due_with_sides(
 
 /// The statement [`due_with_sides`] runs: [`due_statement`]'s range, with the two sides.
 pub fn due_with_sides_statement(org: &OrgId, now: DateTime<Utc>, limit: u32) -> Statement {
-    let mut params = Params::default();
-    let sql = format!(
-        "SELECT id, source_account_id, destination_account_id FROM transfers WHERE org_id = {} \
-         AND next_step_at_ms IS NOT NULL AND next_step_at_ms <= {} ORDER BY next_step_at_ms, id LIMIT {}",
-        params.text(org.as_str()),
-        params.int(to_millis(now)),
-        params.int(i64::from(limit)),
-    );
-    Statement::new(sql, params)
+    due_range("id, source_account_id, destination_account_id", org, now, limit)
 }
 
 /// Sum of the amounts of live, in-flight transfers from `account` that hold a reservation: must

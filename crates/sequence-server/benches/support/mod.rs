@@ -10,6 +10,8 @@
 //! simulations of the listed account, which a live listing must skip. Every row is finished
 //! (nothing reserved, nothing due), so the load changes no balance and gives the settlement
 //! worker nothing to do: it is history, not work.
+//!
+//! It also holds the benches' small helpers: reading their `BENCH_*` settings and percentiles.
 
 use chrono::{DateTime, TimeDelta, Utc};
 use rand::{Rng, SeedableRng};
@@ -20,6 +22,30 @@ use sequence_core::ledger::{
 use sequence_core::money::Cents;
 use sequence_store::transfers::{self, TransferRecord};
 use sequence_store::{Backend, Store, accounts};
+
+/// `name` as a non-negative integer, `None` when unset; anything else stops the bench.
+pub fn env_usize(name: &str) -> Option<usize> {
+    let value = std::env::var(name).ok()?;
+    let parsed = value.parse();
+    Some(parsed.unwrap_or_else(|_| panic!("{name} must be a non-negative integer, not {value:?}")))
+}
+
+/// `name` as a comma-separated list of non-negative integers, `None` when unset.
+pub fn env_list(name: &str) -> Option<Vec<usize>> {
+    let list = std::env::var(name).ok()?;
+    let parse = |n: &str| {
+        n.trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("{name} must list non-negative integers, not {list:?}"))
+    };
+    Some(list.split(',').map(parse).collect())
+}
+
+/// The `p` quantile (0 < p <= 1) of `sorted` latencies, in milliseconds.
+pub fn percentile_ms(sorted: &[std::time::Duration], p: f64) -> f64 {
+    let index = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1;
+    sorted[index].as_secs_f64() * 1e3
+}
 
 /// Rows per bulk-load transaction.
 pub const BATCH: usize = 5_000;
