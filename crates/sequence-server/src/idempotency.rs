@@ -3,22 +3,25 @@
 //! `sequence_store::idempotency` around it.
 //!
 //! - No key: run the use case in a transaction; commit on success.
-//! - Key: claim it (short transaction, retried while the database is busy). A finished twin is
-//!   replayed byte for byte; a different request with the key is `400 idempotency_key_mismatch`;
-//!   a twin still running is `409 idempotency_request_in_progress`. Otherwise run the use case
-//!   and, in the same transaction, record the success response. Error responses are not
-//!   recorded: the claim is released so the client can retry (as the spec documents).
+//! - Key: claim it, run the use case and record the success response, all in one transaction
+//!   (retried as a whole when it collides). A finished twin is replayed byte for byte; a
+//!   different request with the key is `400 idempotency_key_mismatch`; a twin an earlier release
+//!   left unfinished is `409 idempotency_request_in_progress`. Error responses are not recorded:
+//!   the rollback takes the claim with it, so the client can retry (as the spec documents).
 //!
 //! Either way, a successful call is recorded in the audit log in the use case's transaction
 //! (see [`crate::audit`]); a replay is not recorded again.
 
+use std::collections::HashSet;
 use std::future::Future;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use axum::http::StatusCode;
 use sequence_api::runtime::{FromError, Replayable, RequestContext};
 use sequence_api::server::ErrorCode;
 use sequence_api::types::ErrorResponse;
 use sequence_app::unit_of_work::{self, Retryable};
+use sequence_core::ids::OrgId;
 use sequence_store::{Tx, idempotency};
 use sha2::{Digest, Sha256};
 
@@ -36,6 +39,39 @@ pub fn fingerprint<P>(ctx: &RequestContext<P>, body: &impl serde::Serialize) -> 
     let body = serde_json::to_string(body).unwrap_or_default();
     let method = ctx.operation.method;
     hex::encode(Sha256::digest(format!("{method} {}\n{body}", ctx.path).as_bytes()))
+}
+
+/// The `(organization, Idempotency-Key)` pairs whose request is executing on this server, so
+/// that a duplicate arriving meanwhile is answered `409 idempotency_request_in_progress` at once,
+/// as the spec documents, instead of queueing behind the original: the claim itself commits only
+/// with the effect, so the database cannot tell "still running" apart. Across replicas (on
+/// PostgreSQL) a duplicate sent to another server waits for the original's transaction on the
+/// key's unique index and then replays its response, which the spec also states.
+#[derive(Clone, Default)]
+pub struct InFlightKeys(Arc<Mutex<HashSet<(OrgId, String)>>>);
+
+/// Holds one pair in [`InFlightKeys`] until dropped (when the request's transaction has ended,
+/// whatever its outcome, panics included).
+struct InFlight {
+    keys: InFlightKeys,
+    entry: Option<(OrgId, String)>,
+}
+
+impl InFlightKeys {
+    /// Marks `key` as executing, or `None` if a request with it already is.
+    fn enter(&self, org: &OrgId, key: &str) -> Option<InFlight> {
+        let entry = (org.clone(), key.to_owned());
+        let mut keys = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        keys.insert(entry.clone()).then(|| InFlight { keys: self.clone(), entry: Some(entry) })
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        if let Some(entry) = self.entry.take() {
+            self.keys.0.lock().unwrap_or_else(PoisonError::into_inner).remove(&entry);
+        }
+    }
 }
 
 impl Retryable for ApiError {
@@ -107,38 +143,47 @@ impl Server {
         Fut: Future<Output = (Tx, Result<R, ApiError>)>,
     {
         let org = &ctx.principal.org_id;
+        let Some(_in_flight) = self.state.in_flight_keys.enter(org, key) else {
+            return Err(in_progress());
+        };
         let now_ms = self.app.now().timestamp_millis();
-        // The claim's own transaction goes through the same runner, so a busy database is
-        // waited out (and retried) like any use case's, never answered with a 500.
-        let claim = unit_of_work::run(&self.app.store, |mut tx| async move {
-            let claim = idempotency::claim(&mut tx, org, key, fingerprint, now_ms).await;
-            (tx, claim.map_err(ApiError::from))
-        })
-        .await?;
-        match claim {
-            idempotency::Claim::Acquired => {}
-            idempotency::Claim::Replay { status, body } => {
-                let status = StatusCode::from_u16(status).map_err(ApiError::internal)?;
-                return R::from_success_json(status, &body).ok_or_else(|| {
-                    ApiError::internal("stored idempotent response does not parse")
-                });
+        // The claim, the effect and the recorded response share one transaction: a replay exists
+        // if and only if the effect committed, a failed use case leaves no claim behind (its
+        // rollback removes it, so a retry executes again), and a request costs one writer
+        // transaction, not two. Two requests with one key: on SQLite the single writer runs
+        // them one after the other, so the second finds the first's response; on PostgreSQL
+        // the second's `INSERT … ON CONFLICT DO NOTHING` waits on the first's uncommitted row
+        // (the unique index's lock), then sees it committed (a replay) or gone (the claim is
+        // its own). A collision (busy, deadlock) runs the claim again with the use case.
+        unit_of_work::run(&self.app.store, |mut tx| async move {
+            let claim = match idempotency::claim(&mut tx, org, key, fingerprint, now_ms).await {
+                Ok(claim) => claim,
+                Err(error) => return (tx, Err(ApiError::from(error))),
+            };
+            match claim {
+                idempotency::Claim::Acquired => {}
+                idempotency::Claim::Replay { status, body } => {
+                    let replay = StatusCode::from_u16(status)
+                        .map_err(ApiError::internal)
+                        .and_then(|status| {
+                            R::from_success_json(status, &body).ok_or_else(|| {
+                                ApiError::internal("stored idempotent response does not parse")
+                            })
+                        });
+                    return (tx, replay);
+                }
+                idempotency::Claim::Mismatch => {
+                    return (tx, Err(ApiError::new(
+                        ErrorCode::IdempotencyKeyMismatch,
+                        "This Idempotency-Key was already used with a different request (method, path or body). Use a new key for a new request.",
+                    )));
+                }
+                idempotency::Claim::InProgress => {
+                    // Only a claim an earlier release committed on its own (or one still
+                    // running there, during a rolling upgrade) can be found unfinished.
+                    return (tx, Err(in_progress()));
+                }
             }
-            idempotency::Claim::Mismatch => {
-                return Err(ApiError::new(
-                    ErrorCode::IdempotencyKeyMismatch,
-                    "This Idempotency-Key was already used with a different request (method, path or body). Use a new key for a new request.",
-                ));
-            }
-            idempotency::Claim::InProgress => {
-                return Err(ApiError::new(
-                    ErrorCode::IdempotencyRequestInProgress,
-                    "A request with this Idempotency-Key is still being processed; retry shortly to get its response.",
-                ));
-            }
-        }
-        // The effect and the recorded response commit together: a replay exists if and only if
-        // the effect committed.
-        let result = unit_of_work::run(&self.app.store, |tx| async move {
             let (mut tx, result) = use_case(tx).await;
             let recorded = async {
                 let response = result?;
@@ -152,23 +197,15 @@ impl Server {
             .await;
             (tx, recorded)
         })
-        .await;
-        if result.is_err() {
-            // Nothing was recorded for this key; let a retry execute again.
-            let released = unit_of_work::run(&self.app.store, |mut tx| async move {
-                let released = idempotency::release(&mut tx, org, key).await;
-                (tx, released.map_err(ApiError::from))
-            })
-            .await;
-            if let Err(error) = released {
-                tracing::warn!(
-                    ?error,
-                    "could not release an idempotency claim; it expires on its own"
-                );
-            }
-        }
-        result
+        .await
     }
+}
+
+fn in_progress() -> ApiError {
+    ApiError::new(
+        ErrorCode::IdempotencyRequestInProgress,
+        "A request with this Idempotency-Key is still being processed; retry shortly to get its response.",
+    )
 }
 
 #[cfg(test)]

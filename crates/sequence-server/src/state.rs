@@ -9,6 +9,7 @@ use sequence_core::clock::Clock;
 use sequence_store::Store;
 
 use crate::auth::KeyCache;
+use crate::idempotency::InFlightKeys;
 use crate::rate_limit::RateLimit;
 
 /// Everything a request handler needs. Cheap to clone (all `Arc`s inside).
@@ -27,6 +28,8 @@ pub struct AppState {
     /// Where denied and failed calls go to be written to the audit log off the request path
     /// (see `sequence_app::audit`).
     pub denials: DenialLog,
+    /// Idempotency keys whose request is executing here (see [`crate::idempotency`]).
+    pub in_flight_keys: InFlightKeys,
 }
 
 impl AppState {
@@ -36,7 +39,15 @@ impl AppState {
     pub fn new(store: Store, sandbox: bool) -> AppState {
         let clock: Arc<dyn Clock> = Arc::new(sequence_core::clock::SystemClock);
         let denials = DenialLog::spawn(App::with_clock(store.clone(), clock.clone()));
-        AppState { store, clock, sandbox, keys: KeyCache::default(), rate_limit: None, denials }
+        AppState {
+            store,
+            clock,
+            sandbox,
+            keys: KeyCache::default(),
+            rate_limit: None,
+            denials,
+            in_flight_keys: InFlightKeys::default(),
+        }
     }
 
     /// The same state limiting each key to `per_minute` requests per minute (0: no limit).

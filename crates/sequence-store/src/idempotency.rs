@@ -1,14 +1,18 @@
 //! Idempotency keys: a repeated request with the same key replays the original response instead
 //! of executing again.
 //!
-//! Protocol (per organization and key):
-//! 1. [`claim`] in its own short transaction: inserts an *in-progress* row, or reports what is
-//!    already there (a finished response to replay, a different request, or one still running).
-//!    A claim left behind by a crashed request expires after [`LOCK_MS`].
-//! 2. The use case runs in one transaction and calls [`complete`] in that same transaction, so
-//!    the recorded response commits if and only if the effect commits.
-//! 3. If the use case fails without an effect (an error response is still recorded by
-//!    `complete`, because replays must see it too), or crashes, [`release`] deletes the claim.
+//! Protocol (per organization and key), all in the use case's one transaction:
+//! 1. [`claim`] inserts an *in-progress* row, or reports what is already there (a finished
+//!    response to replay, a different request, or one still running). On PostgreSQL a claim
+//!    that meets another transaction's uncommitted row for the key waits for it (the unique
+//!    index), then sees it committed or rolled back.
+//! 2. The use case runs and calls [`complete`], so the recorded response commits if and only if
+//!    the effect commits.
+//! 3. If the use case fails, the rollback removes the claim with everything else.
+//!
+//! A caller that claims in a transaction of its own (as the server once did, so rows it left may
+//! exist) must [`release`] a claim whose use case failed; a claim left behind by a crash expires
+//! after [`LOCK_MS`].
 //!
 //! Keys are kept for 24 hours of real time; an older row is replaced by a new claim.
 

@@ -7,7 +7,8 @@
 //! - two server replicas' background workers (`Server::tick`) and a clock advance racing over
 //!   the same due transfers settle each exactly once, losing none;
 //! - N concurrent identical requests with one `Idempotency-Key` create exactly one transfer (or
-//!   deposit), the others replaying it or answering `409 idempotency_request_in_progress`.
+//!   deposit), the others replaying it or answering `409 idempotency_request_in_progress`, on one
+//!   server and spread over two replicas.
 //!
 //! The random choices come from a seeded generator; the seed is printed (`--nocapture`) and can
 //! be fixed with `SEQUENCE_TEST_SEED` to replay a failure.
@@ -527,6 +528,34 @@ async fn concurrent_identical_requests_with_one_key_create_one_transfer(app: Tes
     let mut conn = app.state.store.pool().acquire().await.unwrap();
     let entries = sequence_store::ledger::entries(&mut conn, &org).await.unwrap();
     assert_eq!(entries.len(), 2 * (PODS + 1), "the funding deposits and one more");
+    drop(conn);
+
+    // Two replicas on one database (their own pools and in-flight sets, as two processes have):
+    // the claim, the effect and the response share one transaction, so a duplicate on the other
+    // replica waits for the original's commit and replays it (or finds it running here: 409).
+    let replica = sequence_server::app(app.replica().await);
+    let body = json!({"source_account_id": pods[3], "destination_account_id": pods[4], "amount_in_cents": 777});
+    let mut tasks = JoinSet::new();
+    for (index, request) in same("/api/v1/transfers", &body, "race-replicas").into_iter().enumerate()
+    {
+        let router = if index % 2 == 0 { app.router() } else { replica.clone() };
+        tasks.spawn(send_to(router, request));
+    }
+    let responses = tasks.join_all().await;
+    let ids: BTreeSet<&str> = responses
+        .iter()
+        .filter(|r| r.status == 201)
+        .map(|r| r.body["data"]["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 1, "every 201 is the same transfer, on either replica");
+    for response in &responses {
+        assert!(matches!(response.status.as_u16(), 201 | 409), "{}", response.raw);
+    }
+    assert_eq!(
+        app.balances(&key, &pods[3]).await,
+        (FUNDS_PER_POD, FUNDS_PER_POD - 777),
+        "reserved once across replicas"
+    );
 }
 
 async fn deleting_an_account_while_money_arrives_never_strands_it(app: TestApp) {
