@@ -536,7 +536,8 @@ async fn concurrent_identical_requests_with_one_key_create_one_transfer(app: Tes
     let replica = sequence_server::app(app.replica().await);
     let body = json!({"source_account_id": pods[3], "destination_account_id": pods[4], "amount_in_cents": 777});
     let mut tasks = JoinSet::new();
-    for (index, request) in same("/api/v1/transfers", &body, "race-replicas").into_iter().enumerate()
+    for (index, request) in
+        same("/api/v1/transfers", &body, "race-replicas").into_iter().enumerate()
     {
         let router = if index % 2 == 0 { app.router() } else { replica.clone() };
         tasks.spawn(send_to(router, request));

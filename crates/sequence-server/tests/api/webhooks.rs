@@ -385,7 +385,11 @@ both_backends! {
         // The attempts, as listed: newest first, a retry for every first attempt.
         let listed = attempts(&app, &key, &endpoint).await;
         assert_eq!(listed.len(), 8);
-        let times: Vec<&str> = listed.iter().map(|a| a["created_at"].as_str().unwrap()).collect();
+        // As instants, not text: a whole second is written without a fraction (`…:44Z`).
+        let times: Vec<_> = listed
+            .iter()
+            .map(|a| chrono::DateTime::parse_from_rfc3339(a["created_at"].as_str().unwrap()).unwrap())
+            .collect();
         let mut sorted = times.clone();
         sorted.sort_unstable_by(|a, b| b.cmp(a));
         assert_eq!(times, sorted, "newest first");
