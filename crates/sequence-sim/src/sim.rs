@@ -1466,24 +1466,32 @@ impl Runner {
                 ),
             ));
         }
-        // The model follows what is stored.
+        // The model follows what is stored. A refused replace next to a switch that left the
+        // status as it was (enabling an enabled rule) changed nothing: the rule keeps its window,
+        // and occurrences already due still run. Anything else starts over from now: a replace
+        // disables the rule and drops its next run, and a status change computes the next run
+        // afresh.
         let now = self.org_now(org);
-        self.close_window(org, rule);
-        if replaced.is_ok() {
-            let o = &mut self.model.orgs[org];
-            o.versions += 1;
-            let caps = caps_of(draft);
-            let r = &mut o.rules[rule];
-            r.capped |= !caps.is_empty();
-            r.draft = draft.clone();
-            o.caps_by_nickname.insert(draft.nickname.clone(), caps);
-        }
-        let r = &mut self.model.orgs[org].rules[rule];
-        if stored.rule.status == RuleStatus::Enabled {
-            r.enabled = true;
-            if let Some(schedule) = Self::schedule_of(&r.draft) {
-                r.windows.push(Window { schedule, from: now });
-                r.verified_until.get_or_insert(now - one_ms());
+        let was_enabled = self.model.orgs[org].rules[rule].enabled;
+        let enabled = stored.rule.status == RuleStatus::Enabled;
+        if replaced.is_ok() || was_enabled != enabled {
+            self.close_window(org, rule);
+            if replaced.is_ok() {
+                let o = &mut self.model.orgs[org];
+                o.versions += 1;
+                let caps = caps_of(draft);
+                let r = &mut o.rules[rule];
+                r.capped |= !caps.is_empty();
+                r.draft = draft.clone();
+                o.caps_by_nickname.insert(draft.nickname.clone(), caps);
+            }
+            let r = &mut self.model.orgs[org].rules[rule];
+            if enabled {
+                r.enabled = true;
+                if let Some(schedule) = Self::schedule_of(&r.draft) {
+                    r.windows.push(Window { schedule, from: now });
+                    r.verified_until.get_or_insert(now - one_ms());
+                }
             }
         }
         let show = |r: &Result<_, String>| match r {

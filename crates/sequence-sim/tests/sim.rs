@@ -60,3 +60,22 @@ async fn a_short_run_on_postgres_breaks_no_invariant() {
     let report = run(&config(Backend::Postgres, 43, 150, url)).await.expect("a run");
     assert_clean(&report);
 }
+
+/// Seed 600475, found by a long run: at step 706 a replace of an enabled `DAILY` rule (whose
+/// last two occurrences were due but not yet processed) was refused while, at the same moment,
+/// the rule was enabled again, which changed nothing. The model used to restart the rule's
+/// window at that moment, so the two due occurrences the next worker pass ran looked like
+/// occurrences that must not run ("every scheduled occurrence runs exactly once"). The server
+/// was right: enabling an enabled rule keeps its next run.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn enabling_an_enabled_rule_while_its_replace_is_refused_keeps_its_due_occurrences() {
+    let report = run(&config(Backend::Sqlite, 600_475, 706, String::new())).await.expect("a run");
+    assert_clean(&report);
+    assert!(
+        report.log.iter().any(|line| line.contains("#706")
+            && line.contains("replace refused")
+            && line.contains("enabled")),
+        "the seed no longer reaches the scenario (did the generator change?); last steps:\n{}",
+        report.log.join("\n")
+    );
+}
