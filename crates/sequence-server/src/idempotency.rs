@@ -54,7 +54,7 @@ pub struct InFlightKeys(Arc<Mutex<HashSet<(OrgId, String)>>>);
 /// whatever its outcome, panics included).
 struct InFlight {
     keys: InFlightKeys,
-    entry: Option<(OrgId, String)>,
+    entry: (OrgId, String),
 }
 
 impl InFlightKeys {
@@ -62,15 +62,13 @@ impl InFlightKeys {
     fn enter(&self, org: &OrgId, key: &str) -> Option<InFlight> {
         let entry = (org.clone(), key.to_owned());
         let mut keys = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        keys.insert(entry.clone()).then(|| InFlight { keys: self.clone(), entry: Some(entry) })
+        keys.insert(entry.clone()).then(|| InFlight { keys: self.clone(), entry })
     }
 }
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        if let Some(entry) = self.entry.take() {
-            self.keys.0.lock().unwrap_or_else(PoisonError::into_inner).remove(&entry);
-        }
+        self.keys.0.lock().unwrap_or_else(PoisonError::into_inner).remove(&self.entry);
     }
 }
 

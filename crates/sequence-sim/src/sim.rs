@@ -1336,6 +1336,30 @@ impl Runner {
         rule.windows.clear();
     }
 
+    /// The rule becomes enabled at `now`: a scheduled rule's occurrences from `now` on are due.
+    fn open_window(&mut self, org: usize, rule: usize, now: DateTime<Utc>) {
+        let r = &mut self.model.orgs[org].rules[rule];
+        r.enabled = true;
+        if let Some(schedule) = Self::schedule_of(&r.draft) {
+            r.windows.push(Window { schedule, from: now });
+            // Occurrences at `now` count: checked from just before it.
+            r.verified_until.get_or_insert(now - one_ms());
+        }
+    }
+
+    /// A replace by `draft` committed: the rule is disabled (its window closed) and has a new
+    /// definition, whose caps are audited under its nickname.
+    fn record_replace(&mut self, org: usize, rule: usize, draft: &RuleDraft) {
+        self.close_window(org, rule);
+        let o = &mut self.model.orgs[org];
+        o.versions += 1;
+        let caps = caps_of(draft);
+        let r = &mut o.rules[rule];
+        r.capped |= !caps.is_empty();
+        r.draft = draft.clone();
+        o.caps_by_nickname.insert(draft.nickname.clone(), caps);
+    }
+
     async fn update_rule(
         &mut self,
         org: usize,
@@ -1357,14 +1381,7 @@ impl Runner {
             .await?;
         Ok(match self.judge("update_rule", "update rule", answer, false)? {
             Ok(_) if mode != Mode::Crash => {
-                self.close_window(org, rule);
-                let o = &mut self.model.orgs[org];
-                o.versions += 1;
-                let caps = caps_of(draft);
-                let r = &mut o.rules[rule];
-                r.capped |= !caps.is_empty();
-                r.draft = draft.clone();
-                o.caps_by_nickname.insert(draft.nickname.clone(), caps);
+                self.record_replace(org, rule, draft);
                 "ok".to_owned()
             }
             Ok(_) => "ok".to_owned(),
@@ -1393,13 +1410,7 @@ impl Runner {
                 let now = self.org_now(org);
                 let was = self.model.orgs[org].rules[rule].enabled;
                 if enable && !was {
-                    let r = &mut self.model.orgs[org].rules[rule];
-                    r.enabled = true;
-                    if let Some(schedule) = Self::schedule_of(&r.draft) {
-                        r.windows.push(Window { schedule, from: now });
-                        // Occurrences at `now` count: checked from just before it.
-                        r.verified_until.get_or_insert(now - one_ms());
-                    }
+                    self.open_window(org, rule, now);
                 } else if !enable && was {
                     self.close_window(org, rule);
                 }
@@ -1474,25 +1485,13 @@ impl Runner {
         let now = self.org_now(org);
         let was_enabled = self.model.orgs[org].rules[rule].enabled;
         let enabled = stored.rule.status == RuleStatus::Enabled;
-        if replaced.is_ok() || was_enabled != enabled {
+        if replaced.is_ok() {
+            self.record_replace(org, rule, draft);
+        } else if was_enabled != enabled {
             self.close_window(org, rule);
-            if replaced.is_ok() {
-                let o = &mut self.model.orgs[org];
-                o.versions += 1;
-                let caps = caps_of(draft);
-                let r = &mut o.rules[rule];
-                r.capped |= !caps.is_empty();
-                r.draft = draft.clone();
-                o.caps_by_nickname.insert(draft.nickname.clone(), caps);
-            }
-            let r = &mut self.model.orgs[org].rules[rule];
-            if enabled {
-                r.enabled = true;
-                if let Some(schedule) = Self::schedule_of(&r.draft) {
-                    r.windows.push(Window { schedule, from: now });
-                    r.verified_until.get_or_insert(now - one_ms());
-                }
-            }
+        }
+        if enabled && (replaced.is_ok() || !was_enabled) {
+            self.open_window(org, rule, now);
         }
         let show = |r: &Result<_, String>| match r {
             Ok(_) => "ok".to_owned(),
