@@ -7,7 +7,7 @@ use sequence_core::ledger::{AccountKind, check_deletable};
 use sequence_core::money::Cents;
 use sequence_store::accounts::{self, AccountRecord};
 use sequence_store::orgs::Organization;
-use sequence_store::{AnyConnection, StoreError, Tx, transfers};
+use sequence_store::{AnyConnection, Store, StoreError, Tx, transfers};
 
 use crate::ledger::account_view;
 use crate::{App, AppError, Resource};
@@ -100,12 +100,21 @@ pub async fn live(
     }
 }
 
-/// The organization's live accounts, optionally of one API `type` (`income_source`, `pod`,
-/// `external_account`).
+/// A live account of the organization as committed now, outside any transaction (`404` when
+/// missing or deleted): the API's `getAccount`.
+pub async fn get(store: &Store, org: &OrgId, id: &str) -> Result<AccountRecord, AppError> {
+    match accounts::find_committed(store, org, id).await? {
+        Some(account) if !account.is_deleted() => Ok(account),
+        _ => Err(AppError::not_found(Resource::Account, id)),
+    }
+}
+
+/// The organization's live accounts as committed now, optionally of one API `type`
+/// (`income_source`, `pod`, `external_account`): the API's `listAccounts`.
 pub async fn list(
-    conn: &mut AnyConnection,
+    store: &Store,
     org: &OrgId,
     type_filter: Option<&str>,
 ) -> Result<Vec<AccountRecord>, AppError> {
-    Ok(accounts::list(conn, org, type_filter).await?)
+    Ok(accounts::list_committed(store, org, type_filter).await?)
 }

@@ -5,9 +5,12 @@ use chrono::{DateTime, NaiveDate, Utc};
 use sequence_core::ids::{AccountId, OrgId};
 use sequence_core::ledger::{AccountKind, ExternalAccountType};
 use sequence_core::money::Cents;
-use sqlx::{AnyConnection, Row};
+use std::sync::LazyLock;
 
-use crate::{StoreError, StoreResult, from_millis, to_millis};
+use sqlx::AnyConnection;
+
+use crate::local::{Columns, from_rusqlite};
+use crate::{Store, StoreError, StoreResult, from_millis, to_millis};
 
 /// An account as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,36 +74,34 @@ const COLUMNS: &str = "id, org_id, kind, external_type, name, description, icon,
      last_statement_balance_cents, next_payment_minimum_cents, next_payment_due_date, \
      balance_updated_at_ms, created_at_ms, updated_at_ms, deleted_at_ms";
 
-fn from_row(row: &sqlx::any::AnyRow) -> StoreResult<AccountRecord> {
-    let kind_str: String = row.try_get(2)?;
-    let external: Option<String> = row.try_get(3)?;
+fn from_row(row: &impl Columns) -> StoreResult<AccountRecord> {
+    let kind_str = row.text(2)?;
+    let external = row.text_opt(3)?;
     let kind = AccountKind::from_parts(&kind_str, external.as_deref())
         .map_err(|e| StoreError::Config(format!("corrupt account row: {e}")))?;
-    let due: Option<String> = row.try_get(16)?;
-    let cents = |i: usize| -> StoreResult<Option<Cents>> {
-        Ok(row.try_get::<Option<i64>, _>(i)?.map(Cents::new))
-    };
+    let due = row.text_opt(16)?;
+    let cents = |i: usize| -> StoreResult<Option<Cents>> { Ok(row.int_opt(i)?.map(Cents::new)) };
     Ok(AccountRecord {
-        id: AccountId::from_raw(row.try_get::<String, _>(0)?),
-        org_id: OrgId::from_raw(row.try_get::<String, _>(1)?),
+        id: AccountId::from_raw(row.text(0)?),
+        org_id: OrgId::from_raw(row.text(1)?),
         kind,
-        name: row.try_get(4)?,
-        description: row.try_get(5)?,
-        icon: row.try_get(6)?,
-        beneficiary_name: row.try_get(7)?,
-        institution_name: row.try_get(8)?,
-        routing_number: row.try_get(9)?,
-        account_number: row.try_get(10)?,
-        balance: Cents::new(row.try_get(11)?),
-        reserved: Cents::new(row.try_get(12)?),
+        name: row.text(4)?,
+        description: row.text_opt(5)?,
+        icon: row.text_opt(6)?,
+        beneficiary_name: row.text(7)?,
+        institution_name: row.text_opt(8)?,
+        routing_number: row.text_opt(9)?,
+        account_number: row.text_opt(10)?,
+        balance: Cents::new(row.int(11)?),
+        reserved: Cents::new(row.int(12)?),
         reported_balance: cents(13)?,
         last_statement_balance: cents(14)?,
         next_payment_minimum: cents(15)?,
         next_payment_due_date: due.and_then(|d| NaiveDate::parse_from_str(&d, "%Y-%m-%d").ok()),
-        balance_updated_at: from_millis(row.try_get(17)?),
-        created_at: from_millis(row.try_get(18)?),
-        updated_at: from_millis(row.try_get(19)?),
-        deleted_at: row.try_get::<Option<i64>, _>(20)?.map(from_millis),
+        balance_updated_at: from_millis(row.int(17)?),
+        created_at: from_millis(row.int(18)?),
+        updated_at: from_millis(row.int(19)?),
+        deleted_at: row.int_opt(20)?.map(from_millis),
     })
 }
 
@@ -144,18 +145,45 @@ pub async fn list(
     org: &OrgId,
     type_filter: Option<&str>,
 ) -> StoreResult<Vec<AccountRecord>> {
-    let sql = format!(
-        "SELECT {COLUMNS} FROM accounts WHERE org_id = $1 AND kind <> 'system' AND deleted_at_ms IS NULL \
-         AND ($2 IS NULL OR kind = $2) \
-         ORDER BY CASE kind WHEN 'income_source' THEN 0 WHEN 'pod' THEN 1 ELSE 2 END, created_at_ms, id"
-    );
-    let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+    let rows = sqlx::query(sqlx::AssertSqlSafe(LIST_SQL.as_str()))
         .bind(org.as_str())
         .bind(type_filter)
         .fetch_all(&mut *conn)
         .await?;
     rows.iter().map(from_row).collect()
 }
+
+/// [`list`] outside any transaction (what is committed now), for the API's `listAccounts`: on a
+/// SQLite file it runs on the caller's thread ([`Store::read_here`]), otherwise through the pool.
+pub async fn list_committed(
+    store: &Store,
+    org: &OrgId,
+    type_filter: Option<&str>,
+) -> StoreResult<Vec<AccountRecord>> {
+    let here = store.read_here(|conn| {
+        let mut statement = conn.prepare_cached(&LIST_SQL).map_err(from_rusqlite)?;
+        let mut rows = statement.query((org.as_str(), type_filter)).map_err(from_rusqlite)?;
+        let mut records = Vec::new();
+        while let Some(row) = rows.next().map_err(from_rusqlite)? {
+            records.push(from_row(row)?);
+        }
+        Ok(records)
+    });
+    match here {
+        Some(records) => records,
+        None => list(&mut *store.read().await?, org, type_filter).await,
+    }
+}
+
+/// [`list`]'s statement (`$2` is the optional type; SQLite numbers `$n` parameters by first
+/// appearance, so the local readers bind the same two values by position).
+static LIST_SQL: LazyLock<String> = LazyLock::new(|| {
+    format!(
+        "SELECT {COLUMNS} FROM accounts WHERE org_id = $1 AND kind <> 'system' AND deleted_at_ms IS NULL \
+         AND ($2 IS NULL OR kind = $2) \
+         ORDER BY CASE kind WHEN 'income_source' THEN 0 WHEN 'pod' THEN 1 ELSE 2 END, created_at_ms, id"
+    )
+});
 
 /// One account of the organization, deleted or not (`None` if it does not exist there or is the
 /// hidden system accounts).
@@ -164,16 +192,35 @@ pub async fn find(
     org: &OrgId,
     id: &str,
 ) -> StoreResult<Option<AccountRecord>> {
-    let sql = format!(
-        "SELECT {COLUMNS} FROM accounts WHERE org_id = $1 AND id = $2 AND kind <> 'system'"
-    );
-    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
+    let row = sqlx::query(sqlx::AssertSqlSafe(FIND_SQL.as_str()))
         .bind(org.as_str())
         .bind(id)
         .fetch_optional(&mut *conn)
         .await?;
     row.as_ref().map(from_row).transpose()
 }
+
+/// [`find`] outside any transaction (what is committed now), for the API's `getAccount`: on a
+/// SQLite file it runs on the caller's thread ([`Store::read_here`]), otherwise through the pool.
+pub async fn find_committed(
+    store: &Store,
+    org: &OrgId,
+    id: &str,
+) -> StoreResult<Option<AccountRecord>> {
+    let here = store.read_here(|conn| {
+        let mut statement = conn.prepare_cached(&FIND_SQL).map_err(from_rusqlite)?;
+        let mut rows = statement.query((org.as_str(), id)).map_err(from_rusqlite)?;
+        rows.next().map_err(from_rusqlite)?.map(from_row).transpose()
+    });
+    match here {
+        Some(record) => record,
+        None => find(&mut *store.read().await?, org, id).await,
+    }
+}
+
+static FIND_SQL: LazyLock<String> = LazyLock::new(|| {
+    format!("SELECT {COLUMNS} FROM accounts WHERE org_id = $1 AND id = $2 AND kind <> 'system'")
+});
 
 /// One live account of the organization, or [`StoreError::NotFound`].
 pub async fn get_live(

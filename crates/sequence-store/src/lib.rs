@@ -20,6 +20,7 @@ mod error;
 pub mod idempotency;
 pub mod keys;
 pub mod ledger;
+mod local;
 pub mod orgs;
 pub mod rules;
 pub mod statement;
@@ -30,6 +31,7 @@ pub mod transfers;
 pub mod webhooks;
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 pub use error::{StoreError, StoreResult};
@@ -64,6 +66,8 @@ pub struct Store {
     readers: AnyPool,
     writer: AnyPool,
     backend: Backend,
+    /// Short reads on the caller's thread, for a SQLite file ([`Store::read_here`]).
+    local: Option<Arc<local::LocalReaders>>,
 }
 
 /// The histogram of connection waits (seconds), by pool (`reader`, `writer`).
@@ -134,7 +138,9 @@ impl Store {
             .run(&writer)
             .await
             .map_err(|e| StoreError::Config(format!("migrating the database: {e}")))?;
-        Ok(Store { readers, writer, backend })
+        // After the migrations, so the file exists and has its tables.
+        let local = local::LocalReaders::open(&url)?.map(Arc::new);
+        Ok(Store { readers, writer, backend, local })
     }
 
     /// The backend in use.
@@ -154,6 +160,22 @@ impl Store {
         let conn = self.readers.acquire().await.map_err(StoreError::from_sqlx);
         metrics::histogram!(ACQUIRE_METRIC, "pool" => "reader").record(started.elapsed());
         conn
+    }
+
+    /// Whether short reads run on the caller's thread ([`Store::read_here`]): on a SQLite file,
+    /// not on PostgreSQL or an in-memory database.
+    pub fn reads_on_caller_thread(&self) -> bool {
+        self.local.is_some()
+    }
+
+    /// Runs a short, index-bounded read to completion on this thread when the store can (a SQLite
+    /// file: see [`local`]); `None` when it cannot (PostgreSQL, in-memory SQLite), and the caller
+    /// reads through the pool instead ([`Store::read`]).
+    pub(crate) fn read_here<T>(
+        &self,
+        read: impl FnOnce(&rusqlite::Connection) -> StoreResult<T>,
+    ) -> Option<StoreResult<T>> {
+        self.local.as_ref().map(|local| local.run(read))
     }
 
     /// Begins a transaction that will write (on SQLite, on the one writer connection: it waits

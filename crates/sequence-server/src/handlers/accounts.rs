@@ -66,10 +66,9 @@ impl AccountsApi for Server {
         params: ListAccountsParams,
     ) -> ListAccountsResponse {
         let result = async {
-            let mut conn = self.read_connection().await?;
             let filter = params.type_.map(|t| t.to_string());
-            let records =
-                accounts::list(&mut conn, &ctx.principal.org_id, filter.as_deref()).await?;
+            let store = &self.app.store;
+            let records = accounts::list(store, &ctx.principal.org_id, filter.as_deref()).await?;
             Ok(ListAccountsResponse::Ok(types::AccountListResponse {
                 request_id: ctx.request_id.clone(),
                 data: records.iter().map(convert::account_summary).collect::<Result<_, _>>()?,
@@ -85,8 +84,7 @@ impl AccountsApi for Server {
         params: GetAccountParams,
     ) -> GetAccountResponse {
         let result = async {
-            let mut conn = self.read_connection().await?;
-            let record = accounts::live(&mut conn, &ctx.principal.org_id, &params.id).await?;
+            let record = accounts::get(&self.app.store, &ctx.principal.org_id, &params.id).await?;
             Ok(GetAccountResponse::Ok(types::AccountResponse {
                 request_id: ctx.request_id.clone(),
                 data: convert::account(&record)?,

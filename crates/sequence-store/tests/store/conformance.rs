@@ -48,6 +48,7 @@ on_both_backends!(
     organizations_round_trip_and_the_clock_only_moves_forward,
     api_keys_round_trip_and_revoke,
     accounts_round_trip_filter_and_soft_delete,
+    committed_account_reads_see_commits_and_not_open_transactions,
     idempotency_claim_replay_mismatch_in_progress_and_expiry,
     idempotency_concurrent_claims_acquire_once,
     reserve_never_overdraws,
@@ -487,6 +488,64 @@ async fn accounts_round_trip_filter_and_soft_delete(store: Store, _db: TestDatab
         "deleted accounts are not listed"
     );
     tx.commit().await.unwrap();
+}
+
+/// `list_committed` and `find_committed` (the API's reads, on the caller's thread on a SQLite
+/// file) return what the transaction reads return once committed, never an open transaction's
+/// writes, and are not blocked by an open write transaction.
+async fn committed_account_reads_see_commits_and_not_open_transactions(
+    store: Store,
+    database: TestDatabase,
+) {
+    let on_a_file = database.backend() == TestBackend::Sqlite;
+    assert_eq!(store.reads_on_caller_thread(), on_a_file, "local readers exactly on a SQLite file");
+    let org = new_org(&store, "Org").await;
+    let names =
+        |records: Vec<AccountRecord>| records.into_iter().map(|a| a.name).collect::<Vec<_>>();
+    let pod = account_record(&org, AccountKind::Pod, "Pod", at(3));
+    let mut card =
+        account_record(&org, AccountKind::External(ExternalAccountType::Liability), "Amex", at(1));
+    card.next_payment_due_date = chrono::NaiveDate::from_ymd_opt(2024, 5, 15);
+    card.reported_balance = Some(Cents::new(-42));
+
+    let mut tx = store.begin().await.unwrap();
+    accounts::insert(&mut tx, &pod).await.unwrap();
+    // The write transaction is open (on SQLite it holds the write lock): the committed reads do
+    // not wait for it and do not see its row.
+    assert!(accounts::list_committed(&store, &org.id, None).await.unwrap().is_empty());
+    assert_eq!(accounts::find_committed(&store, &org.id, pod.id.as_str()).await.unwrap(), None);
+    accounts::insert(&mut tx, &card).await.unwrap();
+    tx.commit().await.unwrap();
+
+    assert_eq!(
+        names(accounts::list_committed(&store, &org.id, None).await.unwrap()),
+        ["Pod", "Amex"]
+    );
+    for filter in [None, Some("pod"), Some("external_account"), Some("income_source")] {
+        let mut conn = store.read().await.unwrap();
+        assert_eq!(
+            accounts::list_committed(&store, &org.id, filter).await.unwrap(),
+            accounts::list(&mut conn, &org.id, filter).await.unwrap(),
+            "filter {filter:?}"
+        );
+    }
+    assert_eq!(
+        accounts::find_committed(&store, &org.id, card.id.as_str()).await.unwrap(),
+        Some(card.clone()),
+        "every field round-trips"
+    );
+    let system = org.system_accounts.outside_world.as_str();
+    assert_eq!(accounts::find_committed(&store, &org.id, system).await.unwrap(), None);
+    let other = new_org(&store, "Other").await;
+    assert_eq!(accounts::find_committed(&store, &other.id, pod.id.as_str()).await.unwrap(), None);
+
+    // A committed change is visible to the next read at once.
+    let mut tx = store.begin().await.unwrap();
+    assert!(accounts::soft_delete_if_empty(&mut tx, &org.id, &pod.id, at(9)).await.unwrap());
+    tx.commit().await.unwrap();
+    assert_eq!(names(accounts::list_committed(&store, &org.id, None).await.unwrap()), ["Amex"]);
+    let deleted = accounts::find_committed(&store, &org.id, pod.id.as_str()).await.unwrap();
+    assert_eq!(deleted.and_then(|a| a.deleted_at), Some(at(9)));
 }
 
 async fn idempotency_claim_replay_mismatch_in_progress_and_expiry(store: Store, _db: TestDatabase) {
