@@ -10,6 +10,7 @@ use std::sync::LazyLock;
 use sqlx::AnyConnection;
 
 use crate::local::{Columns, from_rusqlite};
+use crate::statement::{Param, Statement};
 use crate::{Store, StoreError, StoreResult, from_millis, to_millis};
 
 /// An account as stored.
@@ -97,7 +98,7 @@ fn from_row(row: &impl Columns) -> StoreResult<AccountRecord> {
         reported_balance: cents(13)?,
         last_statement_balance: cents(14)?,
         next_payment_minimum: cents(15)?,
-        next_payment_due_date: due.and_then(|d| NaiveDate::parse_from_str(&d, "%Y-%m-%d").ok()),
+        next_payment_due_date: due.and_then(|d| d.parse::<NaiveDate>().ok()),
         balance_updated_at: from_millis(row.int(17)?),
         created_at: from_millis(row.int(18)?),
         updated_at: from_millis(row.int(19)?),
@@ -173,6 +174,12 @@ pub async fn list_committed(
         Some(records) => records,
         None => list(&mut *store.read().await?, org, type_filter).await,
     }
+}
+
+/// [`list`]'s SQL and values, for the plan test.
+pub fn list_statement(org: &OrgId, type_filter: Option<&str>) -> Statement {
+    let filter = type_filter.map_or(Param::NullText, |t| Param::Text(t.to_owned()));
+    Statement::from_parts(LIST_SQL.clone(), vec![Param::Text(org.to_string()), filter])
 }
 
 /// [`list`]'s statement (`$2` is the optional type; SQLite numbers `$n` parameters by first
