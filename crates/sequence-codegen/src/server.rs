@@ -92,7 +92,7 @@ pub(crate) fn generate(
         use std::sync::Arc;
 
         use axum::extract::rejection::{BytesRejection, RawPathParamsRejection};
-        use axum::extract::{RawPathParams, State};
+        use axum::extract::{FromRequest, RawPathParams, Request, State};
         use axum::http::{Extensions, HeaderMap, StatusCode, Uri};
         use axum::response::{IntoResponse, Response};
         use axum::routing::MethodFilter;
@@ -730,14 +730,15 @@ fn operation_items(
             Ok((#params_ident { #(#field_idents),* }, concrete_path, resource))
         }
 
+        // The request is taken whole and split, rather than through the `Uri`, `HeaderMap` and
+        // `Extensions` extractors, which clone what they extract.
         async fn #handler_ident<A: #trait_ident>(
             State(api): State<Arc<A>>,
-            uri: Uri,
-            headers: HeaderMap,
-            extensions: Extensions,
             path: Result<RawPathParams, RawPathParamsRejection>,
-            body: Result<Bytes, BytesRejection>,
+            request: Request,
         ) -> Response {
+            let (axum::http::request::Parts { uri, headers, extensions, .. }, body) = request.into_parts();
+            let body = Bytes::from_request(Request::new(body), &()).await;
             let request_id = runtime::request_id(&extensions, &headers);
             #principal
             let (params, path, resource) = match #parse_ident(&uri, &headers, path, body) {

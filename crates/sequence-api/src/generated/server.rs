@@ -14,7 +14,7 @@
 use std::future::Future;
 use std::sync::Arc;
 use axum::extract::rejection::{BytesRejection, RawPathParamsRejection};
-use axum::extract::{RawPathParams, State};
+use axum::extract::{FromRequest, RawPathParams, Request, State};
 use axum::http::{Extensions, HeaderMap, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::MethodFilter;
@@ -1701,12 +1701,12 @@ fn parse_list_accounts(
 }
 async fn handle_list_accounts<A: AccountsApi>(
     State(api): State<Arc<A>>,
-    uri: Uri,
-    headers: HeaderMap,
-    extensions: Extensions,
     path: Result<RawPathParams, RawPathParamsRejection>,
-    body: Result<Bytes, BytesRejection>,
+    request: Request,
 ) -> Response {
+    let (axum::http::request::Parts { uri, headers, extensions, .. }, body) = request
+        .into_parts();
+    let body = Bytes::from_request(Request::new(body), &()).await;
     let request_id = runtime::request_id(&extensions, &headers);
     let principal = match api
         .authenticate_api_key_auth(headers.get("Authorization"), &extensions)
@@ -1949,12 +1949,12 @@ fn parse_get_account(
 }
 async fn handle_get_account<A: AccountsApi>(
     State(api): State<Arc<A>>,
-    uri: Uri,
-    headers: HeaderMap,
-    extensions: Extensions,
     path: Result<RawPathParams, RawPathParamsRejection>,
-    body: Result<Bytes, BytesRejection>,
+    request: Request,
 ) -> Response {
+    let (axum::http::request::Parts { uri, headers, extensions, .. }, body) = request
+        .into_parts();
+    let body = Bytes::from_request(Request::new(body), &()).await;
     let request_id = runtime::request_id(&extensions, &headers);
     let principal = match api
         .authenticate_api_key_auth(headers.get("Authorization"), &extensions)
@@ -2240,12 +2240,12 @@ fn parse_delete_account(
 }
 async fn handle_delete_account<A: AccountsApi>(
     State(api): State<Arc<A>>,
-    uri: Uri,
-    headers: HeaderMap,
-    extensions: Extensions,
     path: Result<RawPathParams, RawPathParamsRejection>,
-    body: Result<Bytes, BytesRejection>,
+    request: Request,
 ) -> Response {
+    let (axum::http::request::Parts { uri, headers, extensions, .. }, body) = request
+        .into_parts();
+    let body = Bytes::from_request(Request::new(body), &()).await;
     let request_id = runtime::request_id(&extensions, &headers);
     let principal = match api
         .authenticate_api_key_auth(headers.get("Authorization"), &extensions)
@@ -2535,12 +2535,12 @@ fn parse_create_income_source(
 }
 async fn handle_create_income_source<A: AccountsApi>(
     State(api): State<Arc<A>>,
-    uri: Uri,
-    headers: HeaderMap,
-    extensions: Extensions,
     path: Result<RawPathParams, RawPathParamsRejection>,
-    body: Result<Bytes, BytesRejection>,
+    request: Request,
 ) -> Response {
+    let (axum::http::request::Parts { uri, headers, extensions, .. }, body) = request
+        .into_parts();
+    let body = Bytes::from_request(Request::new(body), &()).await;
     let request_id = runtime::request_id(&extensions, &headers);
     let principal = match api
         .authenticate_api_key_auth(headers.get("Authorization"), &extensions)
@@ -2830,12 +2830,12 @@ fn parse_create_pod(
 }
 async fn handle_create_pod<A: AccountsApi>(
     State(api): State<Arc<A>>,
-    uri: Uri,
-    headers: HeaderMap,
-    extensions: Extensions,
     path: Result<RawPathParams, RawPathParamsRejection>,
-    body: Result<Bytes, BytesRejection>,
+    request: Request,
 ) -> Response {
+    let (axum::http::request::Parts { uri, headers, extensions, .. }, body) = request
+        .into_parts();
+    let body = Bytes::from_request(Request::new(body), &()).await;
     let request_id = runtime::request_id(&extensions, &headers);
     let principal = match api
         .authenticate_api_key_auth(headers.get("Authorization"), &extensions)
@@ -3076,12 +3076,12 @@ fn parse_list_rules(
 }
 async fn handle_list_rules<A: RulesApi>(
     State(api): State<Arc<A>>,
-    uri: Uri,
-    headers: HeaderMap,
-    extensions: Extensions,
     path: Result<RawPathParams, RawPathParamsRejection>,
-    body: Result<Bytes, BytesRejection>,
+    request: Request,
 ) -> Response {
+    let (axum::http::request::Parts { uri, headers, extensions, .. }, body) = request
+        .into_parts();
+    let body = Bytes::from_request(Request::new(body), &()).await;
     let request_id = runtime::request_id(&extensions, &headers);
     let principal = match api
         .authenticate_api_key_auth(headers.get("Authorization"), &extensions)
@@ -3366,12 +3366,12 @@ fn parse_create_rule(
 }
 async fn handle_create_rule<A: RulesApi>(
     State(api): State<Arc<A>>,
-    uri: Uri,
-    headers: HeaderMap,
-    extensions: Extensions,
     path: Result<RawPathParams, RawPathParamsRejection>,
-    body: Result<Bytes, BytesRejection>,
+    request: Request,
 ) -> Response {
+    let (axum::http::request::Parts { uri, headers, extensions, .. }, body) = request
+        .into_parts();
+    let body = Bytes::from_request(Request::new(body), &()).await;
     let request_id = runtime::request_id(&extensions, &headers);
     let principal = match api
         .authenticate_api_key_auth(headers.get("Authorization"), &extensions)
@@ -3617,12 +3617,12 @@ fn parse_get_rule(
 }
 async fn handle_get_rule<A: RulesApi>(
     State(api): State<Arc<A>>,
-    uri: Uri,
-    headers: HeaderMap,
-    extensions: Extensions,
     path: Result<RawPathParams, RawPathParamsRejection>,
-    body: Result<Bytes, BytesRejection>,
+    request: Request,
 ) -> Response {
+    let (axum::http::request::Parts { uri, headers, extensions, .. }, body) = request
+        .into_parts();
+    let body = Bytes::from_request(Request::new(body), &()).await;
     let request_id = runtime::request_id(&extensions, &headers);
     let principal = match api
         .authenticate_api_key_auth(headers.get("Authorization"), &extensions)
@@ -3945,12 +3945,12 @@ fn parse_update_rule(
 }
 async fn handle_update_rule<A: RulesApi>(
     State(api): State<Arc<A>>,
-    uri: Uri,
-    headers: HeaderMap,
-    extensions: Extensions,
     path: Result<RawPathParams, RawPathParamsRejection>,
-    body: Result<Bytes, BytesRejection>,
+    request: Request,
 ) -> Response {
+    let (axum::http::request::Parts { uri, headers, extensions, .. }, body) = request
+        .into_parts();
+    let body = Bytes::from_request(Request::new(body), &()).await;
     let request_id = runtime::request_id(&extensions, &headers);
     let principal = match api
         .authenticate_api_key_auth(headers.get("Authorization"), &extensions)
@@ -4244,12 +4244,12 @@ fn parse_delete_rule(
 }
 async fn handle_delete_rule<A: RulesApi>(
     State(api): State<Arc<A>>,
-    uri: Uri,
-    headers: HeaderMap,
-    extensions: Extensions,
     path: Result<RawPathParams, RawPathParamsRejection>,
-    body: Result<Bytes, BytesRejection>,
+    request: Request,
 ) -> Response {
+    let (axum::http::request::Parts { uri, headers, extensions, .. }, body) = request
+        .into_parts();
+    let body = Bytes::from_request(Request::new(body), &()).await;
     let request_id = runtime::request_id(&extensions, &headers);
     let principal = match api
         .authenticate_api_key_auth(headers.get("Authorization"), &extensions)
@@ -4577,12 +4577,12 @@ fn parse_trigger_rule(
 }
 async fn handle_trigger_rule<A: RulesApi>(
     State(api): State<Arc<A>>,
-    uri: Uri,
-    headers: HeaderMap,
-    extensions: Extensions,
     path: Result<RawPathParams, RawPathParamsRejection>,
-    body: Result<Bytes, BytesRejection>,
+    request: Request,
 ) -> Response {
+    let (axum::http::request::Parts { uri, headers, extensions, .. }, body) = request
+        .into_parts();
+    let body = Bytes::from_request(Request::new(body), &()).await;
     let request_id = runtime::request_id(&extensions, &headers);
     let principal = match api
         .authenticate_api_key_auth(headers.get("Authorization"), &extensions)
@@ -5038,12 +5038,12 @@ fn parse_list_rule_executions(
 }
 async fn handle_list_rule_executions<A: RuleExecutionsApi>(
     State(api): State<Arc<A>>,
-    uri: Uri,
-    headers: HeaderMap,
-    extensions: Extensions,
     path: Result<RawPathParams, RawPathParamsRejection>,
-    body: Result<Bytes, BytesRejection>,
+    request: Request,
 ) -> Response {
+    let (axum::http::request::Parts { uri, headers, extensions, .. }, body) = request
+        .into_parts();
+    let body = Bytes::from_request(Request::new(body), &()).await;
     let request_id = runtime::request_id(&extensions, &headers);
     let principal = match api
         .authenticate_api_key_auth(headers.get("Authorization"), &extensions)
@@ -5286,12 +5286,12 @@ fn parse_get_rule_execution(
 }
 async fn handle_get_rule_execution<A: RuleExecutionsApi>(
     State(api): State<Arc<A>>,
-    uri: Uri,
-    headers: HeaderMap,
-    extensions: Extensions,
     path: Result<RawPathParams, RawPathParamsRejection>,
-    body: Result<Bytes, BytesRejection>,
+    request: Request,
 ) -> Response {
+    let (axum::http::request::Parts { uri, headers, extensions, .. }, body) = request
+        .into_parts();
+    let body = Bytes::from_request(Request::new(body), &()).await;
     let request_id = runtime::request_id(&extensions, &headers);
     let principal = match api
         .authenticate_api_key_auth(headers.get("Authorization"), &extensions)
@@ -5804,12 +5804,12 @@ fn parse_list_transfers(
 }
 async fn handle_list_transfers<A: TransfersApi>(
     State(api): State<Arc<A>>,
-    uri: Uri,
-    headers: HeaderMap,
-    extensions: Extensions,
     path: Result<RawPathParams, RawPathParamsRejection>,
-    body: Result<Bytes, BytesRejection>,
+    request: Request,
 ) -> Response {
+    let (axum::http::request::Parts { uri, headers, extensions, .. }, body) = request
+        .into_parts();
+    let body = Bytes::from_request(Request::new(body), &()).await;
     let request_id = runtime::request_id(&extensions, &headers);
     let principal = match api
         .authenticate_api_key_auth(headers.get("Authorization"), &extensions)
@@ -6099,12 +6099,12 @@ fn parse_create_transfer(
 }
 async fn handle_create_transfer<A: TransfersApi>(
     State(api): State<Arc<A>>,
-    uri: Uri,
-    headers: HeaderMap,
-    extensions: Extensions,
     path: Result<RawPathParams, RawPathParamsRejection>,
-    body: Result<Bytes, BytesRejection>,
+    request: Request,
 ) -> Response {
+    let (axum::http::request::Parts { uri, headers, extensions, .. }, body) = request
+        .into_parts();
+    let body = Bytes::from_request(Request::new(body), &()).await;
     let request_id = runtime::request_id(&extensions, &headers);
     let principal = match api
         .authenticate_api_key_auth(headers.get("Authorization"), &extensions)
@@ -6347,12 +6347,12 @@ fn parse_get_transfer(
 }
 async fn handle_get_transfer<A: TransfersApi>(
     State(api): State<Arc<A>>,
-    uri: Uri,
-    headers: HeaderMap,
-    extensions: Extensions,
     path: Result<RawPathParams, RawPathParamsRejection>,
-    body: Result<Bytes, BytesRejection>,
+    request: Request,
 ) -> Response {
+    let (axum::http::request::Parts { uri, headers, extensions, .. }, body) = request
+        .into_parts();
+    let body = Bytes::from_request(Request::new(body), &()).await;
     let request_id = runtime::request_id(&extensions, &headers);
     let principal = match api
         .authenticate_api_key_auth(headers.get("Authorization"), &extensions)
@@ -6648,12 +6648,12 @@ fn parse_list_cards(
 }
 async fn handle_list_cards<A: CardsApi>(
     State(api): State<Arc<A>>,
-    uri: Uri,
-    headers: HeaderMap,
-    extensions: Extensions,
     path: Result<RawPathParams, RawPathParamsRejection>,
-    body: Result<Bytes, BytesRejection>,
+    request: Request,
 ) -> Response {
+    let (axum::http::request::Parts { uri, headers, extensions, .. }, body) = request
+        .into_parts();
+    let body = Bytes::from_request(Request::new(body), &()).await;
     let request_id = runtime::request_id(&extensions, &headers);
     let principal = match api
         .authenticate_api_key_auth(headers.get("Authorization"), &extensions)
@@ -6891,12 +6891,12 @@ fn parse_get_card(
 }
 async fn handle_get_card<A: CardsApi>(
     State(api): State<Arc<A>>,
-    uri: Uri,
-    headers: HeaderMap,
-    extensions: Extensions,
     path: Result<RawPathParams, RawPathParamsRejection>,
-    body: Result<Bytes, BytesRejection>,
+    request: Request,
 ) -> Response {
+    let (axum::http::request::Parts { uri, headers, extensions, .. }, body) = request
+        .into_parts();
+    let body = Bytes::from_request(Request::new(body), &()).await;
     let request_id = runtime::request_id(&extensions, &headers);
     let principal = match api
         .authenticate_api_key_auth(headers.get("Authorization"), &extensions)
@@ -7283,12 +7283,12 @@ fn parse_list_card_transactions(
 }
 async fn handle_list_card_transactions<A: CardsApi>(
     State(api): State<Arc<A>>,
-    uri: Uri,
-    headers: HeaderMap,
-    extensions: Extensions,
     path: Result<RawPathParams, RawPathParamsRejection>,
-    body: Result<Bytes, BytesRejection>,
+    request: Request,
 ) -> Response {
+    let (axum::http::request::Parts { uri, headers, extensions, .. }, body) = request
+        .into_parts();
+    let body = Bytes::from_request(Request::new(body), &()).await;
     let request_id = runtime::request_id(&extensions, &headers);
     let principal = match api
         .authenticate_api_key_auth(headers.get("Authorization"), &extensions)
@@ -7715,12 +7715,12 @@ fn parse_list_audit_logs(
 }
 async fn handle_list_audit_logs<A: AuditLogsApi>(
     State(api): State<Arc<A>>,
-    uri: Uri,
-    headers: HeaderMap,
-    extensions: Extensions,
     path: Result<RawPathParams, RawPathParamsRejection>,
-    body: Result<Bytes, BytesRejection>,
+    request: Request,
 ) -> Response {
+    let (axum::http::request::Parts { uri, headers, extensions, .. }, body) = request
+        .into_parts();
+    let body = Bytes::from_request(Request::new(body), &()).await;
     let request_id = runtime::request_id(&extensions, &headers);
     let principal = match api
         .authenticate_api_key_auth(headers.get("Authorization"), &extensions)
@@ -8018,12 +8018,12 @@ fn parse_create_sandbox_deposit(
 }
 async fn handle_create_sandbox_deposit<A: SandboxApi>(
     State(api): State<Arc<A>>,
-    uri: Uri,
-    headers: HeaderMap,
-    extensions: Extensions,
     path: Result<RawPathParams, RawPathParamsRejection>,
-    body: Result<Bytes, BytesRejection>,
+    request: Request,
 ) -> Response {
+    let (axum::http::request::Parts { uri, headers, extensions, .. }, body) = request
+        .into_parts();
+    let body = Bytes::from_request(Request::new(body), &()).await;
     let request_id = runtime::request_id(&extensions, &headers);
     let principal = match api
         .authenticate_api_key_auth(headers.get("Authorization"), &extensions)
@@ -8320,12 +8320,12 @@ fn parse_create_sandbox_external_account(
 }
 async fn handle_create_sandbox_external_account<A: SandboxApi>(
     State(api): State<Arc<A>>,
-    uri: Uri,
-    headers: HeaderMap,
-    extensions: Extensions,
     path: Result<RawPathParams, RawPathParamsRejection>,
-    body: Result<Bytes, BytesRejection>,
+    request: Request,
 ) -> Response {
+    let (axum::http::request::Parts { uri, headers, extensions, .. }, body) = request
+        .into_parts();
+    let body = Bytes::from_request(Request::new(body), &()).await;
     let request_id = runtime::request_id(&extensions, &headers);
     let principal = match api
         .authenticate_api_key_auth(headers.get("Authorization"), &extensions)
@@ -8620,12 +8620,12 @@ fn parse_approve_sandbox_transfer(
 }
 async fn handle_approve_sandbox_transfer<A: SandboxApi>(
     State(api): State<Arc<A>>,
-    uri: Uri,
-    headers: HeaderMap,
-    extensions: Extensions,
     path: Result<RawPathParams, RawPathParamsRejection>,
-    body: Result<Bytes, BytesRejection>,
+    request: Request,
 ) -> Response {
+    let (axum::http::request::Parts { uri, headers, extensions, .. }, body) = request
+        .into_parts();
+    let body = Bytes::from_request(Request::new(body), &()).await;
     let request_id = runtime::request_id(&extensions, &headers);
     let principal = match api
         .authenticate_api_key_auth(headers.get("Authorization"), &extensions)
@@ -8920,12 +8920,12 @@ fn parse_decline_sandbox_transfer(
 }
 async fn handle_decline_sandbox_transfer<A: SandboxApi>(
     State(api): State<Arc<A>>,
-    uri: Uri,
-    headers: HeaderMap,
-    extensions: Extensions,
     path: Result<RawPathParams, RawPathParamsRejection>,
-    body: Result<Bytes, BytesRejection>,
+    request: Request,
 ) -> Response {
+    let (axum::http::request::Parts { uri, headers, extensions, .. }, body) = request
+        .into_parts();
+    let body = Bytes::from_request(Request::new(body), &()).await;
     let request_id = runtime::request_id(&extensions, &headers);
     let principal = match api
         .authenticate_api_key_auth(headers.get("Authorization"), &extensions)
@@ -9222,12 +9222,12 @@ fn parse_advance_sandbox_clock(
 }
 async fn handle_advance_sandbox_clock<A: SandboxApi>(
     State(api): State<Arc<A>>,
-    uri: Uri,
-    headers: HeaderMap,
-    extensions: Extensions,
     path: Result<RawPathParams, RawPathParamsRejection>,
-    body: Result<Bytes, BytesRejection>,
+    request: Request,
 ) -> Response {
+    let (axum::http::request::Parts { uri, headers, extensions, .. }, body) = request
+        .into_parts();
+    let body = Bytes::from_request(Request::new(body), &()).await;
     let request_id = runtime::request_id(&extensions, &headers);
     let principal = match api
         .authenticate_api_key_auth(headers.get("Authorization"), &extensions)
@@ -9447,12 +9447,12 @@ fn parse_get_sandbox_organization(
 }
 async fn handle_get_sandbox_organization<A: SandboxApi>(
     State(api): State<Arc<A>>,
-    uri: Uri,
-    headers: HeaderMap,
-    extensions: Extensions,
     path: Result<RawPathParams, RawPathParamsRejection>,
-    body: Result<Bytes, BytesRejection>,
+    request: Request,
 ) -> Response {
+    let (axum::http::request::Parts { uri, headers, extensions, .. }, body) = request
+        .into_parts();
+    let body = Bytes::from_request(Request::new(body), &()).await;
     let request_id = runtime::request_id(&extensions, &headers);
     let principal = match api
         .authenticate_api_key_auth(headers.get("Authorization"), &extensions)
@@ -9749,12 +9749,12 @@ fn parse_update_sandbox_organization(
 }
 async fn handle_update_sandbox_organization<A: SandboxApi>(
     State(api): State<Arc<A>>,
-    uri: Uri,
-    headers: HeaderMap,
-    extensions: Extensions,
     path: Result<RawPathParams, RawPathParamsRejection>,
-    body: Result<Bytes, BytesRejection>,
+    request: Request,
 ) -> Response {
+    let (axum::http::request::Parts { uri, headers, extensions, .. }, body) = request
+        .into_parts();
+    let body = Bytes::from_request(Request::new(body), &()).await;
     let request_id = runtime::request_id(&extensions, &headers);
     let principal = match api
         .authenticate_api_key_auth(headers.get("Authorization"), &extensions)
@@ -10057,12 +10057,12 @@ fn parse_enable_sandbox_rule(
 }
 async fn handle_enable_sandbox_rule<A: SandboxApi>(
     State(api): State<Arc<A>>,
-    uri: Uri,
-    headers: HeaderMap,
-    extensions: Extensions,
     path: Result<RawPathParams, RawPathParamsRejection>,
-    body: Result<Bytes, BytesRejection>,
+    request: Request,
 ) -> Response {
+    let (axum::http::request::Parts { uri, headers, extensions, .. }, body) = request
+        .into_parts();
+    let body = Bytes::from_request(Request::new(body), &()).await;
     let request_id = runtime::request_id(&extensions, &headers);
     let principal = match api
         .authenticate_api_key_auth(headers.get("Authorization"), &extensions)
@@ -10365,12 +10365,12 @@ fn parse_disable_sandbox_rule(
 }
 async fn handle_disable_sandbox_rule<A: SandboxApi>(
     State(api): State<Arc<A>>,
-    uri: Uri,
-    headers: HeaderMap,
-    extensions: Extensions,
     path: Result<RawPathParams, RawPathParamsRejection>,
-    body: Result<Bytes, BytesRejection>,
+    request: Request,
 ) -> Response {
+    let (axum::http::request::Parts { uri, headers, extensions, .. }, body) = request
+        .into_parts();
+    let body = Bytes::from_request(Request::new(body), &()).await;
     let request_id = runtime::request_id(&extensions, &headers);
     let principal = match api
         .authenticate_api_key_auth(headers.get("Authorization"), &extensions)
@@ -10590,12 +10590,12 @@ fn parse_list_sandbox_webhook_endpoints(
 }
 async fn handle_list_sandbox_webhook_endpoints<A: SandboxApi>(
     State(api): State<Arc<A>>,
-    uri: Uri,
-    headers: HeaderMap,
-    extensions: Extensions,
     path: Result<RawPathParams, RawPathParamsRejection>,
-    body: Result<Bytes, BytesRejection>,
+    request: Request,
 ) -> Response {
+    let (axum::http::request::Parts { uri, headers, extensions, .. }, body) = request
+        .into_parts();
+    let body = Bytes::from_request(Request::new(body), &()).await;
     let request_id = runtime::request_id(&extensions, &headers);
     let principal = match api
         .authenticate_api_key_auth(headers.get("Authorization"), &extensions)
@@ -10892,12 +10892,12 @@ fn parse_create_sandbox_webhook_endpoint(
 }
 async fn handle_create_sandbox_webhook_endpoint<A: SandboxApi>(
     State(api): State<Arc<A>>,
-    uri: Uri,
-    headers: HeaderMap,
-    extensions: Extensions,
     path: Result<RawPathParams, RawPathParamsRejection>,
-    body: Result<Bytes, BytesRejection>,
+    request: Request,
 ) -> Response {
+    let (axum::http::request::Parts { uri, headers, extensions, .. }, body) = request
+        .into_parts();
+    let body = Bytes::from_request(Request::new(body), &()).await;
     let request_id = runtime::request_id(&extensions, &headers);
     let principal = match api
         .authenticate_api_key_auth(headers.get("Authorization"), &extensions)
@@ -11187,12 +11187,12 @@ fn parse_delete_sandbox_webhook_endpoint(
 }
 async fn handle_delete_sandbox_webhook_endpoint<A: SandboxApi>(
     State(api): State<Arc<A>>,
-    uri: Uri,
-    headers: HeaderMap,
-    extensions: Extensions,
     path: Result<RawPathParams, RawPathParamsRejection>,
-    body: Result<Bytes, BytesRejection>,
+    request: Request,
 ) -> Response {
+    let (axum::http::request::Parts { uri, headers, extensions, .. }, body) = request
+        .into_parts();
+    let body = Bytes::from_request(Request::new(body), &()).await;
     let request_id = runtime::request_id(&extensions, &headers);
     let principal = match api
         .authenticate_api_key_auth(headers.get("Authorization"), &extensions)
@@ -11499,12 +11499,12 @@ fn parse_list_sandbox_webhook_deliveries(
 }
 async fn handle_list_sandbox_webhook_deliveries<A: SandboxApi>(
     State(api): State<Arc<A>>,
-    uri: Uri,
-    headers: HeaderMap,
-    extensions: Extensions,
     path: Result<RawPathParams, RawPathParamsRejection>,
-    body: Result<Bytes, BytesRejection>,
+    request: Request,
 ) -> Response {
+    let (axum::http::request::Parts { uri, headers, extensions, .. }, body) = request
+        .into_parts();
+    let body = Bytes::from_request(Request::new(body), &()).await;
     let request_id = runtime::request_id(&extensions, &headers);
     let principal = match api
         .authenticate_api_key_auth(headers.get("Authorization"), &extensions)
@@ -11746,12 +11746,12 @@ fn parse_get_sandbox_webhook_event(
 }
 async fn handle_get_sandbox_webhook_event<A: SandboxApi>(
     State(api): State<Arc<A>>,
-    uri: Uri,
-    headers: HeaderMap,
-    extensions: Extensions,
     path: Result<RawPathParams, RawPathParamsRejection>,
-    body: Result<Bytes, BytesRejection>,
+    request: Request,
 ) -> Response {
+    let (axum::http::request::Parts { uri, headers, extensions, .. }, body) = request
+        .into_parts();
+    let body = Bytes::from_request(Request::new(body), &()).await;
     let request_id = runtime::request_id(&extensions, &headers);
     let principal = match api
         .authenticate_api_key_auth(headers.get("Authorization"), &extensions)
@@ -12048,12 +12048,12 @@ fn parse_issue_sandbox_card(
 }
 async fn handle_issue_sandbox_card<A: SandboxApi>(
     State(api): State<Arc<A>>,
-    uri: Uri,
-    headers: HeaderMap,
-    extensions: Extensions,
     path: Result<RawPathParams, RawPathParamsRejection>,
-    body: Result<Bytes, BytesRejection>,
+    request: Request,
 ) -> Response {
+    let (axum::http::request::Parts { uri, headers, extensions, .. }, body) = request
+        .into_parts();
+    let body = Bytes::from_request(Request::new(body), &()).await;
     let request_id = runtime::request_id(&extensions, &headers);
     let principal = match api
         .authenticate_api_key_auth(headers.get("Authorization"), &extensions)
@@ -12348,12 +12348,12 @@ fn parse_activate_sandbox_card(
 }
 async fn handle_activate_sandbox_card<A: SandboxApi>(
     State(api): State<Arc<A>>,
-    uri: Uri,
-    headers: HeaderMap,
-    extensions: Extensions,
     path: Result<RawPathParams, RawPathParamsRejection>,
-    body: Result<Bytes, BytesRejection>,
+    request: Request,
 ) -> Response {
+    let (axum::http::request::Parts { uri, headers, extensions, .. }, body) = request
+        .into_parts();
+    let body = Bytes::from_request(Request::new(body), &()).await;
     let request_id = runtime::request_id(&extensions, &headers);
     let principal = match api
         .authenticate_api_key_auth(headers.get("Authorization"), &extensions)
@@ -12648,12 +12648,12 @@ fn parse_freeze_sandbox_card(
 }
 async fn handle_freeze_sandbox_card<A: SandboxApi>(
     State(api): State<Arc<A>>,
-    uri: Uri,
-    headers: HeaderMap,
-    extensions: Extensions,
     path: Result<RawPathParams, RawPathParamsRejection>,
-    body: Result<Bytes, BytesRejection>,
+    request: Request,
 ) -> Response {
+    let (axum::http::request::Parts { uri, headers, extensions, .. }, body) = request
+        .into_parts();
+    let body = Bytes::from_request(Request::new(body), &()).await;
     let request_id = runtime::request_id(&extensions, &headers);
     let principal = match api
         .authenticate_api_key_auth(headers.get("Authorization"), &extensions)
@@ -12948,12 +12948,12 @@ fn parse_unfreeze_sandbox_card(
 }
 async fn handle_unfreeze_sandbox_card<A: SandboxApi>(
     State(api): State<Arc<A>>,
-    uri: Uri,
-    headers: HeaderMap,
-    extensions: Extensions,
     path: Result<RawPathParams, RawPathParamsRejection>,
-    body: Result<Bytes, BytesRejection>,
+    request: Request,
 ) -> Response {
+    let (axum::http::request::Parts { uri, headers, extensions, .. }, body) = request
+        .into_parts();
+    let body = Bytes::from_request(Request::new(body), &()).await;
     let request_id = runtime::request_id(&extensions, &headers);
     let principal = match api
         .authenticate_api_key_auth(headers.get("Authorization"), &extensions)
@@ -13248,12 +13248,12 @@ fn parse_report_sandbox_card_lost(
 }
 async fn handle_report_sandbox_card_lost<A: SandboxApi>(
     State(api): State<Arc<A>>,
-    uri: Uri,
-    headers: HeaderMap,
-    extensions: Extensions,
     path: Result<RawPathParams, RawPathParamsRejection>,
-    body: Result<Bytes, BytesRejection>,
+    request: Request,
 ) -> Response {
+    let (axum::http::request::Parts { uri, headers, extensions, .. }, body) = request
+        .into_parts();
+    let body = Bytes::from_request(Request::new(body), &()).await;
     let request_id = runtime::request_id(&extensions, &headers);
     let principal = match api
         .authenticate_api_key_auth(headers.get("Authorization"), &extensions)
@@ -13551,12 +13551,12 @@ fn parse_report_sandbox_card_stolen(
 }
 async fn handle_report_sandbox_card_stolen<A: SandboxApi>(
     State(api): State<Arc<A>>,
-    uri: Uri,
-    headers: HeaderMap,
-    extensions: Extensions,
     path: Result<RawPathParams, RawPathParamsRejection>,
-    body: Result<Bytes, BytesRejection>,
+    request: Request,
 ) -> Response {
+    let (axum::http::request::Parts { uri, headers, extensions, .. }, body) = request
+        .into_parts();
+    let body = Bytes::from_request(Request::new(body), &()).await;
     let request_id = runtime::request_id(&extensions, &headers);
     let principal = match api
         .authenticate_api_key_auth(headers.get("Authorization"), &extensions)
@@ -13875,12 +13875,12 @@ fn parse_create_sandbox_card_purchase(
 }
 async fn handle_create_sandbox_card_purchase<A: SandboxApi>(
     State(api): State<Arc<A>>,
-    uri: Uri,
-    headers: HeaderMap,
-    extensions: Extensions,
     path: Result<RawPathParams, RawPathParamsRejection>,
-    body: Result<Bytes, BytesRejection>,
+    request: Request,
 ) -> Response {
+    let (axum::http::request::Parts { uri, headers, extensions, .. }, body) = request
+        .into_parts();
+    let body = Bytes::from_request(Request::new(body), &()).await;
     let request_id = runtime::request_id(&extensions, &headers);
     let principal = match api
         .authenticate_api_key_auth(headers.get("Authorization"), &extensions)
@@ -14199,12 +14199,12 @@ fn parse_create_sandbox_card_refund(
 }
 async fn handle_create_sandbox_card_refund<A: SandboxApi>(
     State(api): State<Arc<A>>,
-    uri: Uri,
-    headers: HeaderMap,
-    extensions: Extensions,
     path: Result<RawPathParams, RawPathParamsRejection>,
-    body: Result<Bytes, BytesRejection>,
+    request: Request,
 ) -> Response {
+    let (axum::http::request::Parts { uri, headers, extensions, .. }, body) = request
+        .into_parts();
+    let body = Bytes::from_request(Request::new(body), &()).await;
     let request_id = runtime::request_id(&extensions, &headers);
     let principal = match api
         .authenticate_api_key_auth(headers.get("Authorization"), &extensions)
