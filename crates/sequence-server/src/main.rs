@@ -5,6 +5,12 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+/// mimalloc instead of glibc's allocator: allocation and freeing were about 12 % of the server's
+/// CPU on the hot read path, spread over its worker threads (BENCHMARKS.md). Only the binary
+/// chooses it; the library, its tests and the benches' in-process servers use the default.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = sequence_server::cli::Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
