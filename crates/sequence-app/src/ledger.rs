@@ -189,11 +189,11 @@ pub async fn process_due(
     let mut completed = 0;
     let mut steps = 0;
     loop {
-        let due = transfers::due(tx, &org.id, now, 100).await?;
+        let due = transfers::due_records(tx, &org.id, now, 100).await?;
         if due.is_empty() {
             return Ok(completed);
         }
-        for id in due {
+        for transfer in due {
             steps += 1;
             if steps > STEPS_PER_CALL_MAX {
                 return Err(AppError::internal(format!(
@@ -201,7 +201,9 @@ pub async fn process_due(
                     org.id
                 )));
             }
-            if apply_settlement_step(tx, org, &id, now).await? == Some(TransferStatus::Complete) {
+            if apply_settlement_step(tx, org, transfer, now).await?
+                == Some(TransferStatus::Complete)
+            {
                 completed += 1;
             }
         }
@@ -237,7 +239,13 @@ pub async fn process_due_at_most(
             accounts::lock_live(tx, &org.id, account.as_str()).await?;
         }
         for (id, _, _) in &due {
-            if apply_settlement_step(tx, org, id, now).await? == Some(TransferStatus::Complete) {
+            // Read after the locks: what the list said may have moved on while they were taken.
+            let Some(transfer) = transfers::find(tx, &org.id, id.as_str()).await? else {
+                continue;
+            };
+            if apply_settlement_step(tx, org, transfer, now).await?
+                == Some(TransferStatus::Complete)
+            {
                 completed += 1;
             }
         }
@@ -248,13 +256,15 @@ pub async fn process_due_at_most(
     while steps < max_steps {
         // A step can make the same transfer's next step due at once (an internal transfer is
         // submitted and settled at times both past), so look again until nothing is due.
-        let due = transfers::due(tx, &org.id, now, max_steps - steps).await?;
+        let due = transfers::due_records(tx, &org.id, now, max_steps - steps).await?;
         if due.is_empty() {
             return Ok((completed, false));
         }
-        for id in due {
+        for transfer in due {
             steps += 1;
-            if apply_settlement_step(tx, org, &id, now).await? == Some(TransferStatus::Complete) {
+            if apply_settlement_step(tx, org, transfer, now).await?
+                == Some(TransferStatus::Complete)
+            {
                 completed += 1;
             }
         }
@@ -262,19 +272,16 @@ pub async fn process_due_at_most(
     Ok((completed, true))
 }
 
-/// Moves one transfer one step along its schedule (`processing` → `pending` → `complete`).
-/// Returns the new status, or `None` if another worker moved it first (its next step is then
-/// strictly later) or it had no step to take (then it is unscheduled, so the caller's loop cannot
-/// meet it again).
+/// Moves one transfer, as read in this transaction, one step along its schedule (`processing` →
+/// `pending` → `complete`). Returns the new status, or `None` if another worker moved it first
+/// (the update is conditional on the status read; its next step is then strictly later) or it
+/// had no step to take (then it is unscheduled, so the caller's loop cannot meet it again).
 async fn apply_settlement_step(
     tx: &mut Tx,
     org: &Organization,
-    id: &TransferId,
+    transfer: TransferRecord,
     now: DateTime<Utc>,
 ) -> Result<Option<TransferStatus>, AppError> {
-    let Some(transfer) = transfers::find(tx, &org.id, id.as_str()).await? else {
-        return Ok(None);
-    };
     let Some(started) = transfer.processing_started_at else {
         return unschedule(tx, &transfer, "it never started processing").await;
     };

@@ -322,14 +322,22 @@ pub async fn by_ids(
     org: &OrgId,
     ids: &[&AccountId],
 ) -> StoreResult<std::collections::BTreeMap<String, AccountRecord>> {
-    let mut found = std::collections::BTreeMap::new();
-    for id in ids {
-        if found.contains_key(id.as_str()) {
-            continue;
-        }
-        if let Some(account) = find(conn, org, id.as_str()).await? {
-            found.insert(account.id.to_string(), account);
-        }
+    let mut distinct: Vec<&str> = ids.iter().map(|id| id.as_str()).collect();
+    distinct.sort_unstable();
+    distinct.dedup();
+    if distinct.is_empty() {
+        return Ok(std::collections::BTreeMap::new());
     }
-    Ok(found)
+    // One statement for all of them (a transfer's two sides: one round trip, not two).
+    let placeholders: Vec<String> = (0..distinct.len()).map(|i| format!("${}", i + 2)).collect();
+    let sql = format!(
+        "SELECT {COLUMNS} FROM accounts WHERE org_id = $1 AND kind <> 'system' AND id IN ({})",
+        placeholders.join(", ")
+    );
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(org.as_str());
+    for id in distinct {
+        query = query.bind(id);
+    }
+    let rows = query.fetch_all(&mut *conn).await?;
+    rows.iter().map(|row| from_row(row).map(|account| (account.id.to_string(), account))).collect()
 }

@@ -52,26 +52,25 @@ pub async fn claim(
     fingerprint: &str,
     now_ms: i64,
 ) -> StoreResult<Claim> {
-    // Forget expired keys and abandoned claims for this key first.
-    sqlx::query(
-        "DELETE FROM idempotency_keys WHERE org_id = $1 AND key = $2 \
-         AND (created_at_ms < $3 OR (response_status IS NULL AND locked_until_ms < $4))",
-    )
-    .bind(org.as_str())
-    .bind(key)
-    .bind(now_ms - RETENTION_MS)
-    .bind(now_ms)
-    .execute(&mut *conn)
-    .await?;
+    // One statement: insert the claim, or take over the key's row if it expired or its claim was
+    // abandoned (its request died before finishing); a live row is left alone (0 rows). On
+    // PostgreSQL a concurrent claimer of the same key waits on the row (or on the key's primary
+    // key, for a row being inserted) and then finds it live.
     let inserted = sqlx::query(
         "INSERT INTO idempotency_keys (org_id, key, request_fingerprint, created_at_ms, locked_until_ms) \
-         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (org_id, key) DO NOTHING",
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (org_id, key) DO UPDATE SET \
+         request_fingerprint = excluded.request_fingerprint, created_at_ms = excluded.created_at_ms, \
+         locked_until_ms = excluded.locked_until_ms, response_status = NULL, response_body = NULL \
+         WHERE idempotency_keys.created_at_ms < $6 \
+         OR (idempotency_keys.response_status IS NULL AND idempotency_keys.locked_until_ms < $7)",
     )
     .bind(org.as_str())
     .bind(key)
     .bind(fingerprint)
     .bind(now_ms)
     .bind(now_ms + LOCK_MS)
+    .bind(now_ms - RETENTION_MS)
+    .bind(now_ms)
     .execute(&mut *conn)
     .await?;
     if inserted.rows_affected() == 1 {

@@ -449,6 +449,24 @@ fn due_range(columns: &str, org: &OrgId, now: DateTime<Utc>, limit: u32) -> Stat
     Statement::new(sql, params)
 }
 
+/// The transfers [`due`] names, whole: a caller that takes their steps at once (inside a write
+/// transaction, which SQLite's excludes every other writer from) reads each one here instead of
+/// once more by id.
+pub async fn due_records(
+    conn: &mut AnyConnection,
+    org: &OrgId,
+    now: DateTime<Utc>,
+    limit: u32,
+) -> StoreResult<Vec<TransferRecord>> {
+    let rows = due_records_statement(org, now, limit).query().fetch_all(&mut *conn).await?;
+    rows.iter().map(from_row).collect()
+}
+
+/// The statement [`due_records`] runs: [`due_statement`]'s range, every column.
+pub fn due_records_statement(org: &OrgId, now: DateTime<Utc>, limit: u32) -> Statement {
+    due_range(COLUMNS, org, now, limit)
+}
+
 /// A transfer with a settlement step due, and the accounts it names.
 pub type DueTransfer = (TransferId, Option<AccountId>, Option<AccountId>);
 

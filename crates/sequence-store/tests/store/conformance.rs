@@ -1158,6 +1158,12 @@ async fn due_in_flight_and_reservation_queries(store: Store, _db: TestDatabase) 
     );
     assert_eq!(transfers::due(&mut tx, &org.id, at(60), 1).await.unwrap().len(), 1, "limit");
     assert_eq!(
+        transfers::due_records(&mut tx, &org.id, at(60), 10).await.unwrap(),
+        [scheduled[1].clone(), scheduled[0].clone()],
+        "the same range, whole records"
+    );
+    assert_eq!(transfers::due_records(&mut tx, &org.id, at(60), 1).await.unwrap().len(), 1);
+    assert_eq!(
         transfers::due(&mut tx, &other.id, at(60), 10).await.unwrap(),
         Vec::<TransferId>::new(),
         "per organization"

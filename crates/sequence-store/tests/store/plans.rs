@@ -545,6 +545,11 @@ fn checks(backend: Backend, history: &History) -> Vec<Check> {
             &["transfers_due_by_org"],
         ),
         Check::new(
+            "transfers::due_records",
+            transfers::due_records_statement(org, now, 50),
+            &["transfers_due_by_org"],
+        ),
+        Check::new(
             "transfers::due_with_sides",
             transfers::due_with_sides_statement(org, now, 50),
             &["transfers_due_by_org"],
