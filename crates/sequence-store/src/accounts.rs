@@ -1,12 +1,12 @@
 //! Accounts: income sources, pods and external accounts (plus each organization's two hidden
 //! system accounts). Balances change only in `ledger` functions, together with an entry.
 
+use std::sync::LazyLock;
+
 use chrono::{DateTime, NaiveDate, Utc};
 use sequence_core::ids::{AccountId, OrgId};
 use sequence_core::ledger::{AccountKind, ExternalAccountType};
 use sequence_core::money::Cents;
-use std::sync::LazyLock;
-
 use sqlx::AnyConnection;
 
 use crate::local::{Columns, from_rusqlite};

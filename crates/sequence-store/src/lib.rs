@@ -11,7 +11,10 @@
 //! on PostgreSQL, the write transaction itself on SQLite).
 //!
 //! Modules are repositories of plain functions taking `&mut AnyConnection`, so a use case of
-//! `sequence-app` composes several of them inside one transaction ([`Store::begin`]).
+//! `sequence-app` composes several of them inside one transaction ([`Store::begin`]). The hot
+//! reads outside a transaction (`accounts::list_committed`, `accounts::find_committed`) take the
+//! [`Store`] instead: on a SQLite file they run on the caller's thread through read-only
+//! `rusqlite` connections (`local`), with the same SQL text and the same row mapping.
 
 pub mod accounts;
 pub mod audit;

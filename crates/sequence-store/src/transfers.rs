@@ -449,9 +449,11 @@ fn due_range(columns: &str, org: &OrgId, now: DateTime<Utc>, limit: u32) -> Stat
     Statement::new(sql, params)
 }
 
-/// The transfers [`due`] names, whole: a caller that takes their steps at once (inside a write
-/// transaction, which SQLite's excludes every other writer from) reads each one here instead of
-/// once more by id.
+/// The transfers [`due`] names, each read whole, for a caller that takes their steps in the same
+/// transaction: one statement instead of one more per transfer. Each step's update is
+/// conditional on the status read here, so a transfer another worker moved on meanwhile (possible
+/// on PostgreSQL; SQLite's write transaction excludes other writers) is skipped, as it would be
+/// after reading it by id.
 pub async fn due_records(
     conn: &mut AnyConnection,
     org: &OrgId,
