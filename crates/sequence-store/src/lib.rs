@@ -142,7 +142,10 @@ impl Store {
             .await
             .map_err(|e| StoreError::Config(format!("migrating the database: {e}")))?;
         // After the migrations, so the file exists and has its tables.
-        let local = local::LocalReaders::open(&url)?.map(Arc::new);
+        let local = match backend {
+            Backend::Sqlite => local::LocalReaders::open(&url)?.map(Arc::new),
+            Backend::Postgres => None,
+        };
         Ok(Store { readers, writer, backend, local })
     }
 

@@ -43,10 +43,10 @@ pub(crate) struct LocalReaders {
 }
 
 impl LocalReaders {
-    /// Local readers for the database at `url`, or `None` if it is not a SQLite file (PostgreSQL,
-    /// or an in-memory database, which only its own connection can see).
+    /// Local readers for the SQLite database at `url`, or `None` if it is an in-memory database,
+    /// which only its own connection can see.
     pub(crate) fn open(url: &str) -> StoreResult<Option<LocalReaders>> {
-        if !url.starts_with("sqlite:") || url.contains(":memory:") || url.contains("mode=memory") {
+        if url.contains(":memory:") || url.contains("mode=memory") {
             return Ok(None);
         }
         let options: sqlx::sqlite::SqliteConnectOptions =
