@@ -14,7 +14,7 @@
 //! 1. seeds the demo organization and bulk-loads `BENCH_HISTORY` (default 100,000) transfers of
 //!    history through the store (`support::load_history`, shared with the `history` bench);
 //! 2. starts the application in-process on a free local port **with the background worker**
-//!    (`sequence_app::worker::run`, one pass a second, as `serve` runs it), funds `BENCH_PODS`
+//!    (`AppState::spawn_worker`, one pass a second, as `serve` runs it), funds `BENCH_PODS`
 //!    (default 10) pods through sandbox deposits;
 //! 3. warms up for `BENCH_WARMUP_SECONDS` (default 35) at 8 clients, unmeasured. An internal
 //!    transfer completes 30 s after it is accepted, so from then on the worker is settling
@@ -29,10 +29,12 @@
 //!    (sqlx's `AnyConnection`, the driver the store uses, SQLite in WAL mode with
 //!    `synchronous = NORMAL` as the store sets it), no pool, no HTTP, no queue, one transaction
 //!    per transfer holding the writes a `createTransfer` with an idempotency key must make, as
-//!    the store's own statements: the idempotency claim (its `DELETE` of an expired claim and its
-//!    `INSERT`), the conditional reservation on the source (`UPDATE … WHERE balance - reserved
-//!    >= amount`), the transfer's `INSERT`, the idempotency response's `UPDATE` and the audit
-//!    entry's `INSERT`. That is the storage limit the server is compared with ("server / raw").
+//!    the store's own statements: the idempotency claim (one upsert), the conditional
+//!    reservation on the source (`UPDATE … WHERE balance - reserved >= amount`), the transfer's
+//!    `INSERT`, the idempotency response's `UPDATE` and the audit entry's `INSERT`. That is the
+//!    storage limit the server is compared with ("vs raw"). On SQLite the same loop runs a second
+//!    time from a writer lane (`sequence_store::lane`: its task and the connection's thread on one
+//!    CPU), as the server drives its writer; "vs raw 1 CPU" compares with that faster limit.
 //!
 //! This is a plain binary (`harness = false`), not a timed test: `cargo test` does not build
 //! it, and `cargo test --benches` runs it without `--bench`, which makes it a quick smoke run
@@ -138,7 +140,7 @@ fn main() {
         };
         println!("{name}: history loaded in {:.1} s", load.as_secs_f64());
         println!(
-            "{:<10} {:<14} {:>9} {:>11} {:>8} {:>8} {:>8} {:>8} {:>10}",
+            "{:<10} {:<16} {:>9} {:>11} {:>8} {:>8} {:>8} {:>8} {:>10} {:>13}",
             "backend",
             "what",
             "transfers",
@@ -147,15 +149,17 @@ fn main() {
             "p99 ms",
             "max ms",
             "settled",
-            "vs raw"
+            "vs raw",
+            "vs raw 1 CPU"
         );
-        let raw_rate = rows.last().map_or(f64::NAN, Row::rate);
+        let rate_of = |what: &str| rows.iter().find(|r| r.what == what).map_or(f64::NAN, Row::rate);
+        let (raw_rate, one_cpu_rate) = (rate_of(RAW), rate_of(RAW_ONE_CPU));
         for row in &rows {
             let mut latencies = row.latencies.clone();
             latencies.sort();
             let percentile = |p: f64| percentile_ms(&latencies, p);
             println!(
-                "{name:<10} {:<14} {:>9} {:>11.1} {:>8.2} {:>8.2} {:>8.2} {:>8} {:>9.2}x",
+                "{name:<10} {:<16} {:>9} {:>11.1} {:>8.2} {:>8.2} {:>8.2} {:>8} {:>9.2}x {:>12.2}x",
                 row.what,
                 row.transfers,
                 row.rate(),
@@ -164,6 +168,7 @@ fn main() {
                 percentile(1.0),
                 row.settled.map_or_else(|| "-".to_owned(), |n| n.to_string()),
                 row.rate() / raw_rate,
+                row.rate() / one_cpu_rate,
             );
         }
     }
@@ -190,7 +195,7 @@ async fn run(backend: TestBackend, config: &Config) -> Option<(Duration, Vec<Row
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("a free port");
     let base = format!("http://{}/api/v1", listener.local_addr().unwrap());
     let state = AppState::new(store.clone(), true);
-    let worker = tokio::spawn(sequence_app::worker::run(state.app(), Duration::from_secs(1)));
+    let worker = state.spawn_worker(Duration::from_secs(1));
     let app = sequence_server::app(state);
     let server = tokio::spawn(async move { axum::serve(listener, app).await });
 
@@ -278,6 +283,16 @@ async fn run(backend: TestBackend, config: &Config) -> Option<(Duration, Vec<Row
     let pods: Vec<AccountId> = pods.iter().map(AccountId::from_raw).collect();
     let count = config.transfers_for(config.clients.iter().copied().max().unwrap_or(1));
     rows.push(raw_loop(&store, database.url(), &seed.org_id, &pods, count).await);
+    if store.backend() == Backend::Sqlite {
+        // The same loop driven from one CPU, as the server drives its SQLite writer.
+        let lane = sequence_store::lane::WriterLane::start().expect("a lane");
+        let (store, url) = (store.clone(), database.url().to_owned());
+        let org = seed.org_id.clone();
+        let pinned = lane.run(async move { raw_loop(&store, &url, &org, &pods, count).await });
+        let mut row = pinned.await.expect("the lane ran the loop");
+        row.what = RAW_ONE_CPU.to_owned();
+        rows.push(row);
+    }
     store.close().await;
     drop(database);
     Some((load, rows))
@@ -319,6 +334,11 @@ async fn completed(store: &Store, org: &OrgId) -> i64 {
             .expect("counting completed transfers");
     sqlx::Row::try_get(&row, 0).expect("a count")
 }
+
+/// The raw loop's row.
+const RAW: &str = "raw loop, 1 conn";
+/// The raw loop's row when it runs on a writer lane (SQLite).
+const RAW_ONE_CPU: &str = "raw loop, 1 CPU";
 
 /// The storage limit (see the module docs): `count` transfers between random `pods`, one
 /// transaction each, sequentially on one connection of its own.
@@ -397,5 +417,5 @@ async fn raw_loop(store: &Store, url: &str, org: &OrgId, pods: &[AccountId], cou
     }
     let elapsed = started.elapsed();
     conn.close().await.expect("closing the raw connection");
-    Row { what: "raw loop, 1 conn".to_owned(), transfers: count, elapsed, latencies, settled: None }
+    Row { what: RAW.to_owned(), transfers: count, elapsed, latencies, settled: None }
 }

@@ -9,10 +9,12 @@
 //!   the method router, 408 from the timeout layer, 413 from the body limit, 500 from a caught
 //!   panic) get the spec's error envelope instead of an empty or plain-text body.
 //! - [`sandbox_gate`]: `/sandbox/*` answers 404 unless the server runs with `--sandbox`.
+//! - [`writer_lane`]: operations that may write run on the store's writer lane (on SQLite: the
+//!   CPU its one writer connection runs on; see `sequence_store::lane`).
 
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use sequence_api::runtime::RequestId;
@@ -98,4 +100,27 @@ pub async fn sandbox_gate(State(state): State<AppState>, request: Request, next:
         return StatusCode::NOT_FOUND.into_response();
     }
     next.run(request).await
+}
+
+/// Runs an operation that may write (any method but `GET`, `HEAD` and `OPTIONS`), with its key
+/// check, rate limit and audit, on the store's writer lane (`Store::on_writer_lane`). On SQLite
+/// every statement of its transaction is then a hand-off between two threads of one CPU instead
+/// of a wake-up of another CPU, which is what bounded write throughput (see `sequence_store::lane`
+/// and BENCHMARKS.md). Reads stay on the request's task: they never use the writer. If the
+/// request is abandoned (client gone, timeout), its work on the lane is cancelled as it would
+/// have been here.
+pub async fn writer_lane(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    if matches!(*request.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+        return next.run(request).await;
+    }
+    let work = next.run(request).in_current_span();
+    match state.store.on_writer_lane(work).await {
+        Ok(response) => response,
+        Err(stopped) => {
+            // The lane lives as long as the store this request holds, so this is a broken
+            // invariant; the error envelope answers it as a 500.
+            tracing::error!(error = %stopped, "the writer's lane stopped under a request");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
 }

@@ -41,8 +41,7 @@ pub async fn serve(url: &str, args: ServeArgs) -> Result<(), CliError> {
     }
     // Settles transfers (and runs scheduled rules) as real time passes; the sandbox clock moves
     // them along faster on demand.
-    let worker =
-        tokio::spawn(sequence_app::worker::run(state.app(), std::time::Duration::from_secs(1)));
+    let worker = state.spawn_worker(std::time::Duration::from_secs(1));
     let denials = state.denials.clone();
     // Sends webhook events (every replica runs one; each attempt is claimed by one of them).
     let deliverer = Deliverer::new(state.app(), deliverer::Config::default())?;

@@ -63,6 +63,13 @@ impl AppState {
         self
     }
 
+    /// Starts the background worker (settlement and scheduled rules, one pass every `interval`)
+    /// where the store's writes are cheapest: on SQLite, the writer's lane
+    /// (`Store::spawn_on_writer_lane`). Aborting the handle stops it.
+    pub fn spawn_worker(&self, interval: std::time::Duration) -> tokio::task::JoinHandle<()> {
+        self.store.spawn_on_writer_lane(worker::run(self.app(), interval))
+    }
+
     /// The application layer over this state's store and clock.
     pub fn app(&self) -> App {
         App::with_clock(self.store.clone(), self.clock.clone())

@@ -22,6 +22,7 @@ pub mod cards;
 mod error;
 pub mod idempotency;
 pub mod keys;
+pub mod lane;
 pub mod ledger;
 mod local;
 pub mod orgs;
@@ -33,6 +34,7 @@ mod time;
 pub mod transfers;
 pub mod webhooks;
 
+use std::future::Future;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -62,8 +64,10 @@ pub enum Backend {
 /// On SQLite, writes go through **one** connection (`writer`, a pool of size one): transactions
 /// queue for it in-process, in arrival order, instead of several connections each taking
 /// `BEGIN IMMEDIATE` and spinning in SQLite's busy handler (which made throughput fall and tail
-/// latency climb as clients were added). Reads go through `readers`, which WAL lets proceed
-/// while the writer commits. On PostgreSQL both are the same pool: many writers are fine there.
+/// latency climb as clients were added). That connection is opened on the writer's lane
+/// ([`lane`]), and work handed to [`Store::on_writer_lane`] drives it from the same CPU. Reads go
+/// through `readers`, which WAL lets proceed while the writer commits. On PostgreSQL both are
+/// the same pool: many writers are fine there.
 #[derive(Debug, Clone)]
 pub struct Store {
     readers: AnyPool,
@@ -71,6 +75,8 @@ pub struct Store {
     backend: Backend,
     /// Short reads on the caller's thread, for a SQLite file ([`Store::read_here`]).
     local: Option<Arc<local::LocalReaders>>,
+    /// SQLite's writer lane ([`lane`]); `None` on PostgreSQL.
+    lane: Option<Arc<lane::WriterLane>>,
 }
 
 /// The histogram of connection waits (seconds), by pool (`reader`, `writer`).
@@ -109,11 +115,25 @@ impl Store {
             _ => url.to_owned(),
         };
         let options = AnyConnectOptions::from_str(&url).map_err(StoreError::from_sqlx)?;
-        let (readers, writer) = match backend {
+        let (readers, writer, lane) = match backend {
             Backend::Sqlite => {
                 // An in-memory database lives in its one connection: readers and writer share it.
                 let in_memory = url.contains(":memory:");
-                let writer = sqlite_pool(1).connect_with(options.clone()).await;
+                // Opened from the lane, so the connection's own thread shares the lane's CPU. It
+                // is never closed for age or idleness: a replacement opened from another thread
+                // would not.
+                let lane = Arc::new(lane::WriterLane::start()?);
+                let writer_options = options.clone();
+                let writer = lane
+                    .run(async move {
+                        sqlite_pool(1)
+                            .max_lifetime(None)
+                            .idle_timeout(None)
+                            .connect_with(writer_options)
+                            .await
+                    })
+                    .await
+                    .map_err(|stopped| StoreError::Config(stopped.to_string()))?;
                 let writer = writer.map_err(StoreError::from_sqlx)?;
                 let readers = if in_memory {
                     writer.clone()
@@ -121,7 +141,7 @@ impl Store {
                     let readers = sqlite_pool(SQLITE_READERS).connect_with(options).await;
                     readers.map_err(StoreError::from_sqlx)?
                 };
-                (readers, writer)
+                (readers, writer, Some(lane))
             }
             Backend::Postgres => {
                 let pool = AnyPoolOptions::new()
@@ -130,7 +150,7 @@ impl Store {
                     .connect_with(options)
                     .await
                     .map_err(StoreError::from_sqlx)?;
-                (pool.clone(), pool)
+                (pool.clone(), pool, None)
             }
         };
         let migrator = match backend {
@@ -146,7 +166,7 @@ impl Store {
             Backend::Sqlite => local::LocalReaders::open(&url)?.map(Arc::new),
             Backend::Postgres => None,
         };
-        Ok(Store { readers, writer, backend, local })
+        Ok(Store { readers, writer, backend, local, lane })
     }
 
     /// The backend in use.
@@ -182,6 +202,42 @@ impl Store {
         read: impl FnOnce(&rusqlite::Connection) -> StoreResult<T>,
     ) -> Option<StoreResult<T>> {
         self.local.as_ref().map(|local| local.run(read))
+    }
+
+    /// Runs `work` where this store's writes are cheapest and waits for it: on SQLite, on the
+    /// writer's lane ([`lane`]), next to the writer connection's thread; on PostgreSQL, right
+    /// here. Dropping the returned future cancels `work` (a transaction it holds rolls back), as
+    /// if it had run on the caller's task; a panic in `work` resumes in the caller. Fails only
+    /// when the store is shutting down.
+    pub async fn on_writer_lane<F>(&self, work: F) -> Result<F::Output, lane::LaneStopped>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        match &self.lane {
+            Some(lane) => lane.run(work).await,
+            None => Ok(work.await),
+        }
+    }
+
+    /// Starts long-running background `work` (the settlement worker) where this store's writes
+    /// are cheapest (see [`Store::on_writer_lane`]): on the SQLite writer's lane, or as a task of
+    /// the caller's runtime on PostgreSQL.
+    pub fn spawn_on_writer_lane<F>(&self, work: F) -> tokio::task::JoinHandle<F::Output>
+    where
+        F: Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        match &self.lane {
+            Some(lane) => lane.spawn(work),
+            None => tokio::spawn(work),
+        }
+    }
+
+    /// The CPU the SQLite writer's lane is pinned to (`None` on PostgreSQL, or where pinning is
+    /// not possible).
+    pub fn writer_cpu(&self) -> Option<usize> {
+        self.lane.as_ref().and_then(|lane| lane.cpu())
     }
 
     /// Begins a transaction that will write (on SQLite, on the one writer connection: it waits

@@ -49,6 +49,7 @@ on_both_backends!(
     api_keys_round_trip_and_revoke,
     accounts_round_trip_filter_and_soft_delete,
     committed_account_reads_see_commits_and_not_open_transactions,
+    work_on_the_writer_lane_commits_and_abandoned_work_rolls_back,
     idempotency_claim_replay_mismatch_in_progress_and_expiry,
     idempotency_concurrent_claims_acquire_once,
     reserve_never_overdraws,
@@ -488,6 +489,88 @@ async fn accounts_round_trip_filter_and_soft_delete(store: Store, _db: TestDatab
         "deleted accounts are not listed"
     );
     tx.commit().await.unwrap();
+}
+
+/// `Store::on_writer_lane` (where the server runs every request that may write): a transaction
+/// run there commits like any other; one whose caller stops waiting is cancelled and rolls back,
+/// leaving nothing half-written and the writer free. On SQLite the lane is pinned to a CPU and the
+/// writer connection's own thread, opened from the lane, is pinned to the same one (that is the
+/// point of the lane: see `sequence_store::lane`); PostgreSQL has no lane.
+async fn work_on_the_writer_lane_commits_and_abandoned_work_rolls_back(
+    store: Store,
+    database: TestDatabase,
+) {
+    let org = new_org(&store, "Org").await;
+    let kept = account_record(&org, AccountKind::Pod, "Kept", at(1));
+    let abandoned = account_record(&org, AccountKind::Pod, "Abandoned", at(2));
+
+    let (lane_store, record) = (store.clone(), kept.clone());
+    let committed = store.on_writer_lane(async move {
+        let mut tx = lane_store.begin().await.expect("the writer");
+        accounts::insert(&mut tx, &record).await.expect("an insert");
+        tx.commit().await.expect("a commit");
+    });
+    committed.await.expect("the lane ran it");
+
+    let (lane_store, record) = (store.clone(), abandoned.clone());
+    let (inserted_tx, inserted_rx) = tokio::sync::oneshot::channel();
+    let caller = store.clone();
+    let waiting = tokio::spawn(async move {
+        let never_commits = caller.on_writer_lane(async move {
+            let mut tx = lane_store.begin().await.expect("the writer");
+            accounts::insert(&mut tx, &record).await.expect("an insert");
+            let _ = inserted_tx.send(());
+            std::future::pending::<()>().await;
+            tx.commit().await.expect("unreachable");
+        });
+        never_commits.await
+    });
+    inserted_rx.await.expect("the abandoned work inserted its row");
+    waiting.abort();
+    // The writer is free again (on SQLite the abandoned transaction held the one connection).
+    let mut tx = tokio::time::timeout(std::time::Duration::from_secs(10), store.begin())
+        .await
+        .expect("the abandoned transaction let the writer go")
+        .expect("the writer");
+    let names: Vec<String> =
+        accounts::list(&mut tx, &org.id, None).await.unwrap().into_iter().map(|a| a.name).collect();
+    assert_eq!(names, ["Kept"], "the abandoned insert rolled back");
+    tx.commit().await.unwrap();
+
+    match database.backend() {
+        TestBackend::Postgres => assert_eq!(store.writer_cpu(), None, "no lane on PostgreSQL"),
+        TestBackend::Sqlite => {
+            #[cfg(target_os = "linux")]
+            {
+                let cpu = store.writer_cpu().expect("Linux lets the lane pin itself");
+                assert!(
+                    sqlite_connection_threads_pinned_to(cpu) >= 1,
+                    "the writer connection's thread inherited the lane's CPU {cpu}"
+                );
+            }
+        }
+    }
+}
+
+/// How many of this process's threads are sqlx SQLite connection threads (`sqlx-sqlite-worker-N`,
+/// which `/proc` shortens to 15 bytes) allowed to run on `cpu` only.
+#[cfg(target_os = "linux")]
+fn sqlite_connection_threads_pinned_to(cpu: usize) -> usize {
+    let tasks = std::fs::read_dir("/proc/self/task").expect("/proc/self/task");
+    tasks
+        .filter_map(Result::ok)
+        .filter(|task| {
+            let read = |file: &str| std::fs::read_to_string(task.path().join(file));
+            let named = read("comm").is_ok_and(|name| name.starts_with("sqlx-sqlite-wor"));
+            let pinned = read("status").is_ok_and(|status| {
+                status.lines().any(|line| {
+                    line.strip_prefix("Cpus_allowed_list:")
+                        .is_some_and(|list| list.trim() == cpu.to_string())
+                })
+            });
+            named && pinned
+        })
+        .count()
 }
 
 /// `list_committed` and `find_committed` (the API's reads, on the caller's thread on a SQLite
