@@ -39,7 +39,7 @@ use sequence_store::cards::CardTransactionRecord;
 use sequence_store::orgs::Organization;
 use sequence_store::rules::{self, ExecutionRecord};
 use sequence_store::transfers::TransferRecord;
-use sequence_store::webhooks::{self, EventRecord, NewDelivery};
+use sequence_store::webhooks::{self, EndpointRecord, EventRecord, NewDelivery};
 use sequence_store::{AnyConnection, Tx};
 use serde_json::{Value, json};
 
@@ -110,15 +110,36 @@ pub async fn record(
     at: DateTime<Utc>,
     event: Event<'_>,
 ) -> Result<Option<WebhookEventId>, AppError> {
+    record_for(tx, org, at, event, &mut Subscribers::default()).await
+}
+
+/// The organization's live endpoints, read once for all the events one transaction records
+/// ([`record_for`]): a settlement slice reports a status change per step, and reading the
+/// endpoints again for each was a statement per step on SQLite's one writer. All of the slice's
+/// events commit together, so they reach the endpoints that existed when the slice read them,
+/// as one event recorded alone reaches those that existed when it read them.
+#[derive(Debug, Default)]
+pub struct Subscribers(Option<Vec<EndpointRecord>>);
+
+/// [`record`], reading the organization's endpoints through `subscribers` (at most once for
+/// all the events recorded with it; see [`Subscribers`]).
+pub async fn record_for(
+    tx: &mut Tx,
+    org: &Organization,
+    at: DateTime<Utc>,
+    event: Event<'_>,
+    subscribers: &mut Subscribers,
+) -> Result<Option<WebhookEventId>, AppError> {
     if event.is_simulation() {
         return Ok(None);
     }
     let event_type = event.event_type();
-    let endpoints: Vec<_> = webhooks::live_endpoints(tx, &org.id)
-        .await?
-        .into_iter()
-        .filter(|endpoint| endpoint.wants(event_type))
-        .collect();
+    let live = match &mut subscribers.0 {
+        Some(live) => live,
+        empty @ None => empty.insert(webhooks::live_endpoints(tx, &org.id).await?),
+    };
+    let endpoints: Vec<EndpointRecord> =
+        live.iter().filter(|endpoint| endpoint.wants(event_type)).cloned().collect();
     if endpoints.is_empty() {
         return Ok(None);
     }

@@ -188,6 +188,7 @@ pub async fn process_due(
 ) -> Result<u32, AppError> {
     let mut completed = 0;
     let mut steps = 0;
+    let mut subscribers = events::Subscribers::default();
     loop {
         let due = transfers::due_records(tx, &org.id, now, 100).await?;
         if due.is_empty() {
@@ -201,7 +202,7 @@ pub async fn process_due(
                     org.id
                 )));
             }
-            if apply_settlement_step(tx, org, transfer, now).await?
+            if apply_settlement_step(tx, org, transfer, now, &mut subscribers).await?
                 == Some(TransferStatus::Complete)
             {
                 completed += 1;
@@ -228,6 +229,7 @@ pub async fn process_due_at_most(
     max_steps: u32,
 ) -> Result<(u32, bool), AppError> {
     let mut completed = 0;
+    let mut subscribers = events::Subscribers::default();
     if tx.backend_name() == "PostgreSQL" {
         let due = transfers::due_with_sides(tx, &org.id, now, max_steps).await?;
         let full = due.len() >= usize::try_from(max_steps).unwrap_or(usize::MAX);
@@ -243,7 +245,7 @@ pub async fn process_due_at_most(
             let Some(transfer) = transfers::find(tx, &org.id, id.as_str()).await? else {
                 continue;
             };
-            if apply_settlement_step(tx, org, transfer, now).await?
+            if apply_settlement_step(tx, org, transfer, now, &mut subscribers).await?
                 == Some(TransferStatus::Complete)
             {
                 completed += 1;
@@ -262,7 +264,7 @@ pub async fn process_due_at_most(
         }
         for transfer in due {
             steps += 1;
-            if apply_settlement_step(tx, org, transfer, now).await?
+            if apply_settlement_step(tx, org, transfer, now, &mut subscribers).await?
                 == Some(TransferStatus::Complete)
             {
                 completed += 1;
@@ -275,12 +277,14 @@ pub async fn process_due_at_most(
 /// Moves one transfer, as read in this transaction, one step along its schedule (`processing` →
 /// `pending` → `complete`). Returns the new status, or `None` if another worker moved it first
 /// (the update is conditional on the status read; its next step is then strictly later) or it
-/// had no step to take (then it is unscheduled, so the caller's loop cannot meet it again).
+/// had no step to take (then it is unscheduled, so the caller's loop cannot meet it again). The
+/// status change is reported to the endpoints in `subscribers`, which the caller's steps share.
 async fn apply_settlement_step(
     tx: &mut Tx,
     org: &Organization,
     transfer: TransferRecord,
     now: DateTime<Utc>,
+    subscribers: &mut events::Subscribers,
 ) -> Result<Option<TransferStatus>, AppError> {
     let Some(started) = transfer.processing_started_at else {
         return unschedule(tx, &transfer, "it never started processing").await;
@@ -304,7 +308,7 @@ async fn apply_settlement_step(
         return Ok(None);
     }
     let changed = Event::TransferStatusChanged { transfer: &updated, previous: transfer.status };
-    events::record(tx, org, step.at, changed).await?;
+    events::record_for(tx, org, step.at, changed, subscribers).await?;
     // How late the step is applied: zero when a clock advance applies it, about a worker interval
     // in real time, more when settlement falls behind.
     let lag = (now - step.at).to_std().unwrap_or_default();

@@ -64,7 +64,14 @@ pub enum Movement<'a> {
 
 /// Applies a movement's postings: each account's balance moves by its delta (and the source's
 /// reservation, if any, is consumed), and an immutable entry records the balance before and
-/// after. Accounts are updated in id order so concurrent settlements cannot deadlock.
+/// after. Two statements whatever the movement (one conditional `UPDATE` of both accounts,
+/// returning what they hold after it, and one `INSERT` of both entries): postings run on SQLite's
+/// one writer, where every statement counts.
+///
+/// Locking: every caller has already locked the movement's non-system accounts, in id order
+/// (`accounts::lock_live`, or the settlement slice's locks), and a movement names at most one
+/// system account; so on PostgreSQL the `UPDATE`, whatever order it visits its two rows in, waits
+/// for at most one lock it does not hold and cannot deadlock.
 pub async fn post(
     conn: &mut AnyConnection,
     org: &OrgId,
@@ -74,51 +81,83 @@ pub async fn post(
     at: DateTime<Utc>,
 ) -> StoreResult<()> {
     sequence_core::ledger::assert_balanced(postings);
-    let mut ordered: Vec<&Posting> = postings.iter().collect();
-    ordered.sort_by(|a, b| a.account.cmp(&b.account));
-    for posting in ordered {
-        let release = match consume_reservation {
-            Some((account, amount)) if *account == posting.account => amount,
-            _ => Cents::ZERO,
-        };
-        let row = sqlx::query(
-            "UPDATE accounts SET balance_cents = balance_cents + $1, reserved_cents = reserved_cents - $2, \
-             version = version + 1, balance_updated_at_ms = $3 \
-             WHERE id = $4 AND org_id = $5 AND reserved_cents >= $2 RETURNING balance_cents, version",
-        )
-        .bind(posting.amount_delta.get())
-        .bind(release.get())
-        .bind(to_millis(at))
-        .bind(posting.account.as_str())
-        .bind(org.as_str())
-        .fetch_optional(&mut *conn)
-        .await?
-        .ok_or_else(|| StoreError::Config(format!("posting to {} failed (missing account or reservation)", posting.account)))?;
-        let after: i64 = row.try_get(0)?;
-        let version: i64 = row.try_get(1)?;
+    let [first, second] = {
+        let mut ordered = [&postings[0], &postings[1]];
+        ordered.sort_by(|a, b| a.account.cmp(&b.account));
+        ordered
+    };
+    if first.account == second.account {
+        return Err(StoreError::Config(format!(
+            "a movement posts twice to {} (ledger invariant)",
+            first.account
+        )));
+    }
+    let release = |posting: &Posting| match consume_reservation {
+        Some((account, amount)) if *account == posting.account => amount,
+        _ => Cents::ZERO,
+    };
+    let rows = sqlx::query(
+        "UPDATE accounts SET \
+           balance_cents = balance_cents + CASE WHEN id = $1 THEN $2 ELSE $3 END, \
+           reserved_cents = reserved_cents - CASE WHEN id = $1 THEN $4 ELSE $5 END, \
+           version = version + 1, balance_updated_at_ms = $6 \
+         WHERE org_id = $7 AND id IN ($1, $8) \
+           AND reserved_cents >= CASE WHEN id = $1 THEN $4 ELSE $5 END \
+         RETURNING id, balance_cents, version",
+    )
+    .bind(first.account.as_str())
+    .bind(first.amount_delta.get())
+    .bind(second.amount_delta.get())
+    .bind(release(first).get())
+    .bind(release(second).get())
+    .bind(to_millis(at))
+    .bind(org.as_str())
+    .bind(second.account.as_str())
+    .fetch_all(&mut *conn)
+    .await?;
+    let after_of = |posting: &Posting| -> StoreResult<(i64, i64, i64)> {
+        let row = rows
+            .iter()
+            .find(|row| row.try_get::<String, _>(0).is_ok_and(|id| id == posting.account.as_str()))
+            .ok_or_else(|| {
+                StoreError::Config(format!(
+                    "posting to {} failed (missing account or reservation)",
+                    posting.account
+                ))
+            })?;
+        let after: i64 = row.try_get(1)?;
+        let version: i64 = row.try_get(2)?;
         let before = after
             .checked_sub(posting.amount_delta.get())
             .ok_or_else(|| StoreError::Config("balance overflow".to_owned()))?;
-        let (transfer, card_transaction) = match movement {
-            Movement::Transfer(id) => (Some(id.as_str()), None),
-            Movement::CardTransaction(id) => (None, Some(id.as_str())),
-        };
-        sqlx::query(
-            "INSERT INTO entries (org_id, transfer_id, card_transaction_id, account_id, amount_cents, balance_before_cents, balance_after_cents, account_version, created_at_ms) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-        )
-        .bind(org.as_str())
-        .bind(transfer)
-        .bind(card_transaction)
-        .bind(posting.account.as_str())
-        .bind(posting.amount_delta.get())
-        .bind(before)
-        .bind(after)
-        .bind(version)
-        .bind(to_millis(at))
-        .execute(&mut *conn)
-        .await?;
-    }
+        Ok((before, after, version))
+    };
+    let (first_before, first_after, first_version) = after_of(first)?;
+    let (second_before, second_after, second_version) = after_of(second)?;
+    let (transfer, card_transaction) = match movement {
+        Movement::Transfer(id) => (Some(id.as_str()), None),
+        Movement::CardTransaction(id) => (None, Some(id.as_str())),
+    };
+    sqlx::query(
+        "INSERT INTO entries (org_id, transfer_id, card_transaction_id, account_id, amount_cents, balance_before_cents, balance_after_cents, account_version, created_at_ms) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9), ($1, $2, $3, $10, $11, $12, $13, $14, $9)",
+    )
+    .bind(org.as_str())
+    .bind(transfer)
+    .bind(card_transaction)
+    .bind(first.account.as_str())
+    .bind(first.amount_delta.get())
+    .bind(first_before)
+    .bind(first_after)
+    .bind(first_version)
+    .bind(to_millis(at))
+    .bind(second.account.as_str())
+    .bind(second.amount_delta.get())
+    .bind(second_before)
+    .bind(second_after)
+    .bind(second_version)
+    .execute(&mut *conn)
+    .await?;
     Ok(())
 }
 
