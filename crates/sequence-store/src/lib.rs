@@ -19,6 +19,7 @@
 pub mod accounts;
 pub mod audit;
 pub mod cards;
+mod checkpoint;
 mod error;
 pub mod idempotency;
 pub mod keys;
@@ -77,6 +78,9 @@ pub struct Store {
     local: Option<Arc<local::LocalReaders>>,
     /// SQLite's writer lane ([`lane`]); `None` on PostgreSQL.
     lane: Option<Arc<lane::WriterLane>>,
+    /// Checkpoints a SQLite file's log off the writer (`checkpoint`); `None` on PostgreSQL and
+    /// for an in-memory database.
+    _checkpointer: Option<Arc<checkpoint::Checkpointer>>,
 }
 
 /// The histogram of connection waits (seconds), by pool (`reader`, `writer`).
@@ -127,6 +131,15 @@ impl Store {
                 let writer = lane
                     .run(async move {
                         sqlite_pool(1)
+                            .after_connect(|conn, _| {
+                                Box::pin(async move {
+                                    configure_sqlite(conn).await?;
+                                    // Checkpoints run on their own thread (`checkpoint`); the
+                                    // writer's are a safety net at a larger threshold.
+                                    conn.execute(checkpoint::WRITER_AUTOCHECKPOINT).await?;
+                                    Ok(())
+                                })
+                            })
                             .max_lifetime(None)
                             .idle_timeout(None)
                             .connect_with(writer_options)
@@ -138,7 +151,16 @@ impl Store {
                 let readers = if in_memory {
                     writer.clone()
                 } else {
-                    let readers = sqlite_pool(SQLITE_READERS).connect_with(options).await;
+                    // Every reader is opened here, now, and never replaced for age or idleness:
+                    // sqlx opens a connection (and starts its thread) in the task that needs
+                    // it, and one opened by work on the writer's lane would inherit the lane's
+                    // CPU, crowding the writer and the reads alike.
+                    let readers = sqlite_pool(SQLITE_READERS)
+                        .min_connections(SQLITE_READERS)
+                        .max_lifetime(None)
+                        .idle_timeout(None)
+                        .connect_with(options)
+                        .await;
                     readers.map_err(StoreError::from_sqlx)?
                 };
                 (readers, writer, Some(lane))
@@ -166,7 +188,11 @@ impl Store {
             Backend::Sqlite => local::LocalReaders::open(&url)?.map(Arc::new),
             Backend::Postgres => None,
         };
-        Ok(Store { readers, writer, backend, local, lane })
+        let _checkpointer = match &local {
+            Some(local) => Some(Arc::new(checkpoint::Checkpointer::start(local.path().to_owned())?)),
+            None => None,
+        };
+        Ok(Store { readers, writer, backend, local, lane, _checkpointer })
     }
 
     /// The backend in use.
@@ -264,21 +290,23 @@ impl Store {
     }
 }
 
-/// A SQLite pool of `size` connections, each in WAL mode with foreign keys on.
+/// A SQLite pool of `size` connections, each set up by [`configure_sqlite`].
 fn sqlite_pool(size: u32) -> AnyPoolOptions {
-    AnyPoolOptions::new().max_connections(size).acquire_timeout(ACQUIRE_TIMEOUT).after_connect(
-        |conn, _| {
-            Box::pin(async move {
-                // WAL lets readers proceed while the writer commits. The busy timeout covers
-                // writers in other processes (the in-process writer is a single connection).
-                conn.execute("PRAGMA journal_mode = WAL").await?;
-                conn.execute("PRAGMA busy_timeout = 10000").await?;
-                conn.execute("PRAGMA foreign_keys = ON").await?;
-                conn.execute("PRAGMA synchronous = NORMAL").await?;
-                Ok(())
-            })
-        },
-    )
+    AnyPoolOptions::new()
+        .max_connections(size)
+        .acquire_timeout(ACQUIRE_TIMEOUT)
+        .after_connect(|conn, _| Box::pin(configure_sqlite(conn)))
+}
+
+/// Every SQLite connection: WAL mode, a busy timeout, foreign keys on, `synchronous = NORMAL`.
+async fn configure_sqlite(conn: &mut AnyConnection) -> Result<(), sqlx::Error> {
+    // WAL lets readers proceed while the writer commits. The busy timeout covers writers in
+    // other processes (the in-process writer is a single connection).
+    conn.execute("PRAGMA journal_mode = WAL").await?;
+    conn.execute("PRAGMA busy_timeout = 10000").await?;
+    conn.execute("PRAGMA foreign_keys = ON").await?;
+    conn.execute("PRAGMA synchronous = NORMAL").await?;
+    Ok(())
 }
 
 /// Whether the database answers a trivial query.

@@ -59,6 +59,11 @@ impl LocalReaders {
         Ok(Some(readers))
     }
 
+    /// The database file.
+    pub(crate) fn path(&self) -> &std::path::Path {
+        &self.path
+    }
+
     /// Runs `read` on an idle connection (opening one if none is idle) on this thread.
     pub(crate) fn run<T>(
         &self,
