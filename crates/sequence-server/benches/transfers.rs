@@ -159,7 +159,7 @@ fn main() {
             latencies.sort();
             let percentile = |p: f64| percentile_ms(&latencies, p);
             println!(
-                "{name:<10} {:<16} {:>9} {:>11.1} {:>8.2} {:>8.2} {:>8.2} {:>8} {:>9.2}x {:>12.2}x",
+                "{name:<10} {:<16} {:>9} {:>11.1} {:>8.2} {:>8.2} {:>8.2} {:>8} {:>9.2}x {:>13}",
                 row.what,
                 row.transfers,
                 row.rate(),
@@ -168,7 +168,12 @@ fn main() {
                 percentile(1.0),
                 row.settled.map_or_else(|| "-".to_owned(), |n| n.to_string()),
                 row.rate() / raw_rate,
-                row.rate() / one_cpu_rate,
+                // PostgreSQL has no writer lane, so no such loop.
+                if one_cpu_rate.is_nan() {
+                    "-".to_owned()
+                } else {
+                    format!("{:.2}x", row.rate() / one_cpu_rate)
+                },
             );
         }
     }
