@@ -104,7 +104,7 @@ pub async fn transfer_view(
 /// Accepts a transfer: decides its initial status (insufficient funds, approval, processing),
 /// reserves the funds atomically, schedules its settlement and records it.
 ///
-/// Precondition: the caller has locked both sides (`accounts::lock_and_find` or
+/// Precondition: the caller has locked both sides (`accounts::lock_and_find_all` or
 /// `accounts::lock_live`, in id order) and read `new.source` and `new.destination` after taking
 /// the locks, as `transfers::create` and the rules engine's `run_rule` do; so their deletion
 /// state is current and cannot change before the transaction ends.
@@ -188,7 +188,7 @@ pub async fn process_due(
 ) -> Result<u32, AppError> {
     let mut completed = 0;
     let mut steps = 0;
-    let mut subscribers = events::Subscribers::default();
+    let mut shared = SharedReads::default();
     loop {
         let due = transfers::due_records(tx, &org.id, now, 100).await?;
         if due.is_empty() {
@@ -202,7 +202,7 @@ pub async fn process_due(
                     org.id
                 )));
             }
-            if apply_settlement_step(tx, org, transfer, now, &mut subscribers).await?
+            if apply_settlement_step(tx, org, transfer, now, &mut shared).await?
                 == Some(TransferStatus::Complete)
             {
                 completed += 1;
@@ -229,7 +229,7 @@ pub async fn process_due_at_most(
     max_steps: u32,
 ) -> Result<(u32, bool), AppError> {
     let mut completed = 0;
-    let mut subscribers = events::Subscribers::default();
+    let mut shared = SharedReads::default();
     if tx.backend_name() == "PostgreSQL" {
         let due = transfers::due_with_sides(tx, &org.id, now, max_steps).await?;
         let full = due.len() >= usize::try_from(max_steps).unwrap_or(usize::MAX);
@@ -245,7 +245,7 @@ pub async fn process_due_at_most(
             let Some(transfer) = transfers::find(tx, &org.id, id.as_str()).await? else {
                 continue;
             };
-            if apply_settlement_step(tx, org, transfer, now, &mut subscribers).await?
+            if apply_settlement_step(tx, org, transfer, now, &mut shared).await?
                 == Some(TransferStatus::Complete)
             {
                 completed += 1;
@@ -264,7 +264,7 @@ pub async fn process_due_at_most(
         }
         for transfer in due {
             steps += 1;
-            if apply_settlement_step(tx, org, transfer, now, &mut subscribers).await?
+            if apply_settlement_step(tx, org, transfer, now, &mut shared).await?
                 == Some(TransferStatus::Complete)
             {
                 completed += 1;
@@ -274,17 +274,25 @@ pub async fn process_due_at_most(
     Ok((completed, true))
 }
 
+/// What the steps of one settlement call read once and share, instead of once per step: the
+/// organization's webhook endpoints and the rules watching accounts for arriving funds (see
+/// [`events::Subscribers`] and [`rule_hooks::FundsWatchers`]).
+#[derive(Debug, Default)]
+struct SharedReads {
+    subscribers: events::Subscribers,
+    watchers: rule_hooks::FundsWatchers,
+}
+
 /// Moves one transfer, as read in this transaction, one step along its schedule (`processing` →
 /// `pending` → `complete`). Returns the new status, or `None` if another worker moved it first
 /// (the update is conditional on the status read; its next step is then strictly later) or it
-/// had no step to take (then it is unscheduled, so the caller's loop cannot meet it again). The
-/// status change is reported to the endpoints in `subscribers`, which the caller's steps share.
+/// had no step to take (then it is unscheduled, so the caller's loop cannot meet it again).
 async fn apply_settlement_step(
     tx: &mut Tx,
     org: &Organization,
     transfer: TransferRecord,
     now: DateTime<Utc>,
-    subscribers: &mut events::Subscribers,
+    shared: &mut SharedReads,
 ) -> Result<Option<TransferStatus>, AppError> {
     let Some(started) = transfer.processing_started_at else {
         return unschedule(tx, &transfer, "it never started processing").await;
@@ -308,7 +316,7 @@ async fn apply_settlement_step(
         return Ok(None);
     }
     let changed = Event::TransferStatusChanged { transfer: &updated, previous: transfer.status };
-    events::record_for(tx, org, step.at, changed, subscribers).await?;
+    events::record_for(tx, org, step.at, changed, &mut shared.subscribers).await?;
     // How late the step is applied: zero when a clock advance applies it, about a worker interval
     // in real time, more when settlement falls behind.
     let lag = (now - step.at).to_std().unwrap_or_default();
@@ -316,7 +324,8 @@ async fn apply_settlement_step(
     if step.event == TransferEvent::Settle {
         post_transfer(tx, org, &transfer, step.at).await?;
         if updated.rule_execution_id.is_none() {
-            rule_hooks::on_funds_arrived(tx, org, &updated, step.at).await?;
+            rule_hooks::on_funds_arrived_watched_by(tx, org, &updated, step.at, &mut shared.watchers)
+                .await?;
         }
     }
     if updated.rule_execution_id.is_some() {

@@ -17,7 +17,10 @@
 //! milliseconds and the one after `due` is later than `due` once stored. A claim that would not
 //! move forward is refused with an error instead of being run again and again.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
+use sequence_core::ids::{AccountId, RuleId};
 use sequence_core::ledger::{TransferOrigin, TransferStatus};
 use sequence_core::rules::{
     ExecutionStatus, ExecutionTrigger, RuleStatus, Schedule, TransferOutcome, execution_status,
@@ -44,19 +47,47 @@ pub async fn on_funds_arrived(
     transfer: &TransferRecord,
     now: DateTime<Utc>,
 ) -> Result<(), AppError> {
+    on_funds_arrived_watched_by(tx, org, transfer, now, &mut FundsWatchers::default()).await
+}
+
+/// Which enabled `ON_FUNDS_TRANSFERRED` rule, if any, watches each account, as first looked up
+/// in this transaction: a settlement slice completes many transfers into few accounts, and a
+/// lookup per transfer was a statement per transfer on SQLite's one writer. A slice's own steps
+/// never enable, change or delete a rule (only requests do), and a rule found is locked and read
+/// again before it runs, so what the slice looked up holds for all of it.
+#[derive(Debug, Default)]
+pub struct FundsWatchers(HashMap<AccountId, Option<RuleId>>);
+
+/// [`on_funds_arrived`], looking the watching rule up through `watchers` (see [`FundsWatchers`]).
+pub async fn on_funds_arrived_watched_by(
+    tx: &mut Tx,
+    org: &Organization,
+    transfer: &TransferRecord,
+    now: DateTime<Utc>,
+    watchers: &mut FundsWatchers,
+) -> Result<(), AppError> {
     let from_a_rule =
         transfer.origin == TransferOrigin::Rule || transfer.rule_execution_id.is_some();
     if transfer.simulation || from_a_rule || transfer.status != TransferStatus::Complete {
         return Ok(());
     }
     let Some(account) = &transfer.destination else { return Ok(()) };
-    let Some(rule) = rules::enabled_on_funds_rule(tx, &org.id, account).await? else {
+    let watcher = match watchers.0.get(account) {
+        Some(watcher) => watcher.clone(),
+        None => {
+            let rule = rules::enabled_on_funds_rule(tx, &org.id, account).await?;
+            let watcher = rule.map(|rule| rule.rule.id);
+            watchers.0.insert(account.clone(), watcher.clone());
+            watcher
+        }
+    };
+    let Some(rule_id) = watcher else {
         return Ok(());
     };
     // Serialize with other runs of this rule, then read it again: it may have been disabled or
     // changed since the lookup.
-    rules::lock(tx, &org.id, rule.rule.id.as_str()).await?;
-    let Some(rule) = rules::find(tx, &org.id, rule.rule.id.as_str()).await? else {
+    rules::lock(tx, &org.id, rule_id.as_str()).await?;
+    let Some(rule) = rules::find(tx, &org.id, rule_id.as_str()).await? else {
         return Ok(());
     };
     let still_watching = !rule.is_deleted()

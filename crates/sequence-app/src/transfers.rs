@@ -37,17 +37,11 @@ pub async fn create(
     request: TransferRequest,
 ) -> Result<TransferView, AppError> {
     let (org, now) = app.organization(tx, org).await?;
-    // Lock both accounts (in id order, as postings do) and read them in the same statement, so
-    // a concurrent deletion cannot slip between this check and the transfer's insert, and what
+    // Lock both accounts (in id order, as postings do) and read them, in one statement, so a
+    // concurrent deletion cannot slip between this check and the transfer's insert, and what
     // `accept_transfer` reads from them holds until the transaction ends.
-    let mut sides = [request.source_account_id.as_str(), request.destination_account_id.as_str()];
-    sides.sort_unstable();
-    let mut locked = Vec::with_capacity(2);
-    for id in sides {
-        if let Some(account) = accounts::lock_and_find(tx, &org.id, id).await? {
-            locked.push(account);
-        }
-    }
+    let sides = [request.source_account_id.as_str(), request.destination_account_id.as_str()];
+    let locked = accounts::lock_and_find_all(tx, &org.id, &sides).await?;
     let live = |id: &str, missing: Resource| {
         locked
             .iter()

@@ -271,26 +271,38 @@ fn row_lock(conn: &AnyConnection) -> &'static str {
     if conn.backend_name() == "PostgreSQL" { " FOR NO KEY UPDATE" } else { "" }
 }
 
-/// Locks an account's row as [`lock_live`] does and reads it in the same statement: the account
-/// of the organization, deleted or not (`None` if it does not exist there or is a system
-/// account). A use case that locks an account and then needs its fields (a transfer's two sides)
-/// makes one round trip instead of two; what it reads cannot change before the transaction ends
-/// (PostgreSQL: the row lock; SQLite: the write transaction).
-pub async fn lock_and_find(
+/// Locks the rows of the accounts `ids` as [`lock_live`] does and reads them in the same statement:
+/// the accounts of the organization among `ids`, deleted or not, in id order, without system
+/// accounts and ids that name none. A use case that locks accounts and then needs their fields (a
+/// transfer's two sides) makes one round trip instead of one lock and one read per account; what
+/// it reads cannot change before the transaction ends (PostgreSQL: the row locks; SQLite: the
+/// write transaction). On PostgreSQL the locks are taken in id order too (a `SELECT … ORDER BY …
+/// FOR NO KEY UPDATE` locks the rows as it returns them, after sorting), the order every path that
+/// locks several accounts takes them in.
+pub async fn lock_and_find_all(
     conn: &mut AnyConnection,
     org: &OrgId,
-    id: &str,
-) -> StoreResult<Option<AccountRecord>> {
+    ids: &[&str],
+) -> StoreResult<Vec<AccountRecord>> {
+    let mut distinct: Vec<&str> = ids.to_vec();
+    distinct.sort_unstable();
+    distinct.dedup();
+    if distinct.is_empty() {
+        return Ok(Vec::new());
+    }
     let lock = row_lock(conn);
+    let placeholders: Vec<String> = (0..distinct.len()).map(|i| format!("${}", i + 2)).collect();
     let sql = format!(
-        "SELECT {COLUMNS} FROM accounts WHERE org_id = $1 AND id = $2 AND kind <> 'system'{lock}"
+        "SELECT {COLUMNS} FROM accounts WHERE org_id = $1 AND kind <> 'system' AND id IN ({}) \
+         ORDER BY id{lock}",
+        placeholders.join(", ")
     );
-    let row = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(org.as_str())
-        .bind(id)
-        .fetch_optional(&mut *conn)
-        .await?;
-    row.as_ref().map(from_row).transpose()
+    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(org.as_str());
+    for id in distinct {
+        query = query.bind(id);
+    }
+    let rows = query.fetch_all(&mut *conn).await?;
+    rows.iter().map(from_row).collect()
 }
 
 /// Soft-deletes an account if it holds no money, nothing is reserved, and (checked by the

@@ -107,35 +107,66 @@ pub async fn insert_many(conn: &mut AnyConnection, entries: &[AuditEntry]) -> St
         let mut params = Params::default();
         let mut rows = Vec::with_capacity(chunk.len());
         for entry in chunk {
-            let resource_ids = serde_json::to_string(&entry.resource_ids)
-                .map_err(|e| StoreError::Config(format!("resource ids do not serialize: {e}")))?;
-            let values = [
-                params.text(entry.id.as_str()),
-                params.text(entry.org_id.as_str()),
-                params.int(to_millis(entry.created_at)),
-                params.text(entry.api_key_id.as_str()),
-                params.text(entry.operation_id.as_str()),
-                params.text(entry.method.as_str()),
-                params.text(entry.path.as_str()),
-                params.text(resource_ids),
-                params.text(entry.outcome.as_str()),
-                // `status` is an INTEGER (int4) column: PostgreSQL refuses an int8 parameter in
-                // a multi-row VALUES list, so the value is cast in SQL.
-                format!("CAST({} AS INTEGER)", params.int(i64::from(entry.status))),
-                params.optional_text(entry.error_code.as_deref()),
-                params.text(entry.request_id.as_str()),
-                params.optional_text(entry.called_reason.as_deref()),
-            ];
-            rows.push(format!("({})", values.join(", ")));
+            let created_at = params.int(to_millis(entry.created_at));
+            rows.push(format!("({})", entry_values(&mut params, entry, created_at)?.join(", ")));
         }
-        let sql = format!(
-            "INSERT INTO audit_logs (id, org_id, created_at_ms, api_key_id, operation_id, method, \
-             path, resource_ids, outcome, status, error_code, request_id, called_reason) VALUES {}",
-            rows.join(", ")
-        );
+        let sql = format!("INSERT INTO audit_logs ({INSERT_COLUMNS}) VALUES {}", rows.join(", "));
         Statement::new(sql, params).query().execute(&mut *conn).await?;
     }
     Ok(())
+}
+
+/// Records `entry`, whose `created_at` is real time, at its organization's clock: `created_at`
+/// plus the organization's sandbox clock offset, read from the organization in the same
+/// statement. A request's audit entry is written on SQLite's one writer, where reading the
+/// organization first would be one more round trip. [`StoreError::NotFound`] if the
+/// organization does not exist.
+pub async fn insert_at_org_clock(conn: &mut AnyConnection, entry: &AuditEntry) -> StoreResult<()> {
+    let mut params = Params::default();
+    let org = params.text(entry.org_id.as_str());
+    let created_at =
+        format!("{} + clock_offset_seconds * 1000", params.int(to_millis(entry.created_at)));
+    let values = entry_values(&mut params, entry, created_at)?.join(", ");
+    let sql = format!(
+        "INSERT INTO audit_logs ({INSERT_COLUMNS}) SELECT {values} FROM organizations WHERE id = {org}"
+    );
+    let result = Statement::new(sql, params).query().execute(&mut *conn).await?;
+    if result.rows_affected() != 1 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
+}
+
+/// The columns [`entry_values`] gives values for, in order.
+const INSERT_COLUMNS: &str = "id, org_id, created_at_ms, api_key_id, operation_id, method, path, \
+                              resource_ids, outcome, status, error_code, request_id, called_reason";
+
+/// The SQL values of `entry` for [`INSERT_COLUMNS`], its parameters added to `params`;
+/// `created_at` is the SQL of its time.
+fn entry_values(
+    params: &mut Params,
+    entry: &AuditEntry,
+    created_at: String,
+) -> StoreResult<[String; 13]> {
+    let resource_ids = serde_json::to_string(&entry.resource_ids)
+        .map_err(|e| StoreError::Config(format!("resource ids do not serialize: {e}")))?;
+    Ok([
+        params.text(entry.id.as_str()),
+        params.text(entry.org_id.as_str()),
+        created_at,
+        params.text(entry.api_key_id.as_str()),
+        params.text(entry.operation_id.as_str()),
+        params.text(entry.method.as_str()),
+        params.text(entry.path.as_str()),
+        params.text(resource_ids),
+        params.text(entry.outcome.as_str()),
+        // `status` is an INTEGER (int4) column: PostgreSQL refuses an int8 parameter in a
+        // multi-row VALUES list, so the value is cast in SQL.
+        format!("CAST({} AS INTEGER)", params.int(i64::from(entry.status))),
+        params.optional_text(entry.error_code.as_deref()),
+        params.text(entry.request_id.as_str()),
+        params.optional_text(entry.called_reason.as_deref()),
+    ])
 }
 
 /// The most rows [`insert_many`] puts in one statement (13 values each).

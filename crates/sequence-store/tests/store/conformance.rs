@@ -8,13 +8,14 @@ use std::future::Future;
 use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
-use sequence_core::ids::{AccountId, ApiKeyId, OrgId, TransferId};
+use sequence_core::ids::{AccountId, ApiKeyId, AuditEntryId, OrgId, TransferId};
 use sequence_core::ledger::{
     AccountKind, Endpoint, ExternalAccountType, Posting, ReportedBalances, TransferDirection,
     TransferErrorCode, TransferLegs, TransferOrigin, TransferStatus, postings_for, replay,
 };
 use sequence_core::money::Cents;
 use sequence_store::accounts::{self, AccountRecord};
+use sequence_store::audit::{self, AuditEntry, AuditFilter, Outcome};
 use sequence_store::idempotency::{self, Claim, LOCK_MS, RETENTION_MS};
 use sequence_store::keys::{self, ApiKeyRecord};
 use sequence_store::ledger::{self, Movement, MovementId};
@@ -50,6 +51,8 @@ on_both_backends!(
     accounts_round_trip_filter_and_soft_delete,
     committed_account_reads_see_commits_and_not_open_transactions,
     work_on_the_writer_lane_commits_and_abandoned_work_rolls_back,
+    locking_several_accounts_reads_them_in_id_order,
+    an_audit_entry_takes_its_organizations_clock,
     idempotency_claim_replay_mismatch_in_progress_and_expiry,
     idempotency_concurrent_claims_acquire_once,
     reserve_never_overdraws,
@@ -488,6 +491,68 @@ async fn accounts_round_trip_filter_and_soft_delete(store: Store, _db: TestDatab
         ["Pod"],
         "deleted accounts are not listed"
     );
+    tx.commit().await.unwrap();
+}
+
+/// `accounts::lock_and_find_all` (a transfer's two sides in one statement): the organization's
+/// accounts among the ids, deleted ones included, in id order, once each; never a system account,
+/// another organization's account or an unknown id.
+async fn locking_several_accounts_reads_them_in_id_order(store: Store, _database: TestDatabase) {
+    let org = new_org(&store, "Org").await;
+    let other = new_org(&store, "Other").await;
+    let pod = account_record(&org, AccountKind::Pod, "Pod", at(1));
+    let income = account_record(&org, AccountKind::IncomeSource, "Income", at(2));
+    let elsewhere = account_record(&other, AccountKind::Pod, "Elsewhere", at(3));
+    let mut tx = store.begin().await.unwrap();
+    for account in [&pod, &income, &elsewhere] {
+        accounts::insert(&mut tx, account).await.unwrap();
+    }
+    assert!(accounts::soft_delete_if_empty(&mut tx, &org.id, &income.id, at(4)).await.unwrap());
+    let system = org.system_accounts.outside_world.as_str();
+    let ids = [income.id.as_str(), elsewhere.id.as_str(), pod.id.as_str(), system, "acc_missing"];
+    let locked = accounts::lock_and_find_all(&mut tx, &org.id, &ids).await.unwrap();
+    let mut expected = vec![pod.id.clone(), income.id.clone()];
+    expected.sort();
+    assert_eq!(locked.iter().map(|a| a.id.clone()).collect::<Vec<_>>(), expected);
+    assert!(locked.iter().any(|a| a.id == income.id && a.is_deleted()), "deleted ones included");
+    let twice = [pod.id.as_str(), pod.id.as_str()];
+    assert_eq!(accounts::lock_and_find_all(&mut tx, &org.id, &twice).await.unwrap().len(), 1);
+    assert!(accounts::lock_and_find_all(&mut tx, &org.id, &[]).await.unwrap().is_empty());
+    tx.commit().await.unwrap();
+}
+
+/// `audit::insert_at_org_clock` stamps an entry with real time plus its organization's sandbox
+/// offset, read in the same statement; an organization that does not exist records nothing.
+async fn an_audit_entry_takes_its_organizations_clock(store: Store, _database: TestDatabase) {
+    let org = new_org(&store, "Org").await;
+    let mut tx = store.begin().await.unwrap();
+    assert_eq!(orgs::advance_clock(&mut tx, &org.id, 86_400).await.unwrap(), 86_400);
+    let entry = |org_id: &OrgId| AuditEntry {
+        id: AuditEntryId::generate(),
+        org_id: org_id.clone(),
+        created_at: at(5),
+        api_key_id: ApiKeyId::from_raw("key_audit"),
+        operation_id: "createTransfer".to_owned(),
+        method: "POST".to_owned(),
+        path: "/transfers".to_owned(),
+        resource_ids: vec!["tr_1".to_owned()],
+        outcome: Outcome::Success,
+        status: 201,
+        error_code: None,
+        request_id: "req_1".to_owned(),
+        called_reason: None,
+    };
+    let recorded = entry(&org.id);
+    audit::insert_at_org_clock(&mut tx, &recorded).await.unwrap();
+    let missing = entry(&OrgId::from_raw("org_missing"));
+    assert!(matches!(
+        audit::insert_at_org_clock(&mut tx, &missing).await,
+        Err(StoreError::NotFound)
+    ));
+    let listed =
+        audit::list(&mut tx, &org.id, &AuditFilter::default(), None, 10).await.unwrap();
+    let shifted = AuditEntry { created_at: at(5) + TimeDelta::days(1), ..recorded };
+    assert_eq!(listed, [shifted]);
     tx.commit().await.unwrap();
 }
 
