@@ -324,8 +324,14 @@ async fn apply_settlement_step(
     if step.event == TransferEvent::Settle {
         post_transfer(tx, org, &transfer, step.at).await?;
         if updated.rule_execution_id.is_none() {
-            rule_hooks::on_funds_arrived_watched_by(tx, org, &updated, step.at, &mut shared.watchers)
-                .await?;
+            rule_hooks::on_funds_arrived_watched_by(
+                tx,
+                org,
+                &updated,
+                step.at,
+                &mut shared.watchers,
+            )
+            .await?;
         }
     }
     if updated.rule_execution_id.is_some() {

@@ -31,10 +31,11 @@ pub fn app(state: AppState) -> Router {
     let server = Arc::new(Server::new(state.clone()));
     let api = sequence_api::server::router::<_, AppState>(server)
         // Only for requests that matched an operation: verification, rate limit, audit.
-        .route_layer(axum::middleware::from_fn_with_state(state.clone(), crate::keyed::guard))
-        // Around the guard: an operation that may write runs, key check included, on the store's
-        // writer lane.
-        .route_layer(axum::middleware::from_fn_with_state(state.clone(), middleware::writer_lane));
+        // Inside the guard: an operation that may write runs on the store's writer lane once its
+        // key and rate limit passed, so a flood of unauthenticated or throttled calls never
+        // occupies the lane.
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), middleware::writer_lane))
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), crate::keyed::guard));
     crate::metrics::handle();
     let layers = ServiceBuilder::new()
         // Outermost first: every request is counted and timed, whatever answers it.

@@ -102,8 +102,8 @@ pub async fn sandbox_gate(State(state): State<AppState>, request: Request, next:
     next.run(request).await
 }
 
-/// Runs an operation that may write (any method but `GET`, `HEAD` and `OPTIONS`), with its key
-/// check, rate limit and audit, on the store's writer lane (`Store::on_writer_lane`). On SQLite
+/// Runs an operation that may write (any method but `GET`, `HEAD` and `OPTIONS`), once the key
+/// guard let it through, on the store's writer lane (`Store::on_writer_lane`). On SQLite
 /// every statement of its transaction is then a hand-off between two threads of one CPU instead
 /// of a wake-up of another CPU, which is what bounded write throughput (see `sequence_store::lane`
 /// and BENCHMARKS.md). Reads stay on the request's task: they never use the writer. If the

@@ -44,7 +44,8 @@ pub struct WriterLane {
 static LANES_STARTED: AtomicUsize = AtomicUsize::new(0);
 
 impl WriterLane {
-    /// Starts a lane on a new thread named `sequence-writer`.
+    /// Starts a lane on a new thread named `sequence-writer` (waiting, briefly and once, for the
+    /// thread to build its runtime).
     pub fn start() -> StoreResult<WriterLane> {
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
@@ -85,8 +86,9 @@ impl WriterLane {
         self.cpu
     }
 
-    /// Runs `work` on the lane. The returned handle yields its output; aborting the handle (or
-    /// dropping the [`OnLane`] wrapper of [`WriterLane::run`]) cancels it.
+    /// Runs `work` on the lane, detached: the returned handle yields its output, and aborting it
+    /// cancels `work` (dropping it does not; [`WriterLane::run`] is the variant whose caller's
+    /// drop cancels).
     pub fn spawn<F>(&self, work: F) -> tokio::task::JoinHandle<F::Output>
     where
         F: Future + Send + 'static,

@@ -64,14 +64,15 @@ pub enum Movement<'a> {
 
 /// Applies a movement's postings: each account's balance moves by its delta (and the source's
 /// reservation, if any, is consumed), and an immutable entry records the balance before and
-/// after. Two statements whatever the movement (one conditional `UPDATE` of both accounts,
-/// returning what they hold after it, and one `INSERT` of both entries): postings run on SQLite's
-/// one writer, where every statement counts.
+/// after. Two statements on SQLite whatever the movement (one conditional `UPDATE` of both
+/// accounts, returning what they hold after it, and one `INSERT` of both entries): postings run
+/// on SQLite's one writer, where every statement counts.
 ///
-/// Locking: every caller has already locked the movement's non-system accounts, in id order
-/// (`accounts::lock_live`, or the settlement slice's locks), and a movement names at most one
-/// system account; so on PostgreSQL the `UPDATE`, whatever order it visits its two rows in, waits
-/// for at most one lock it does not hold and cannot deadlock.
+/// Locking: on PostgreSQL an `UPDATE` takes its row locks in whatever order its plan visits the
+/// rows, so a third statement first locks both accounts in id order (`ORDER BY id FOR NO KEY
+/// UPDATE`), the order every path that locks several accounts takes them in; concurrent
+/// settlements and requests then cannot deadlock. On SQLite the write transaction already
+/// excludes every other writer.
 pub async fn post(
     conn: &mut AnyConnection,
     org: &OrgId,
@@ -96,6 +97,16 @@ pub async fn post(
         Some((account, amount)) if *account == posting.account => amount,
         _ => Cents::ZERO,
     };
+    if conn.backend_name() == "PostgreSQL" {
+        sqlx::query(
+            "SELECT id FROM accounts WHERE org_id = $1 AND id IN ($2, $3) ORDER BY id FOR NO KEY UPDATE",
+        )
+        .bind(org.as_str())
+        .bind(first.account.as_str())
+        .bind(second.account.as_str())
+        .fetch_all(&mut *conn)
+        .await?;
+    }
     let rows = sqlx::query(
         "UPDATE accounts SET \
            balance_cents = balance_cents + CASE WHEN id = $1 THEN $2 ELSE $3 END, \

@@ -189,7 +189,9 @@ impl Store {
             Backend::Postgres => None,
         };
         let _checkpointer = match &local {
-            Some(local) => Some(Arc::new(checkpoint::Checkpointer::start(local.path().to_owned())?)),
+            Some(local) => {
+                Some(Arc::new(checkpoint::Checkpointer::start(local.path().to_owned())?))
+            }
             None => None,
         };
         Ok(Store { readers, writer, backend, local, lane, _checkpointer })

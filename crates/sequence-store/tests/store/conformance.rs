@@ -549,8 +549,7 @@ async fn an_audit_entry_takes_its_organizations_clock(store: Store, _database: T
         audit::insert_at_org_clock(&mut tx, &missing).await,
         Err(StoreError::NotFound)
     ));
-    let listed =
-        audit::list(&mut tx, &org.id, &AuditFilter::default(), None, 10).await.unwrap();
+    let listed = audit::list(&mut tx, &org.id, &AuditFilter::default(), None, 10).await.unwrap();
     let shifted = AuditEntry { created_at: at(5) + TimeDelta::days(1), ..recorded };
     assert_eq!(listed, [shifted]);
     tx.commit().await.unwrap();
