@@ -284,25 +284,8 @@ pub async fn lock_and_find_all(
     org: &OrgId,
     ids: &[&str],
 ) -> StoreResult<Vec<AccountRecord>> {
-    let mut distinct: Vec<&str> = ids.to_vec();
-    distinct.sort_unstable();
-    distinct.dedup();
-    if distinct.is_empty() {
-        return Ok(Vec::new());
-    }
     let lock = row_lock(conn);
-    let placeholders: Vec<String> = (0..distinct.len()).map(|i| format!("${}", i + 2)).collect();
-    let sql = format!(
-        "SELECT {COLUMNS} FROM accounts WHERE org_id = $1 AND kind <> 'system' AND id IN ({}) \
-         ORDER BY id{lock}",
-        placeholders.join(", ")
-    );
-    let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(org.as_str());
-    for id in distinct {
-        query = query.bind(id);
-    }
-    let rows = query.fetch_all(&mut *conn).await?;
-    rows.iter().map(from_row).collect()
+    with_ids(conn, org, ids.iter().copied(), &format!(" ORDER BY id{lock}")).await
 }
 
 /// Soft-deletes an account if it holds no money, nothing is reserved, and (checked by the
@@ -334,16 +317,27 @@ pub async fn by_ids(
     org: &OrgId,
     ids: &[&AccountId],
 ) -> StoreResult<std::collections::BTreeMap<String, AccountRecord>> {
-    let mut distinct: Vec<&str> = ids.iter().map(|id| id.as_str()).collect();
+    let accounts = with_ids(conn, org, ids.iter().map(|id| id.as_str()), "").await?;
+    Ok(accounts.into_iter().map(|account| (account.id.to_string(), account)).collect())
+}
+
+/// The organization's non-system accounts among `ids` (each once), in one statement whose SQL
+/// ends with `suffix` (an order, a row lock): a transfer's two sides cost one round trip.
+async fn with_ids<'a>(
+    conn: &mut AnyConnection,
+    org: &OrgId,
+    ids: impl Iterator<Item = &'a str>,
+    suffix: &str,
+) -> StoreResult<Vec<AccountRecord>> {
+    let mut distinct: Vec<&str> = ids.collect();
     distinct.sort_unstable();
     distinct.dedup();
     if distinct.is_empty() {
-        return Ok(std::collections::BTreeMap::new());
+        return Ok(Vec::new());
     }
-    // One statement for all of them (a transfer's two sides: one round trip, not two).
     let placeholders: Vec<String> = (0..distinct.len()).map(|i| format!("${}", i + 2)).collect();
     let sql = format!(
-        "SELECT {COLUMNS} FROM accounts WHERE org_id = $1 AND kind <> 'system' AND id IN ({})",
+        "SELECT {COLUMNS} FROM accounts WHERE org_id = $1 AND kind <> 'system' AND id IN ({}){suffix}",
         placeholders.join(", ")
     );
     let mut query = sqlx::query(sqlx::AssertSqlSafe(sql)).bind(org.as_str());
@@ -351,5 +345,5 @@ pub async fn by_ids(
         query = query.bind(id);
     }
     let rows = query.fetch_all(&mut *conn).await?;
-    rows.iter().map(|row| from_row(row).map(|account| (account.id.to_string(), account))).collect()
+    rows.iter().map(from_row).collect()
 }

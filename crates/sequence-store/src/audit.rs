@@ -123,12 +123,14 @@ pub async fn insert_many(conn: &mut AnyConnection, entries: &[AuditEntry]) -> St
 /// organization does not exist.
 pub async fn insert_at_org_clock(conn: &mut AnyConnection, entry: &AuditEntry) -> StoreResult<()> {
     let mut params = Params::default();
-    let org = params.text(entry.org_id.as_str());
     let created_at =
         format!("{} + clock_offset_seconds * 1000", params.int(to_millis(entry.created_at)));
-    let values = entry_values(&mut params, entry, created_at)?.join(", ");
+    let values = entry_values(&mut params, entry, created_at)?;
+    // `values[1]` is the entry's `org_id` parameter: the organization whose clock it takes.
     let sql = format!(
-        "INSERT INTO audit_logs ({INSERT_COLUMNS}) SELECT {values} FROM organizations WHERE id = {org}"
+        "INSERT INTO audit_logs ({INSERT_COLUMNS}) SELECT {} FROM organizations WHERE id = {}",
+        values.join(", "),
+        values[1]
     );
     let result = Statement::new(sql, params).query().execute(&mut *conn).await?;
     if result.rows_affected() != 1 {
